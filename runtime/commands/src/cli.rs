@@ -1,0 +1,235 @@
+//! Command-line definitions (clap) and their implementations.
+
+use crate::uri::{open_store, redact, DEFAULT_DB};
+use ampel_core::{check_units, UnitRequest};
+use ampel_interface::hash::{config_hash, link_hash, python_flat_json};
+use ampel_interface::Registry;
+use clap::{Args, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// Options every runtime command takes.
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// Store to use: `sqlite:PATH` (embedded, default) or `mongodb://HOST/...`.
+    #[arg(long, global = true, env = "AMPEL_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+    /// Print JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Runtime commands: the same in the host binary and in instance binaries.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RuntimeCommand {
+    /// Inspect the units this binary contains and check their configs.
+    #[command(subcommand)]
+    Units(UnitsCommand),
+    /// Create or inspect the store.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Compute the canonical hashes AMPEL uses (config ids, T1 links).
+    #[command(subcommand)]
+    Hash(HashCommand),
+}
+
+/// `ampel units ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum UnitsCommand {
+    /// List units: name, kind, version, code digest.
+    List,
+    /// Validate a config for a unit and print its normalised form, hash and trace id.
+    ///
+    /// Example: ampel units check CriteriaFilter --config '{"criteria": [{"attribute": "rb", "operator": ">=", "value": 0.3}]}'
+    Check {
+        /// Unit name.
+        unit: String,
+        /// Config as JSON (omit for all defaults); `@FILE` reads it from a file.
+        #[arg(long)]
+        config: Option<String>,
+    },
+}
+
+/// `ampel db ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum DbCommand {
+    /// Create the store if needed and print its layout version.
+    Init,
+    /// Print layout version and document counts per collection.
+    Info,
+}
+
+/// `ampel hash ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum HashCommand {
+    /// Config identity hash of a JSON object (Python AMPEL's `build_unsafe_dict_id`).
+    Config {
+        /// The config as JSON.
+        json: String,
+    },
+    /// T1 link hash of datapoint ids (order does not matter).
+    Link {
+        /// Datapoint ids.
+        #[arg(required = true, allow_negative_numbers = true)]
+        ids: Vec<i64>,
+    },
+}
+
+/// A command failed; the message says what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] ampel_store::StoreError),
+    /// Unit lookup failure.
+    #[error(transparent)]
+    Registry(#[from] ampel_interface::RegistryError),
+    /// One or more config problems, all listed.
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// Bad command-line value.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing output failed.
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> {
+    let (source, text) = match text.strip_prefix('@') {
+        Some(path) => (
+            path.to_string(),
+            std::fs::read_to_string(path)
+                .map_err(|e| CommandError::Usage(format!("cannot read {what} file {path}: {e}")))?,
+        ),
+        None => ("the command line".to_string(), text.to_string()),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        CommandError::Usage(format!(
+            "{what} from {source} is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn emit(json_mode: bool, value: &Value, table: impl FnOnce() -> Table) -> Result<(), CommandError> {
+    let mut out = std::io::stdout().lock();
+    if json_mode {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        )?;
+    } else {
+        writeln!(out, "{}", table())?;
+    }
+    Ok(())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    t
+}
+
+/// Run one runtime command against a registry.
+pub fn run(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    cmd: &RuntimeCommand,
+) -> Result<(), CommandError> {
+    match cmd {
+        RuntimeCommand::Units(UnitsCommand::List) => {
+            let rows: Vec<Value> = registry
+                .iter()
+                .map(|u| json!({"name": u.name(), "kind": u.kind().as_str(), "version": u.version(), "digest": u.code_digest()}))
+                .collect();
+            emit(args.json, &Value::Array(rows.clone()), || {
+                let mut t = table(&["unit", "kind", "version", "code digest"]);
+                for r in &rows {
+                    t.add_row(
+                        ["name", "kind", "version", "digest"]
+                            .map(|k| r[k].as_str().unwrap_or("").to_string()),
+                    );
+                }
+                t
+            })
+        }
+        RuntimeCommand::Units(UnitsCommand::Check { unit, config }) => {
+            let raw = match config {
+                Some(c) => parse_json("config", c)?,
+                None => Value::Null,
+            };
+            let req = UnitRequest {
+                origin: format!("--config for {unit}"),
+                unit: unit.clone(),
+                config: raw,
+                kind: None,
+            };
+            let checked = check_units(registry, &[req])
+                .map_err(CommandError::Invalid)?
+                .remove(0);
+            let v = json!({
+                "unit": checked.unit,
+                "config": checked.normalized,
+                "config_hash": checked.hash,
+                "trace_id": checked.trace.id,
+                "version": checked.trace.version,
+                "code_digest": checked.trace.digest,
+            });
+            emit(args.json, &v, || {
+                let mut t = table(&["field", "value"]);
+                for k in ["unit", "version", "code_digest", "config_hash", "trace_id"] {
+                    t.add_row([
+                        k.to_string(),
+                        v[k].to_string().trim_matches('"').to_string(),
+                    ]);
+                }
+                t.add_row([
+                    "config".to_string(),
+                    serde_json::to_string_pretty(&v["config"]).unwrap_or_default(),
+                ]);
+                t
+            })
+        }
+        RuntimeCommand::Db(DbCommand::Init | DbCommand::Info) => {
+            let store = open_store(&args.db)?;
+            let info = store.info()?;
+            let v = serde_json::to_value(&info).unwrap_or(Value::Null);
+            emit(args.json, &v, || {
+                let mut t = table(&["collection", "documents"]);
+                for (k, n) in &info.counts {
+                    t.add_row([k.clone(), n.to_string()]);
+                }
+                t.add_row([
+                    "(store)".into(),
+                    format!("{} layout v{}", redact(&info.location), info.schema_version),
+                ]);
+                t
+            })
+        }
+        RuntimeCommand::Hash(HashCommand::Config { json: text }) => {
+            let v = parse_json("config", text)?;
+            if !v.is_object() {
+                return Err(CommandError::Usage("a config must be a JSON object".into()));
+            }
+            let out = json!({"hash": config_hash(&v), "encoded": python_flat_json(&v)});
+            emit(args.json, &out, || {
+                let mut t = table(&["config hash", "hashed text"]);
+                t.add_row([out["hash"].to_string(), python_flat_json(&v)]);
+                t
+            })
+        }
+        RuntimeCommand::Hash(HashCommand::Link { ids }) => {
+            let out = json!({"link": link_hash(ids), "dps": ids});
+            emit(args.json, &out, || {
+                let mut t = table(&["link", "datapoints"]);
+                t.add_row([out["link"].to_string(), format!("{ids:?}")]);
+                t
+            })
+        }
+    }
+}

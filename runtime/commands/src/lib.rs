@@ -1,0 +1,11 @@
+//! Runtime commands shared by the host `ampel` binary and every generated instance
+//! binary: the same command line, only the registry of units differs.
+//!
+//! A binary builds its [`ampel_interface::Registry`] and calls [`run`] with the parsed
+//! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
+
+mod cli;
+mod uri;
+
+pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};
+pub use uri::{open_store, redact, DEFAULT_DB};

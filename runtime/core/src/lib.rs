@@ -1,0 +1,11 @@
+//! Tiers and processors of AMPEL-rs.
+//!
+//! - [`loader`]: builds units from the registry, registering their config hashes and
+//!   trace ids in the store (provenance) before anything they produce is written;
+//! - [`clock`]: where "now" comes from: the wall clock live, the data in archive mode.
+
+pub mod clock;
+pub mod loader;
+
+pub use clock::Clock;
+pub use loader::{check_units, CoreError, Loaded, UnitLoader, UnitRequest};

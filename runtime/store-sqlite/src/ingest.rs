@@ -1,0 +1,412 @@
+//! Idempotent upserts with channel merge (t0, t1, t2, stock) and stock updates.
+//!
+//! Each upsert reads the existing row inside the write transaction, merges in Rust
+//! and writes back only when something changed; bodies are never overwritten.
+
+use crate::Ctx;
+use ampel_interface::*;
+use ampel_store::*;
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Everything of a datapoint except id and body (kept apart so merges never
+/// re-encode the body).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DpAttrs {
+    pub stock: BTreeSet<StockId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<i64>,
+    pub tag: BTreeSet<Tag>,
+    pub channel: BTreeSet<Channel>,
+    #[serde(default)]
+    pub excl: BTreeSet<Channel>,
+    #[serde(default)]
+    pub meta: Vec<MetaRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<UnixTime>,
+}
+
+/// The JSON part of a T2 row (identity, code and lease live in columns).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct T2Attrs {
+    pub col: T2Kind,
+    pub channel: BTreeSet<Channel>,
+    pub tag: BTreeSet<Tag>,
+    #[serde(default)]
+    pub meta: Vec<MetaRecord>,
+    #[serde(default)]
+    pub body: Vec<Body>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<UnixTime>,
+}
+
+/// The JSON part of a stock row (channels, times and tags live in side tables).
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct StockAttrs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<i64>,
+    pub name: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+}
+
+fn union<T: Ord + Clone>(into: &mut BTreeSet<T>, from: &BTreeSet<T>) -> bool {
+    let before = into.len();
+    into.extend(from.iter().cloned());
+    into.len() != before
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result<UpsertCount> {
+    let mut count = UpsertCount::default();
+    let mut select = tx
+        .prepare_cached("SELECT attrs FROM t0 WHERE id = ?1")
+        .map_err(|e| c.err(e))?;
+    let mut insert = tx
+        .prepare_cached("INSERT INTO t0 (id, body, attrs) VALUES (?1, ?2, ?3)")
+        .map_err(|e| c.err(e))?;
+    let mut update = tx
+        .prepare_cached("UPDATE t0 SET attrs = ?2 WHERE id = ?1")
+        .map_err(|e| c.err(e))?;
+    let mut link = tx
+        .prepare_cached("INSERT OR IGNORE INTO t0_stock (stock, id) VALUES (?1, ?2)")
+        .map_err(|e| c.err(e))?;
+    for dp in dps {
+        let existing: Option<String> = select
+            .query_row([dp.id], |r| r.get(0))
+            .optional()
+            .map_err(|e| c.err(e))?;
+        match existing {
+            None => {
+                let attrs = DpAttrs {
+                    stock: dp.stock.clone(),
+                    origin: dp.origin,
+                    tag: dp.tag.clone(),
+                    channel: dp.channel.clone(),
+                    excl: dp.excl.clone(),
+                    meta: dp.meta.clone(),
+                    expiry: dp.expiry,
+                };
+                insert
+                    .execute(params![dp.id, c.enc(&dp.body)?, c.enc(&attrs)?])
+                    .map_err(|e| c.err(e))?;
+                for s in &dp.stock {
+                    link.execute(params![s, dp.id]).map_err(|e| c.err(e))?;
+                }
+                count.inserted += 1;
+            }
+            Some(text) => {
+                let mut a: DpAttrs = c.dec("t0", dp.id, &text)?;
+                let new_stocks: Vec<StockId> = dp.stock.difference(&a.stock).copied().collect();
+                let mut changed = union(&mut a.stock, &dp.stock);
+                changed |= union(&mut a.tag, &dp.tag);
+                changed |= union(&mut a.channel, &dp.channel);
+                changed |= union(&mut a.excl, &dp.excl);
+                if !dp.meta.is_empty() {
+                    a.meta.extend(dp.meta.iter().cloned());
+                    changed = true;
+                }
+                let expiry = max_opt(a.expiry, dp.expiry);
+                changed |= expiry != a.expiry;
+                a.expiry = expiry;
+                if changed {
+                    update
+                        .execute(params![dp.id, c.enc(&a)?])
+                        .map_err(|e| c.err(e))?;
+                }
+                for s in new_stocks {
+                    link.execute(params![s, dp.id]).map_err(|e| c.err(e))?;
+                }
+                count.updated += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+pub(crate) fn states(c: &Ctx, tx: &Transaction, states: &[T1Document]) -> Result<UpsertCount> {
+    let mut count = UpsertCount::default();
+    let mut select = tx
+        .prepare_cached("SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2")
+        .map_err(|e| c.err(e))?;
+    for s in states {
+        let existing: Option<String> = select
+            .query_row(params![s.stock, s.link], |r| r.get(0))
+            .optional()
+            .map_err(|e| c.err(e))?;
+        match existing {
+            None => {
+                tx.execute(
+                    "INSERT INTO t1 (stock, link, doc) VALUES (?1, ?2, ?3)",
+                    params![s.stock, s.link, c.enc(s)?],
+                )
+                .map_err(|e| c.err(e))?;
+                count.inserted += 1;
+            }
+            Some(text) => {
+                let mut d: T1Document = c.dec("t1", format!("{}/{}", s.stock, s.link), &text)?;
+                union(&mut d.channel, &s.channel);
+                union(&mut d.tag, &s.tag);
+                d.meta.extend(s.meta.iter().cloned());
+                tx.execute(
+                    "UPDATE t1 SET doc = ?3 WHERE stock = ?1 AND link = ?2",
+                    params![s.stock, s.link, c.enc(&d)?],
+                )
+                .map_err(|e| c.err(e))?;
+                count.updated += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+pub(crate) fn t2(c: &Ctx, tx: &Transaction, tickets: &[T2Request]) -> Result<UpsertCount> {
+    let mut count = UpsertCount::default();
+    let mut select = tx
+        .prepare_cached("SELECT doc FROM t2 WHERE id = ?1")
+        .map_err(|e| c.err(e))?;
+    for t in tickets {
+        let id = t.identity.doc_id();
+        let existing: Option<String> = select
+            .query_row([&id], |r| r.get(0))
+            .optional()
+            .map_err(|e| c.err(e))?;
+        match existing {
+            None => {
+                let attrs = T2Attrs {
+                    col: t.col,
+                    channel: t.channel.clone(),
+                    tag: t.tag.clone(),
+                    meta: t.meta.iter().cloned().collect(),
+                    body: Vec::new(),
+                    expiry: t.expiry,
+                };
+                tx.execute(
+                    "INSERT INTO t2 (id, stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        id,
+                        t.identity.stock,
+                        t.identity.unit,
+                        t.identity.config,
+                        t.identity.link,
+                        DocumentCode::NEW.0,
+                        c.enc(&attrs)?
+                    ],
+                )
+                .map_err(|e| c.err(e))?;
+                count.inserted += 1;
+            }
+            Some(text) => {
+                let mut a: T2Attrs = c.dec("t2", &id, &text)?;
+                union(&mut a.channel, &t.channel);
+                union(&mut a.tag, &t.tag);
+                a.meta.extend(t.meta.iter().cloned());
+                a.expiry = max_opt(a.expiry, t.expiry);
+                tx.execute(
+                    "UPDATE t2 SET doc = ?2 WHERE id = ?1",
+                    params![id, c.enc(&a)?],
+                )
+                .map_err(|e| c.err(e))?;
+                count.updated += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn tie_channel(
+    c: &Ctx,
+    tx: &Transaction,
+    stock: StockId,
+    channel: &str,
+    tied: f64,
+    upd: f64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO stock_channel (stock, channel, tied, upd) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (stock, channel) DO UPDATE SET tied = min(tied, excluded.tied), upd = max(upd, excluded.upd)",
+    )
+    .and_then(|mut s| s.execute(params![stock, channel, tied, upd]))
+    .map_err(|e| c.err(e))?;
+    Ok(())
+}
+
+fn add_tags(c: &Ctx, tx: &Transaction, stock: StockId, tags: &BTreeSet<Tag>) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO stock_tag (stock, tag) VALUES (?1, ?2)")
+        .map_err(|e| c.err(e))?;
+    for t in tags {
+        stmt.execute(params![stock, t]).map_err(|e| c.err(e))?;
+    }
+    Ok(())
+}
+
+fn append_journal(
+    c: &Ctx,
+    tx: &Transaction,
+    stock: StockId,
+    journal: &[JournalRecord],
+) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO journal (stock, doc) VALUES (?1, ?2)")
+        .map_err(|e| c.err(e))?;
+    for j in journal {
+        stmt.execute(params![stock, c.enc(j)?])
+            .map_err(|e| c.err(e))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Result<UpsertCount> {
+    let mut count = UpsertCount::default();
+    for s in stocks {
+        let existing: Option<String> = tx
+            .prepare_cached("SELECT doc FROM stock WHERE stock = ?1")
+            .and_then(|mut st| st.query_row([s.stock], |r| r.get(0)).optional())
+            .map_err(|e| c.err(e))?;
+        match existing {
+            None => {
+                let attrs = StockAttrs {
+                    origin: s.origin,
+                    name: s.name.clone(),
+                    body: None,
+                };
+                tx.execute(
+                    "INSERT INTO stock (stock, doc) VALUES (?1, ?2)",
+                    params![s.stock, c.enc(&attrs)?],
+                )
+                .map_err(|e| c.err(e))?;
+                count.inserted += 1;
+            }
+            Some(text) => {
+                let mut a: StockAttrs = c.dec("stock", s.stock, &text)?;
+                if union(&mut a.name, &s.name) {
+                    tx.execute(
+                        "UPDATE stock SET doc = ?2 WHERE stock = ?1",
+                        params![s.stock, c.enc(&a)?],
+                    )
+                    .map_err(|e| c.err(e))?;
+                }
+                count.updated += 1;
+            }
+        }
+        for ch in s.channel.iter().map(String::as_str).chain([ANY_CHANNEL]) {
+            tie_channel(c, tx, s.stock, ch, s.ts, s.ts)?;
+        }
+        add_tags(c, tx, s.stock, &s.tag)?;
+        append_journal(c, tx, s.stock, &s.journal)?;
+    }
+    Ok(count)
+}
+
+pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
+    let existing: Option<String> = tx
+        .query_row("SELECT doc FROM stock WHERE stock = ?1", [u.stock], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| c.err(e))?;
+    let Some(text) = existing else {
+        return Ok(false);
+    };
+    if !u.add_name.is_empty() {
+        let mut a: StockAttrs = c.dec("stock", u.stock, &text)?;
+        if union(&mut a.name, &u.add_name) {
+            tx.execute(
+                "UPDATE stock SET doc = ?2 WHERE stock = ?1",
+                params![u.stock, c.enc(&a)?],
+            )
+            .map_err(|e| c.err(e))?;
+        }
+    }
+    add_tags(c, tx, u.stock, &u.add_tag)?;
+    for t in &u.remove_tag {
+        tx.execute(
+            "DELETE FROM stock_tag WHERE stock = ?1 AND tag = ?2",
+            params![u.stock, t],
+        )
+        .map_err(|e| c.err(e))?;
+    }
+    if let Some((channels, ts)) = &u.bump_upd {
+        for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
+            tx.execute(
+                "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
+                params![u.stock, ch, ts],
+            )
+            .map_err(|e| c.err(e))?;
+        }
+    }
+    append_journal(c, tx, u.stock, &u.journal)?;
+    Ok(true)
+}
+
+/// Assemble a stock from its row, side tables and journal.
+pub(crate) fn assemble_stock(
+    c: &Ctx,
+    tx: &Transaction,
+    stock: StockId,
+    attrs: StockAttrs,
+) -> Result<Stock> {
+    let mut ts = BTreeMap::new();
+    let mut channel = BTreeSet::new();
+    {
+        let mut stmt = tx
+            .prepare_cached("SELECT channel, tied, upd FROM stock_channel WHERE stock = ?1")
+            .map_err(|e| c.err(e))?;
+        let rows = stmt
+            .query_map([stock], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| c.err(e))?;
+        for row in rows {
+            let (ch, tied, upd) = row.map_err(|e| c.err(e))?;
+            if ch != ANY_CHANNEL {
+                channel.insert(ch.clone());
+            }
+            ts.insert(ch, StockTimes { tied, upd });
+        }
+    }
+    let tag = {
+        let mut stmt = tx
+            .prepare_cached("SELECT tag FROM stock_tag WHERE stock = ?1")
+            .map_err(|e| c.err(e))?;
+        let rows = stmt
+            .query_map([stock], |r| r.get(0))
+            .map_err(|e| c.err(e))?;
+        rows.collect::<Result<BTreeSet<String>, _>>()
+            .map_err(|e| c.err(e))?
+    };
+    let mut journal = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare_cached("SELECT seq, doc FROM journal WHERE stock = ?1 ORDER BY seq")
+            .map_err(|e| c.err(e))?;
+        let rows = stmt
+            .query_map([stock], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| c.err(e))?;
+        for row in rows {
+            let (seq, text) = row.map_err(|e| c.err(e))?;
+            journal.push(c.dec("journal", seq, &text)?);
+        }
+    }
+    Ok(Stock {
+        stock,
+        origin: attrs.origin,
+        tag,
+        channel,
+        name: attrs.name,
+        journal,
+        ts,
+        body: attrs.body,
+    })
+}

@@ -1,0 +1,297 @@
+//! Embedded store on SQLite: the default backend, no server needed.
+//!
+//! One file, WAL journal, `BEGIN IMMEDIATE` write transactions and a busy timeout, so
+//! several threads and several processes can share a store. Every multi-step
+//! operation (claim, complete, upsert with merge) runs inside one write transaction,
+//! which gives the same atomicity MongoDB gives a single-document update.
+//! The layout is in [`schema`]; the operations are grouped in [`ingest`] (upserts),
+//! [`queue`] (T2 claims and results) and [`query`] (reads, selection, provenance).
+
+mod ingest;
+mod query;
+mod queue;
+mod schema;
+
+use ampel_interface::*;
+use ampel_store::*;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Options for opening an embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long a write waits for another writer before failing with `Locked`.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An embedded store in one SQLite file.
+pub struct SqliteStore {
+    location: String,
+    busy_ms: u64,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &SqliteOptions::default())
+    }
+
+    /// Open with options.
+    pub fn open_with(path: impl AsRef<Path>, opts: &SqliteOptions) -> Result<Self> {
+        let path: PathBuf = path.as_ref().to_path_buf();
+        let location = format!("sqlite:{}", path.display());
+        let busy_ms = opts.busy_timeout.as_millis() as u64;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if meta.is_dir() {
+                return Err(StoreError::Open {
+                    location,
+                    detail: "it is a directory".into(),
+                });
+            }
+            if meta.permissions().readonly() {
+                return Err(StoreError::ReadOnly {
+                    location,
+                    detail: "the file has no write permission; copy it or chmod u+w".into(),
+                });
+            }
+        } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(StoreError::Open {
+                    location,
+                    detail: format!("directory {} does not exist", parent.display()),
+                });
+            }
+        }
+        let err = |e| schema::map_err(&location, busy_ms, e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(err)?;
+        if conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .map_err(err)?
+        {
+            return Err(StoreError::ReadOnly {
+                location,
+                detail: "opened read-only by SQLite".into(),
+            });
+        }
+        conn.busy_timeout(opts.busy_timeout).map_err(err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Open {
+                location,
+                detail: format!("cannot switch to WAL journal (still `{mode}`)"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
+            .map_err(err)?;
+        schema::ensure(&mut conn, &location, busy_ms)?;
+        Ok(SqliteStore {
+            location,
+            busy_ms,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        schema::map_err(&self.location, self.busy_ms, e)
+    }
+
+    /// Run `f` in a write transaction (`BEGIN IMMEDIATE`), committing on success.
+    fn write<T>(&self, f: impl FnOnce(&Ctx, &Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let out = f(&self.ctx(), &tx)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// Run `f` on the connection (reads see one consistent snapshot per statement;
+    /// multi-statement reads take a deferred transaction).
+    fn read<T>(&self, f: impl FnOnce(&Ctx, &Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| self.err(e))?;
+        let out = f(&self.ctx(), &tx)?;
+        tx.finish().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            location: &self.location,
+            busy_ms: self.busy_ms,
+        }
+    }
+}
+
+/// What the operation modules need to build errors.
+pub(crate) struct Ctx<'a> {
+    location: &'a str,
+    busy_ms: u64,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn err(&self, e: rusqlite::Error) -> StoreError {
+        schema::map_err(self.location, self.busy_ms, e)
+    }
+
+    pub(crate) fn enc<T: Serialize>(&self, v: &T) -> Result<String> {
+        serde_json::to_string(v).map_err(|e| StoreError::Backend {
+            location: self.location.into(),
+            detail: format!("cannot encode document: {e}"),
+        })
+    }
+
+    pub(crate) fn dec<T: DeserializeOwned>(
+        &self,
+        collection: &'static str,
+        key: impl ToString,
+        text: &str,
+    ) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            location: self.location.into(),
+            collection,
+            key: key.to_string(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        self.location.clone()
+    }
+    fn info(&self) -> Result<StoreInfo> {
+        self.read(query::info)
+    }
+    fn upsert_datapoints(&self, dps: &[DataPoint]) -> Result<UpsertCount> {
+        self.write(|c, tx| ingest::datapoints(c, tx, dps))
+    }
+    fn upsert_states(&self, states: &[T1Document]) -> Result<UpsertCount> {
+        self.write(|c, tx| ingest::states(c, tx, states))
+    }
+    fn upsert_t2(&self, tickets: &[T2Request]) -> Result<UpsertCount> {
+        self.write(|c, tx| ingest::t2(c, tx, tickets))
+    }
+    fn upsert_stocks(&self, stocks: &[StockUpsert]) -> Result<UpsertCount> {
+        self.write(|c, tx| ingest::stocks(c, tx, stocks))
+    }
+    fn get_datapoints(&self, ids: &[DataPointId]) -> Result<Vec<DataPoint>> {
+        self.read(|c, tx| query::datapoints(c, tx, ids))
+    }
+    fn stock_datapoints(&self, stock: StockId) -> Result<Vec<DataPoint>> {
+        self.read(|c, tx| query::stock_datapoints(c, tx, stock))
+    }
+    fn get_state(&self, stock: StockId, link: LinkId) -> Result<Option<T1Document>> {
+        self.read(|c, tx| query::states(c, tx, stock, Some(link)).map(|mut v| v.pop()))
+    }
+    fn stock_states(&self, stock: StockId) -> Result<Vec<T1Document>> {
+        self.read(|c, tx| query::states(c, tx, stock, None))
+    }
+    fn get_stock(&self, stock: StockId) -> Result<Option<Stock>> {
+        self.read(|c, tx| query::stock(c, tx, stock))
+    }
+    fn get_t2(&self, id: &str) -> Result<Option<T2Document>> {
+        self.read(|c, tx| queue::get(c, tx, id))
+    }
+    fn find_t2(&self, filter: &T2Filter) -> Result<Vec<T2Document>> {
+        self.read(|c, tx| queue::find(c, tx, filter))
+    }
+    fn claim_t2(&self, req: &ClaimRequest) -> Result<Option<T2Document>> {
+        self.write(|c, tx| queue::claim(c, tx, req))
+    }
+    fn renew_lease(&self, id: &str, owner: &str, until: UnixTime) -> Result<()> {
+        self.write(|c, tx| queue::renew(c, tx, id, owner, until))
+    }
+    fn complete_t2(&self, id: &str, owner: &str, outcome: &T2Outcome) -> Result<()> {
+        self.write(|c, tx| queue::complete(c, tx, id, owner, outcome))
+    }
+    fn reset_t2(&self, filter: &T2Filter, code: DocumentCode, mode: ResetMode) -> Result<usize> {
+        self.write(|c, tx| queue::reset(c, tx, filter, code, mode))
+    }
+    fn update_stock(&self, update: &StockChange) -> Result<bool> {
+        self.write(|c, tx| ingest::update_stock(c, tx, update))
+    }
+    fn select_stocks(&self, selection: &StockSelection) -> Result<Vec<StockId>> {
+        self.read(|c, tx| query::select_stocks(c, tx, selection))
+    }
+    fn insert_t3(&self, doc: &T3Document) -> Result<()> {
+        self.write(|c, tx| query::insert_t3(c, tx, doc))
+    }
+    fn find_t3(&self, process: Option<&str>) -> Result<Vec<T3Document>> {
+        self.read(|c, tx| query::find_t3(c, tx, process))
+    }
+    fn next_run_id(&self) -> Result<RunId> {
+        self.write(|c, tx| query::next_run_id(c, tx))
+    }
+    fn record_event(&self, event: &Event) -> Result<()> {
+        self.write(|c, tx| query::record_event(c, tx, event))
+    }
+    fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
+        self.read(|c, tx| query::events(c, tx, q))
+    }
+    fn insert_logs(&self, logs: &[LogRecord]) -> Result<()> {
+        self.write(|c, tx| query::insert_logs(c, tx, logs))
+    }
+    fn logs(&self, q: &LogQuery) -> Result<Vec<LogRecord>> {
+        self.read(|c, tx| query::logs(c, tx, q))
+    }
+    fn insert_trouble(&self, t: &TroubleRecord) -> Result<()> {
+        self.write(|c, tx| query::insert_trouble(c, tx, t))
+    }
+    fn troubles(&self, q: &TroubleQuery) -> Result<Vec<TroubleRecord>> {
+        self.read(|c, tx| query::troubles(c, tx, q))
+    }
+    fn register_config(&self, hash: ConfigHash, config: &Body) -> Result<()> {
+        self.write(|c, tx| query::register_config(c, tx, hash, config))
+    }
+    fn get_config(&self, hash: ConfigHash) -> Result<Option<Body>> {
+        self.read(|c, tx| query::get_config(c, tx, hash))
+    }
+    fn register_trace(&self, trace: &TraceRecord) -> Result<()> {
+        self.write(|c, tx| query::register_trace(c, tx, trace))
+    }
+    fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>> {
+        self.read(|c, tx| query::get_trace(c, tx, id))
+    }
+    fn traces(&self) -> Result<Vec<TraceRecord>> {
+        self.read(query::traces)
+    }
+}
+
+/// Helpers for tests that need to poke at the file directly (bad-input tests).
+pub mod testing {
+    use super::*;
+
+    /// Run raw SQL on a file, bypassing all checks (to fake damaged or foreign stores).
+    pub fn raw_execute(path: &Path, sql: &str) -> Result<()> {
+        let location = path.display().to_string();
+        let conn = Connection::open(path).map_err(|e| schema::map_err(&location, 0, e))?;
+        conn.execute_batch(sql)
+            .map_err(|e| schema::map_err(&location, 0, e))
+    }
+
+    /// Hold the store's write lock while `f` runs (to simulate a busy writer).
+    pub fn with_write_lock<T>(store: &SqliteStore, f: impl FnOnce() -> T) -> Result<T> {
+        store.write(|_, _| Ok(f()))
+    }
+}

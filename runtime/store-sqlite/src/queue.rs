@@ -1,0 +1,264 @@
+//! The T2 queue: reads, leased claims, heartbeats, results and resets.
+//!
+//! A claim picks the oldest ticket (by insertion) that is claimable or whose lease
+//! has expired, and marks it RUNNING with a lease, inside one `BEGIN IMMEDIATE`
+//! transaction: no two workers, threads or processes, can get the same ticket.
+
+use crate::ingest::T2Attrs;
+use crate::Ctx;
+use ampel_interface::*;
+use ampel_store::*;
+use rusqlite::types::Value as Sql;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
+
+const COLUMNS: &str =
+    "seq, id, stock, unit, config, link, code, lease_owner, lease_until, retry_after, doc";
+
+struct RawT2 {
+    seq: i64,
+    id: String,
+    stock: i64,
+    unit: String,
+    config: Option<i64>,
+    link: i64,
+    code: i32,
+    lease_owner: Option<String>,
+    lease_until: Option<f64>,
+    retry_after: Option<f64>,
+    doc: String,
+}
+
+fn raw(r: &Row) -> rusqlite::Result<RawT2> {
+    Ok(RawT2 {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        stock: r.get(2)?,
+        unit: r.get(3)?,
+        config: r.get(4)?,
+        link: r.get(5)?,
+        code: r.get(6)?,
+        lease_owner: r.get(7)?,
+        lease_until: r.get(8)?,
+        retry_after: r.get(9)?,
+        doc: r.get(10)?,
+    })
+}
+
+fn assemble(c: &Ctx, r: RawT2) -> Result<T2Document> {
+    let a: T2Attrs = c.dec("t2", &r.id, &r.doc)?;
+    Ok(T2Document {
+        id: r.id,
+        stock: r.stock,
+        unit: r.unit,
+        config: r.config,
+        link: r.link,
+        col: a.col,
+        channel: a.channel,
+        tag: a.tag,
+        code: DocumentCode(r.code),
+        meta: a.meta,
+        body: a.body,
+        lease: match (r.lease_owner, r.lease_until) {
+            (Some(owner), Some(until)) => Some(Lease { owner, until }),
+            _ => None,
+        },
+        retry_after: r.retry_after,
+        expiry: a.expiry,
+    })
+}
+
+pub(crate) fn get(c: &Ctx, tx: &Transaction, id: &str) -> Result<Option<T2Document>> {
+    let row = tx
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM t2 WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id], raw).optional())
+        .map_err(|e| c.err(e))?;
+    row.map(|r| assemble(c, r)).transpose()
+}
+
+fn in_list(column: &str, n: usize) -> String {
+    format!("{column} IN ({})", vec!["?"; n].join(", "))
+}
+
+/// Filter on the indexed columns in SQL, the rest in Rust.
+pub(crate) fn find(c: &Ctx, tx: &Transaction, f: &T2Filter) -> Result<Vec<T2Document>> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Sql> = Vec::new();
+    if let Some(s) = f.stock {
+        clauses.push("stock = ?".to_string());
+        args.push(Sql::Integer(s));
+    }
+    if let Some(units) = &f.unit {
+        clauses.push(in_list("unit", units.len()));
+        args.extend(units.iter().map(|u| Sql::Text(u.clone())));
+    }
+    if let Some(codes) = &f.code {
+        clauses.push(in_list("code", codes.len()));
+        args.extend(codes.iter().map(|c| Sql::Integer(c.0.into())));
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM t2 {} {} ORDER BY seq",
+        if clauses.is_empty() { "" } else { "WHERE" },
+        clauses.join(" AND ")
+    );
+    let mut stmt = tx.prepare(&sql).map_err(|e| c.err(e))?;
+    let rows = stmt
+        .query_map(params_from_iter(args), raw)
+        .map_err(|e| c.err(e))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let doc = assemble(c, r.map_err(|e| c.err(e))?)?;
+        if f.matches(&doc) {
+            out.push(doc);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn claim(c: &Ctx, tx: &Transaction, req: &ClaimRequest) -> Result<Option<T2Document>> {
+    let unit_clause = req
+        .units
+        .as_ref()
+        .map(|u| format!("AND {}", in_list("unit", u.len())));
+    let unit_args = || -> Vec<Sql> {
+        req.units
+            .iter()
+            .flatten()
+            .map(|u| Sql::Text(u.clone()))
+            .collect()
+    };
+    let mut best: Option<RawT2> = None;
+    if !req.codes.is_empty() {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM t2 WHERE {} AND (retry_after IS NULL OR retry_after <= ?) {} ORDER BY seq LIMIT 1",
+            in_list("code", req.codes.len()),
+            unit_clause.as_deref().unwrap_or("")
+        );
+        let mut args: Vec<Sql> = req.codes.iter().map(|c| Sql::Integer(c.0.into())).collect();
+        args.push(Sql::Real(req.now));
+        args.extend(unit_args());
+        best = tx
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params_from_iter(args), raw).optional())
+            .map_err(|e| c.err(e))?;
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM t2 WHERE code = -5 AND lease_until < ? {} ORDER BY seq LIMIT 1",
+        unit_clause.as_deref().unwrap_or("")
+    );
+    let mut args = vec![Sql::Real(req.now)];
+    args.extend(unit_args());
+    let expired = tx
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_row(params_from_iter(args), raw).optional())
+        .map_err(|e| c.err(e))?;
+    if let Some(e) = expired {
+        if best.as_ref().is_none_or(|b| e.seq < b.seq) {
+            best = Some(e);
+        }
+    }
+    let Some(mut row) = best else { return Ok(None) };
+    let until = req.now + req.lease_seconds;
+    tx.execute(
+        "UPDATE t2 SET code = -5, lease_owner = ?2, lease_until = ?3, retry_after = NULL WHERE seq = ?1",
+        params![row.seq, req.owner, until],
+    )
+    .map_err(|e| c.err(e))?;
+    row.code = DocumentCode::RUNNING.0;
+    row.lease_owner = Some(req.owner.clone());
+    row.lease_until = Some(until);
+    row.retry_after = None;
+    assemble(c, row).map(Some)
+}
+
+pub(crate) fn renew(
+    c: &Ctx,
+    tx: &Transaction,
+    id: &str,
+    owner: &str,
+    until: UnixTime,
+) -> Result<()> {
+    let n = tx
+        .execute(
+            "UPDATE t2 SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2 AND code = -5",
+            params![id, owner, until],
+        )
+        .map_err(|e| c.err(e))?;
+    if n == 0 {
+        return Err(StoreError::LeaseLost {
+            doc: id.into(),
+            owner: owner.into(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn complete(
+    c: &Ctx,
+    tx: &Transaction,
+    id: &str,
+    owner: &str,
+    o: &T2Outcome,
+) -> Result<()> {
+    let row: Option<(Option<String>, i32, String)> = tx
+        .query_row(
+            "SELECT lease_owner, code, doc FROM t2 WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(|e| c.err(e))?;
+    let lost = || StoreError::LeaseLost {
+        doc: id.into(),
+        owner: owner.into(),
+    };
+    let Some((lease_owner, code, text)) = row else {
+        return Err(lost());
+    };
+    if lease_owner.as_deref() != Some(owner) || code != DocumentCode::RUNNING.0 {
+        return Err(lost());
+    }
+    let mut a: T2Attrs = c.dec("t2", id, &text)?;
+    let mut meta = o.meta.clone();
+    if let Some(body) = &o.body {
+        meta.body_index = Some(a.body.len());
+        a.body.push(body.clone());
+    }
+    a.meta.push(meta);
+    a.tag.extend(o.tag.iter().cloned());
+    tx.execute(
+        "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, doc = ?4 WHERE id = ?1",
+        params![id, o.code.0, o.retry_after, c.enc(&a)?],
+    )
+    .map_err(|e| c.err(e))?;
+    Ok(())
+}
+
+pub(crate) fn reset(
+    c: &Ctx,
+    tx: &Transaction,
+    f: &T2Filter,
+    code: DocumentCode,
+    mode: ResetMode,
+) -> Result<usize> {
+    let docs = find(c, tx, f)?;
+    for d in &docs {
+        let mut a = T2Attrs {
+            col: d.col,
+            channel: d.channel.clone(),
+            tag: d.tag.clone(),
+            meta: d.meta.clone(),
+            body: d.body.clone(),
+            expiry: d.expiry,
+        };
+        if mode == ResetMode::CodeAndBody {
+            a.body.clear();
+            a.meta.iter_mut().for_each(|m| m.body_index = None);
+        }
+        tx.execute(
+            "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = NULL, doc = ?3 WHERE id = ?1",
+            params![d.id, code.0, c.enc(&a)?],
+        )
+        .map_err(|e| c.err(e))?;
+    }
+    Ok(docs.len())
+}

@@ -1,0 +1,5 @@
+//! The one integration-test binary of the workspace; each module is one area.
+
+mod conformance;
+mod golden_hashes;
+mod sqlite_errors;
