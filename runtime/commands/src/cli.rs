@@ -66,7 +66,8 @@ pub enum HashCommand {
     /// Config identity hash of a JSON object (Python AMPEL's `build_unsafe_dict_id`).
     Config {
         /// The config as JSON.
-        json: String,
+        #[arg(value_name = "JSON")]
+        config: String,
     },
     /// T1 link hash of datapoint ids (order does not matter).
     Link {
@@ -211,8 +212,8 @@ pub fn run(
                 t
             })
         }
-        RuntimeCommand::Hash(HashCommand::Config { json: text }) => {
-            let v = parse_json("config", text)?;
+        RuntimeCommand::Hash(HashCommand::Config { config }) => {
+            let v = parse_json("config", config)?;
             if !v.is_object() {
                 return Err(CommandError::Usage("a config must be a JSON object".into()));
             }

@@ -89,7 +89,9 @@ pub struct Resolved<C> {
     pub normalized: Value,
 }
 
-/// Parse `raw` (`null` means "all defaults") into `C` for unit `unit`.
+/// Parse `raw` (`null` means "all defaults") into `C` for unit `unit`, reporting
+/// every problem found: unknown fields (at any depth the defaults reveal), the first
+/// type error, and the config's own semantic checks.
 pub fn resolve_config<C: UnitConfig>(unit: &str, raw: &Value) -> Result<Resolved<C>, ConfigError> {
     let raw = match raw {
         Value::Null => Value::Object(Default::default()),
@@ -99,22 +101,26 @@ pub fn resolve_config<C: UnitConfig>(unit: &str, raw: &Value) -> Result<Resolved
         unit: unit.to_string(),
         problems,
     };
-    let config: C = match serde_path_to_error::deserialize(&raw) {
+    // the fields a config has, learnt from its defaults (when it has them)
+    let known = serde_json::from_value::<C>(Value::Object(Default::default()))
+        .ok()
+        .and_then(|d| serde_json::to_value(&d).ok());
+    let mut problems = Vec::new();
+    let mut cleaned = raw.clone();
+    if let Some(known) = &known {
+        unknown_fields(&raw, known, "", &mut problems);
+        strip_unknown(&mut cleaned, known);
+    }
+    let config: C = match serde_path_to_error::deserialize(&cleaned) {
         Ok(c) => c,
         Err(e) => {
-            let path = dotted(e.path());
-            let value = lookup(&raw, &path).map(|v| v.to_string());
-            let mut problems = vec![FieldProblem {
-                field: path,
+            let field = dotted(e.path());
+            let value = lookup(&cleaned, &field).map(|v| v.to_string());
+            problems.push(FieldProblem {
+                field,
                 value,
                 expected: e.into_inner().to_string(),
-            }];
-            // the typed parse stops at its first error; unknown fields are found anyway
-            if let Ok(defaults) = serde_json::from_value::<C>(Value::Object(Default::default())) {
-                if let Ok(known) = serde_json::to_value(&defaults) {
-                    unknown_fields(&raw, &known, "", &mut problems);
-                }
-            }
+            });
             return Err(err(problems));
         }
     };
@@ -125,13 +131,27 @@ pub fn resolve_config<C: UnitConfig>(unit: &str, raw: &Value) -> Result<Resolved
             expected: e.to_string(),
         }])
     })?;
-    let mut problems = Vec::new();
-    unknown_fields(&raw, &normalized, "", &mut problems);
+    let already: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+    let mut deeper = Vec::new();
+    unknown_fields(&raw, &normalized, "", &mut deeper);
+    problems.extend(deeper.into_iter().filter(|p| !already.contains(&p.field)));
     problems.extend(config.validate());
     if problems.is_empty() {
         Ok(Resolved { config, normalized })
     } else {
         Err(err(problems))
+    }
+}
+
+/// Remove from `raw` the object keys that `known` does not have.
+fn strip_unknown(raw: &mut Value, known: &Value) {
+    if let (Value::Object(r), Value::Object(k)) = (raw, known) {
+        r.retain(|key, _| k.contains_key(key));
+        for (key, v) in r.iter_mut() {
+            if let Some(kv) = k.get(key) {
+                strip_unknown(v, kv);
+            }
+        }
     }
 }
 
@@ -277,13 +297,17 @@ mod tests {
     #[test]
     fn wrong_type_names_field_and_value() {
         let e = resolve_config::<Cfg>("F", &json!({"min_ndet": "two", "extra": true})).unwrap_err();
-        assert_eq!(e.problems[0].field, "min_ndet");
-        assert_eq!(e.problems[0].value.as_deref(), Some("\"two\""));
-        assert!(
-            e.problems[0].expected.contains("expected u32"),
-            "{:?}",
-            e.problems
-        );
-        assert_eq!(e.problems[1].field, "extra");
+        assert_eq!(e.problems.len(), 2, "{e}");
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.field == "min_ndet")
+            .expect("type error reported");
+        assert_eq!(p.value.as_deref(), Some("\"two\""));
+        assert!(p.expected.contains("expected u32"), "{p}");
+        assert!(e
+            .problems
+            .iter()
+            .any(|p| p.field == "extra" && p.expected.starts_with("unknown field")));
     }
 }

@@ -67,67 +67,64 @@ fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result<UpsertCount> {
     let mut count = UpsertCount::default();
+    let err = |e| c.err(e);
     let mut select = tx
         .prepare_cached("SELECT attrs FROM t0 WHERE id = ?1")
-        .map_err(|e| c.err(e))?;
+        .map_err(err)?;
     let mut insert = tx
-        .prepare_cached("INSERT INTO t0 (id, body, attrs) VALUES (?1, ?2, ?3)")
-        .map_err(|e| c.err(e))?;
+        .prepare_cached(
+            "INSERT INTO t0 (id, body, attrs) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+        )
+        .map_err(err)?;
     let mut update = tx
         .prepare_cached("UPDATE t0 SET attrs = ?2 WHERE id = ?1")
-        .map_err(|e| c.err(e))?;
+        .map_err(err)?;
     let mut link = tx
         .prepare_cached("INSERT OR IGNORE INTO t0_stock (stock, id) VALUES (?1, ?2)")
-        .map_err(|e| c.err(e))?;
+        .map_err(err)?;
     for dp in dps {
-        let existing: Option<String> = select
-            .query_row([dp.id], |r| r.get(0))
-            .optional()
-            .map_err(|e| c.err(e))?;
-        match existing {
-            None => {
-                let attrs = DpAttrs {
-                    stock: dp.stock.clone(),
-                    origin: dp.origin,
-                    tag: dp.tag.clone(),
-                    channel: dp.channel.clone(),
-                    excl: dp.excl.clone(),
-                    meta: dp.meta.clone(),
-                    expiry: dp.expiry,
-                };
-                insert
-                    .execute(params![dp.id, c.enc(&dp.body)?, c.enc(&attrs)?])
-                    .map_err(|e| c.err(e))?;
-                for s in &dp.stock {
-                    link.execute(params![s, dp.id]).map_err(|e| c.err(e))?;
-                }
-                count.inserted += 1;
+        // insert first: a new datapoint (the common case) costs one statement
+        let attrs = DpAttrs {
+            stock: dp.stock.clone(),
+            origin: dp.origin,
+            tag: dp.tag.clone(),
+            channel: dp.channel.clone(),
+            excl: dp.excl.clone(),
+            meta: dp.meta.clone(),
+            expiry: dp.expiry,
+        };
+        if insert
+            .execute(params![dp.id, c.enc(&dp.body)?, c.enc(&attrs)?])
+            .map_err(err)?
+            == 1
+        {
+            for s in &dp.stock {
+                link.execute(params![s, dp.id]).map_err(err)?;
             }
-            Some(text) => {
-                let mut a: DpAttrs = c.dec("t0", dp.id, &text)?;
-                let new_stocks: Vec<StockId> = dp.stock.difference(&a.stock).copied().collect();
-                let mut changed = union(&mut a.stock, &dp.stock);
-                changed |= union(&mut a.tag, &dp.tag);
-                changed |= union(&mut a.channel, &dp.channel);
-                changed |= union(&mut a.excl, &dp.excl);
-                if !dp.meta.is_empty() {
-                    a.meta.extend(dp.meta.iter().cloned());
-                    changed = true;
-                }
-                let expiry = max_opt(a.expiry, dp.expiry);
-                changed |= expiry != a.expiry;
-                a.expiry = expiry;
-                if changed {
-                    update
-                        .execute(params![dp.id, c.enc(&a)?])
-                        .map_err(|e| c.err(e))?;
-                }
-                for s in new_stocks {
-                    link.execute(params![s, dp.id]).map_err(|e| c.err(e))?;
-                }
-                count.updated += 1;
-            }
+            count.inserted += 1;
+            continue;
         }
+        let text: String = select.query_row([dp.id], |r| r.get(0)).map_err(err)?;
+        let mut a: DpAttrs = c.dec("t0", dp.id, &text)?;
+        let new_stocks: Vec<StockId> = dp.stock.difference(&a.stock).copied().collect();
+        let mut changed = union(&mut a.stock, &dp.stock);
+        changed |= union(&mut a.tag, &dp.tag);
+        changed |= union(&mut a.channel, &dp.channel);
+        changed |= union(&mut a.excl, &dp.excl);
+        if !dp.meta.is_empty() {
+            a.meta.extend(dp.meta.iter().cloned());
+            changed = true;
+        }
+        let expiry = max_opt(a.expiry, dp.expiry);
+        changed |= expiry != a.expiry;
+        a.expiry = expiry;
+        if changed {
+            update.execute(params![dp.id, c.enc(&a)?]).map_err(err)?;
+        }
+        for s in new_stocks {
+            link.execute(params![s, dp.id]).map_err(err)?;
+        }
+        count.updated += 1;
     }
     Ok(count)
 }

@@ -20,9 +20,12 @@ pub trait Backend: Sync {
     fn open(&self, uri: &str) -> Box<dyn Store>;
 }
 
+/// One conformance check.
+pub type Check = fn(&dyn Backend);
+
 /// Every single-process check, by name.
-pub fn for_each_check(mut f: impl FnMut(&'static str, fn(&dyn Backend))) {
-    let checks: [(&'static str, fn(&dyn Backend)); 14] = [
+pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
+    let checks: [(&'static str, Check); 14] = [
         (
             "datapoint_upsert_is_idempotent_and_merges",
             datapoint_upsert_is_idempotent_and_merges,
