@@ -3,3 +3,4 @@
 mod conformance;
 mod golden_hashes;
 mod sqlite_errors;
+mod tidy;

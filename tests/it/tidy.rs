@@ -1,0 +1,56 @@
+//! Repository hygiene, checked mechanically: every Rust file starts with a `//!`
+//! module doc and stays under 800 lines.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                rust_files(&path, out);
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn all_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    rust_files(&ampel_tests::repo_root(), &mut files);
+    assert!(files.len() > 20, "found only {} Rust files", files.len());
+    files
+}
+
+#[test]
+fn every_rust_file_has_a_module_doc() {
+    let missing: Vec<String> = all_files()
+        .into_iter()
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            !text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.starts_with("//!"))
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:#?}"
+    );
+}
+
+#[test]
+fn no_rust_file_is_over_800_lines() {
+    let long: Vec<String> = all_files()
+        .into_iter()
+        .filter_map(|p| {
+            let n = std::fs::read_to_string(&p).unwrap().lines().count();
+            (n > 800).then(|| format!("{} ({n} lines)", p.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these files: {long:#?}");
+}
