@@ -374,32 +374,48 @@ pub(crate) fn troubles(c: &Ctx, tx: &Transaction, q: &TroubleQuery) -> Result<Ve
     )
 }
 
+/// Insert `text` under `key` unless present; present with other content is a conflict.
+/// `table` has columns `(key_col, unit?, doc)`; `unit` fills the optional middle column.
+fn register_unique(
+    c: &Ctx,
+    tx: &Transaction,
+    what: &'static str,
+    key: i64,
+    unit: Option<&str>,
+    text: String,
+) -> Result<()> {
+    let (select, insert) = match what {
+        "config" => (
+            "SELECT doc FROM conf WHERE hash = ?1",
+            "INSERT INTO conf (hash, doc) VALUES (?1, ?3)",
+        ),
+        _ => (
+            "SELECT doc FROM trace WHERE id = ?1",
+            "INSERT INTO trace (id, unit, doc) VALUES (?1, ?2, ?3)",
+        ),
+    };
+    let existing: Option<String> = tx
+        .query_row(select, [key], |r| r.get(0))
+        .optional()
+        .map_err(|e| c.err(e))?;
+    match existing {
+        Some(t) if t == text => Ok(()),
+        Some(_) => Err(StoreError::Conflict { what, hash: key }),
+        None => {
+            tx.execute(insert, params![key, unit, text])
+                .map_err(|e| c.err(e))?;
+            Ok(())
+        }
+    }
+}
+
 pub(crate) fn register_config(
     c: &Ctx,
     tx: &Transaction,
     hash: ConfigHash,
     config: &Body,
 ) -> Result<()> {
-    let text = canonical_json(config);
-    let existing: Option<String> = tx
-        .query_row("SELECT doc FROM conf WHERE hash = ?1", [hash], |r| r.get(0))
-        .optional()
-        .map_err(|e| c.err(e))?;
-    match existing {
-        Some(t) if t == text => Ok(()),
-        Some(_) => Err(StoreError::Conflict {
-            what: "config",
-            hash,
-        }),
-        None => {
-            tx.execute(
-                "INSERT INTO conf (hash, doc) VALUES (?1, ?2)",
-                params![hash, text],
-            )
-            .map_err(|e| c.err(e))?;
-            Ok(())
-        }
-    }
+    register_unique(c, tx, "config", hash, None, canonical_json(config))
 }
 
 pub(crate) fn get_config(c: &Ctx, tx: &Transaction, hash: ConfigHash) -> Result<Option<Body>> {
@@ -411,29 +427,11 @@ pub(crate) fn get_config(c: &Ctx, tx: &Transaction, hash: ConfigHash) -> Result<
 }
 
 pub(crate) fn register_trace(c: &Ctx, tx: &Transaction, t: &TraceRecord) -> Result<()> {
-    let text = canonical_json(&serde_json::to_value(t).map_err(|e| StoreError::Backend {
+    let value = serde_json::to_value(t).map_err(|e| StoreError::Backend {
         location: c.location.into(),
         detail: e.to_string(),
-    })?);
-    let existing: Option<String> = tx
-        .query_row("SELECT doc FROM trace WHERE id = ?1", [t.id], |r| r.get(0))
-        .optional()
-        .map_err(|e| c.err(e))?;
-    match existing {
-        Some(e) if e == text => Ok(()),
-        Some(_) => Err(StoreError::Conflict {
-            what: "trace",
-            hash: t.id,
-        }),
-        None => {
-            tx.execute(
-                "INSERT INTO trace (id, unit, doc) VALUES (?1, ?2, ?3)",
-                params![t.id, t.unit, text],
-            )
-            .map_err(|e| c.err(e))?;
-            Ok(())
-        }
-    }
+    })?;
+    register_unique(c, tx, "trace", t.id, Some(&t.unit), canonical_json(&value))
 }
 
 pub(crate) fn get_trace(c: &Ctx, tx: &Transaction, id: TraceId) -> Result<Option<TraceRecord>> {
