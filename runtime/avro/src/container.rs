@@ -1,0 +1,189 @@
+//! Avro object container files, read block by block from any `Read`.
+
+use crate::registry::SchemaRegistry;
+use crate::schema::Schema;
+use crate::value::{Decoder, Value};
+use crate::AvroError;
+use std::io::Read;
+use std::sync::Arc;
+
+/// Block compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// None.
+    Null,
+    /// Raw deflate.
+    Deflate,
+    /// Snappy with a CRC-32 trailer.
+    Snappy,
+}
+
+/// A container file being read.
+pub struct ContainerReader<R: Read> {
+    input: R,
+    schema: Arc<Schema>,
+    codec: Codec,
+    sync: [u8; 16],
+    raw: Vec<u8>,
+    data: Vec<u8>,
+}
+
+fn io(e: std::io::Error, what: &str) -> AvroError {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        AvroError::Container(format!("truncated file: end of data inside {what}"))
+    } else {
+        AvroError::Io(e.to_string())
+    }
+}
+
+fn read_long<R: Read>(r: &mut R, what: &str) -> Result<Option<i64>, AvroError> {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    let mut byte = [0u8; 1];
+    loop {
+        match r.read(&mut byte) {
+            Ok(0) if shift == 0 => return Ok(None),
+            Ok(0) => return Err(AvroError::Container(format!("truncated file inside {what}"))),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e, what)),
+        }
+        v |= u64::from(byte[0] & 0x7f) << shift;
+        if byte[0] & 0x80 == 0 {
+            return Ok(Some(((v >> 1) as i64) ^ -((v & 1) as i64)));
+        }
+        shift += 7;
+        if shift > 63 {
+            return Err(AvroError::Container(format!("varint too long in {what}")));
+        }
+    }
+}
+
+fn need_long<R: Read>(r: &mut R, what: &str) -> Result<i64, AvroError> {
+    read_long(r, what)?.ok_or_else(|| AvroError::Container(format!("truncated file: no {what}")))
+}
+
+fn read_bytes<R: Read>(r: &mut R, what: &str) -> Result<Vec<u8>, AvroError> {
+    let n = need_long(r, what)?;
+    let n = usize::try_from(n).map_err(|_| AvroError::Container(format!("negative length in {what}")))?;
+    if n > 64 << 20 {
+        return Err(AvroError::Container(format!("{what} of {n} bytes is implausible")));
+    }
+    let mut b = vec![0; n];
+    r.read_exact(&mut b).map_err(|e| io(e, what))?;
+    Ok(b)
+}
+
+impl<R: Read> ContainerReader<R> {
+    /// Read the header (magic, metadata, sync marker); the schema comes from the
+    /// registry's cache when this text was seen before.
+    pub fn new(mut input: R, registry: &mut SchemaRegistry) -> Result<Self, AvroError> {
+        let mut magic = [0u8; 4];
+        input.read_exact(&mut magic).map_err(|e| io(e, "magic"))?;
+        if &magic != b"Obj\x01" {
+            return Err(AvroError::Container(format!("not an Avro container file (starts with {magic:02x?})")));
+        }
+        let (mut schema, mut codec) = (None, Codec::Null);
+        loop {
+            let mut count = need_long(&mut input, "metadata")?;
+            if count == 0 {
+                break;
+            }
+            if count < 0 {
+                count = -count;
+                need_long(&mut input, "metadata block size")?;
+            }
+            for _ in 0..count {
+                let key = read_bytes(&mut input, "metadata key")?;
+                let value = read_bytes(&mut input, "metadata value")?;
+                match key.as_slice() {
+                    b"avro.schema" => schema = Some(registry.by_text(&value)?),
+                    b"avro.codec" => {
+                        codec = match value.as_slice() {
+                            b"null" | b"" => Codec::Null,
+                            b"deflate" => Codec::Deflate,
+                            b"snappy" => Codec::Snappy,
+                            other => {
+                                return Err(AvroError::Container(format!(
+                                    "unsupported codec `{}` (supported: null, deflate, snappy)",
+                                    String::from_utf8_lossy(other)
+                                )))
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let schema = schema.ok_or_else(|| AvroError::Container("no avro.schema in the header".into()))?;
+        let mut sync = [0u8; 16];
+        input.read_exact(&mut sync).map_err(|e| io(e, "sync marker"))?;
+        Ok(ContainerReader { input, schema, codec, sync, raw: Vec::new(), data: Vec::new() })
+    }
+
+    /// The writer schema.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Decode the next block into `out`; `Ok(false)` at the end of the file.
+    /// On an error nothing of the block is added to `out`.
+    pub fn next_block(&mut self, out: &mut Vec<Value>, keep_bytes: bool) -> Result<bool, AvroError> {
+        let Some(count) = read_long(&mut self.input, "block count")? else { return Ok(false) };
+        let size = need_long(&mut self.input, "block size")?;
+        let (count, size) = match (usize::try_from(count), usize::try_from(size)) {
+            (Ok(c), Ok(s)) if s <= 256 << 20 => (c, s),
+            _ => return Err(AvroError::Container(format!("bad block header (count {count}, size {size})"))),
+        };
+        self.raw.resize(size, 0);
+        self.input.read_exact(&mut self.raw).map_err(|e| io(e, "block"))?;
+        let mut sync = [0u8; 16];
+        let sync_problem = match self.input.read_exact(&mut sync) {
+            Err(e) => Some(io(e, "the sync marker after the block")),
+            Ok(()) if sync != self.sync => Some(AvroError::Container("sync marker mismatch after block (corrupt block)".into())),
+            Ok(()) => None,
+        };
+        let data: &[u8] = match self.codec {
+            Codec::Null => &self.raw,
+            Codec::Deflate => {
+                self.data.clear();
+                flate2::read::DeflateDecoder::new(self.raw.as_slice())
+                    .read_to_end(&mut self.data)
+                    .map_err(|e| AvroError::Container(format!("deflate block: {e}")))?;
+                &self.data
+            }
+            Codec::Snappy => {
+                let n = self.raw.len();
+                if n < 4 {
+                    return Err(AvroError::Container("snappy block shorter than its CRC".into()));
+                }
+                self.data = snap::raw::Decoder::new()
+                    .decompress_vec(&self.raw[..n - 4])
+                    .map_err(|e| AvroError::Container(format!("snappy block: {e}")))?;
+                let crc = u32::from_be_bytes([self.raw[n - 4], self.raw[n - 3], self.raw[n - 2], self.raw[n - 1]]);
+                if crc32fast::hash(&self.data) != crc {
+                    return Err(AvroError::Container("snappy block CRC mismatch".into()));
+                }
+                &self.data
+            }
+        };
+        // decode first, so that the most specific problem is reported; a block with
+        // any problem is dropped whole (its values cannot be trusted)
+        let mut d = Decoder::new(data, keep_bytes);
+        let start = out.len();
+        for _ in 0..count {
+            match d.value(&self.schema) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(e) = sync_problem {
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(true)
+    }
+}

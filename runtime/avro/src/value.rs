@@ -1,0 +1,272 @@
+//! Decoded Avro values, and their decoder.
+//!
+//! Records keep their schema (an `Arc`) and a vector of field values, so no field
+//! name is allocated per record; unions decode to the chosen branch's value. Bytes
+//! (the image cutouts of alerts) are skipped unless asked for: their length is kept.
+
+use crate::schema::{RecordSchema, Schema};
+use crate::AvroError;
+use serde_json::Value as Json;
+use std::sync::Arc;
+
+/// A decoded value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`
+    Null,
+    /// `boolean`
+    Boolean(bool),
+    /// `int` or `long`
+    Long(i64),
+    /// `float` (widened) or `double`
+    Double(f64),
+    /// `string` or enum symbol
+    String(String),
+    /// `bytes` or `fixed`, kept
+    Bytes(Vec<u8>),
+    /// `bytes` or `fixed`, skipped: only the length is known
+    SkippedBytes(usize),
+    /// Array items
+    Array(Vec<Value>),
+    /// Map entries, in wire order
+    Map(Vec<(String, Value)>),
+    /// A record
+    Record(Record),
+}
+
+/// A decoded record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Its schema.
+    pub schema: Arc<RecordSchema>,
+    /// Field values, in schema order.
+    pub values: Vec<Value>,
+}
+
+impl Record {
+    /// A field's value (`None` if the schema has no such field).
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.schema.position(field).map(|i| &self.values[i])
+    }
+
+    /// A record field.
+    pub fn record(&self, field: &str) -> Option<&Record> {
+        match self.get(field) {
+            Some(Value::Record(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// A string field.
+    pub fn str(&self, field: &str) -> Option<&str> {
+        match self.get(field) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An integer field.
+    pub fn long(&self, field: &str) -> Option<i64> {
+        match self.get(field) {
+            Some(Value::Long(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// A number field, as `f64`.
+    pub fn double(&self, field: &str) -> Option<f64> {
+        match self.get(field) {
+            Some(Value::Double(v)) => Some(*v),
+            Some(Value::Long(v)) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    /// An array field (`None` if null or absent).
+    pub fn array(&self, field: &str) -> Option<&[Value]> {
+        match self.get(field) {
+            Some(Value::Array(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// JSON object of the record; skipped bytes become `null`, non-finite floats too.
+    pub fn to_json(&self) -> Json {
+        let mut map = serde_json::Map::new();
+        for (name, v) in self.schema.fields.iter().zip(&self.values) {
+            map.insert(name.clone(), v.to_json());
+        }
+        Json::Object(map)
+    }
+}
+
+impl Value {
+    /// JSON form of the value (see [`Record::to_json`]).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null | Value::SkippedBytes(_) => Json::Null,
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::Long(v) => Json::from(*v),
+            Value::Double(v) => serde_json::Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
+            Value::String(s) => Json::String(s.clone()),
+            Value::Bytes(b) => Json::Array(b.iter().map(|x| Json::from(*x)).collect()),
+            Value::Array(a) => Json::Array(a.iter().map(Value::to_json).collect()),
+            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Record(r) => r.to_json(),
+        }
+    }
+}
+
+/// Decodes values of one schema from a byte slice.
+pub struct Decoder<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    keep_bytes: bool,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder over `buf`; `keep_bytes` keeps `bytes`/`fixed` contents.
+    pub fn new(buf: &'a [u8], keep_bytes: bool) -> Self {
+        Decoder { buf, pos: 0, keep_bytes }
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// True when every byte was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn eof(&self, what: &str) -> AvroError {
+        AvroError::Data(format!("truncated data: {what} at byte {} of {}", self.pos, self.buf.len()))
+    }
+
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], AvroError> {
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| self.eof(what))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// A zig-zag varint.
+    pub fn long(&mut self) -> Result<i64, AvroError> {
+        let mut v: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let b = *self.buf.get(self.pos).ok_or_else(|| self.eof("varint"))?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(AvroError::Data(format!("varint longer than 10 bytes at byte {}", self.pos)));
+            }
+        }
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    fn len(&mut self, what: &str) -> Result<usize, AvroError> {
+        let n = self.long()?;
+        usize::try_from(n).map_err(|_| AvroError::Data(format!("negative {what} length {n} at byte {}", self.pos)))
+    }
+
+    /// Decode one value of `schema`.
+    pub fn value(&mut self, schema: &Schema) -> Result<Value, AvroError> {
+        Ok(match schema {
+            Schema::Null => Value::Null,
+            Schema::Boolean => Value::Boolean(self.take(1, "boolean")?[0] != 0),
+            Schema::Int | Schema::Long => Value::Long(self.long()?),
+            Schema::Float => {
+                let b = self.take(4, "float")?;
+                Value::Double(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            }
+            Schema::Double => {
+                let b = self.take(8, "double")?;
+                Value::Double(f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+            }
+            Schema::Bytes => {
+                let n = self.len("bytes")?;
+                self.bytes(n)?
+            }
+            Schema::Fixed(n) => self.bytes(*n)?,
+            Schema::String => {
+                let n = self.len("string")?;
+                let b = self.take(n, "string")?;
+                Value::String(
+                    std::str::from_utf8(b)
+                        .map_err(|e| AvroError::Data(format!("invalid UTF-8 in string at byte {}: {e}", self.pos)))?
+                        .to_string(),
+                )
+            }
+            Schema::Enum(symbols) => {
+                let i = self.long()?;
+                let s = usize::try_from(i).ok().and_then(|i| symbols.get(i)).ok_or_else(|| {
+                    AvroError::Data(format!("enum index {i} out of range (0..{}) at byte {}", symbols.len(), self.pos))
+                })?;
+                Value::String(s.clone())
+            }
+            Schema::Union(branches) => {
+                let i = self.long()?;
+                let b = usize::try_from(i).ok().and_then(|i| branches.get(i)).ok_or_else(|| {
+                    AvroError::Data(format!("union index {i} out of range (0..{}) at byte {}", branches.len(), self.pos))
+                })?;
+                self.value(b)?
+            }
+            Schema::Array(items) => {
+                let mut out = Vec::new();
+                self.blocks(|d| {
+                    out.push(d.value(items)?);
+                    Ok(())
+                })?;
+                Value::Array(out)
+            }
+            Schema::Map(values) => {
+                let mut out = Vec::new();
+                self.blocks(|d| {
+                    let n = d.len("map key")?;
+                    let k = String::from_utf8_lossy(d.take(n, "map key")?).into_owned();
+                    out.push((k, d.value(values)?));
+                    Ok(())
+                })?;
+                Value::Map(out)
+            }
+            Schema::Record(r) => {
+                let mut values = Vec::with_capacity(r.types.len());
+                for t in &r.types {
+                    values.push(self.value(t)?);
+                }
+                Value::Record(Record { schema: r.clone(), values })
+            }
+        })
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<Value, AvroError> {
+        let b = self.take(n, "bytes")?;
+        Ok(if self.keep_bytes { Value::Bytes(b.to_vec()) } else { Value::SkippedBytes(n) })
+    }
+
+    /// Array and map blocks: count, (byte size if count < 0), items; 0 ends.
+    fn blocks(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), AvroError>) -> Result<(), AvroError> {
+        loop {
+            let mut count = self.long()?;
+            if count == 0 {
+                return Ok(());
+            }
+            if count < 0 {
+                count = -count;
+                self.long()?; // block size in bytes, not needed
+            }
+            if count as usize > self.buf.len() - self.pos.min(self.buf.len()) {
+                return Err(AvroError::Data(format!("block of {count} items exceeds the data at byte {}", self.pos)));
+            }
+            for _ in 0..count {
+                item(self)?;
+            }
+        }
+    }
+}
