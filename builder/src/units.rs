@@ -8,5 +8,6 @@ use ampel_interface::{Registry, RegistryError};
 pub fn registry() -> Result<Registry, RegistryError> {
     let mut r = Registry::new();
     ampel_units_basic::register(&mut r)?;
+    ampel_units_ztf::register(&mut r)?;
     Ok(r)
 }

@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join("lsst");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join("lsst");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut versions = Vec::new();
     for major in std::fs::read_dir(&root).expect("schemas/lsst") {
@@ -22,7 +24,12 @@ fn main() {
                 .map(|p| p.display().to_string())
                 .collect();
             files.sort();
-            let num = |p: &Path| p.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<u32>().ok()).expect("numeric dir");
+            let num = |p: &Path| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .expect("numeric dir")
+            };
             versions.push((num(&major), num(&minor), files));
         }
     }

@@ -43,7 +43,11 @@ fn read_long<R: Read>(r: &mut R, what: &str) -> Result<Option<i64>, AvroError> {
     loop {
         match r.read(&mut byte) {
             Ok(0) if shift == 0 => return Ok(None),
-            Ok(0) => return Err(AvroError::Container(format!("truncated file inside {what}"))),
+            Ok(0) => {
+                return Err(AvroError::Container(format!(
+                    "truncated file inside {what}"
+                )))
+            }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(io(e, what)),
@@ -65,9 +69,12 @@ fn need_long<R: Read>(r: &mut R, what: &str) -> Result<i64, AvroError> {
 
 fn read_bytes<R: Read>(r: &mut R, what: &str) -> Result<Vec<u8>, AvroError> {
     let n = need_long(r, what)?;
-    let n = usize::try_from(n).map_err(|_| AvroError::Container(format!("negative length in {what}")))?;
+    let n = usize::try_from(n)
+        .map_err(|_| AvroError::Container(format!("negative length in {what}")))?;
     if n > 64 << 20 {
-        return Err(AvroError::Container(format!("{what} of {n} bytes is implausible")));
+        return Err(AvroError::Container(format!(
+            "{what} of {n} bytes is implausible"
+        )));
     }
     let mut b = vec![0; n];
     r.read_exact(&mut b).map_err(|e| io(e, what))?;
@@ -81,7 +88,9 @@ impl<R: Read> ContainerReader<R> {
         let mut magic = [0u8; 4];
         input.read_exact(&mut magic).map_err(|e| io(e, "magic"))?;
         if &magic != b"Obj\x01" {
-            return Err(AvroError::Container(format!("not an Avro container file (starts with {magic:02x?})")));
+            return Err(AvroError::Container(format!(
+                "not an Avro container file (starts with {magic:02x?})"
+            )));
         }
         let (mut schema, mut codec) = (None, Codec::Null);
         loop {
@@ -115,10 +124,20 @@ impl<R: Read> ContainerReader<R> {
                 }
             }
         }
-        let schema = schema.ok_or_else(|| AvroError::Container("no avro.schema in the header".into()))?;
+        let schema =
+            schema.ok_or_else(|| AvroError::Container("no avro.schema in the header".into()))?;
         let mut sync = [0u8; 16];
-        input.read_exact(&mut sync).map_err(|e| io(e, "sync marker"))?;
-        Ok(ContainerReader { input, schema, codec, sync, raw: Vec::new(), data: Vec::new() })
+        input
+            .read_exact(&mut sync)
+            .map_err(|e| io(e, "sync marker"))?;
+        Ok(ContainerReader {
+            input,
+            schema,
+            codec,
+            sync,
+            raw: Vec::new(),
+            data: Vec::new(),
+        })
     }
 
     /// The writer schema.
@@ -128,19 +147,33 @@ impl<R: Read> ContainerReader<R> {
 
     /// Decode the next block into `out`; `Ok(false)` at the end of the file.
     /// On an error nothing of the block is added to `out`.
-    pub fn next_block(&mut self, out: &mut Vec<Value>, keep_bytes: bool) -> Result<bool, AvroError> {
-        let Some(count) = read_long(&mut self.input, "block count")? else { return Ok(false) };
+    pub fn next_block(
+        &mut self,
+        out: &mut Vec<Value>,
+        keep_bytes: bool,
+    ) -> Result<bool, AvroError> {
+        let Some(count) = read_long(&mut self.input, "block count")? else {
+            return Ok(false);
+        };
         let size = need_long(&mut self.input, "block size")?;
         let (count, size) = match (usize::try_from(count), usize::try_from(size)) {
             (Ok(c), Ok(s)) if s <= 256 << 20 => (c, s),
-            _ => return Err(AvroError::Container(format!("bad block header (count {count}, size {size})"))),
+            _ => {
+                return Err(AvroError::Container(format!(
+                    "bad block header (count {count}, size {size})"
+                )))
+            }
         };
         self.raw.resize(size, 0);
-        self.input.read_exact(&mut self.raw).map_err(|e| io(e, "block"))?;
+        self.input
+            .read_exact(&mut self.raw)
+            .map_err(|e| io(e, "block"))?;
         let mut sync = [0u8; 16];
         let sync_problem = match self.input.read_exact(&mut sync) {
             Err(e) => Some(io(e, "the sync marker after the block")),
-            Ok(()) if sync != self.sync => Some(AvroError::Container("sync marker mismatch after block (corrupt block)".into())),
+            Ok(()) if sync != self.sync => Some(AvroError::Container(
+                "sync marker mismatch after block (corrupt block)".into(),
+            )),
             Ok(()) => None,
         };
         let data: &[u8] = match self.codec {
@@ -155,12 +188,19 @@ impl<R: Read> ContainerReader<R> {
             Codec::Snappy => {
                 let n = self.raw.len();
                 if n < 4 {
-                    return Err(AvroError::Container("snappy block shorter than its CRC".into()));
+                    return Err(AvroError::Container(
+                        "snappy block shorter than its CRC".into(),
+                    ));
                 }
                 self.data = snap::raw::Decoder::new()
                     .decompress_vec(&self.raw[..n - 4])
                     .map_err(|e| AvroError::Container(format!("snappy block: {e}")))?;
-                let crc = u32::from_be_bytes([self.raw[n - 4], self.raw[n - 3], self.raw[n - 2], self.raw[n - 1]]);
+                let crc = u32::from_be_bytes([
+                    self.raw[n - 4],
+                    self.raw[n - 3],
+                    self.raw[n - 2],
+                    self.raw[n - 1],
+                ]);
                 if crc32fast::hash(&self.data) != crc {
                     return Err(AvroError::Container("snappy block CRC mismatch".into()));
                 }

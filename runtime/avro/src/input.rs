@@ -22,7 +22,10 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { keep_bytes: false, capacity: 256 }
+        ReadOptions {
+            keep_bytes: false,
+            capacity: 256,
+        }
     }
 }
 
@@ -77,15 +80,28 @@ pub struct ReadStats {
 
 /// Read `paths` on a background thread; items arrive in a deterministic order
 /// (paths as given, directories sorted, archives in member order).
-pub fn read_inputs(paths: Vec<PathBuf>, opts: ReadOptions) -> (Receiver<Item>, JoinHandle<ReadStats>) {
+pub fn read_inputs(
+    paths: Vec<PathBuf>,
+    opts: ReadOptions,
+) -> (Receiver<Item>, JoinHandle<ReadStats>) {
     let (tx, rx) = sync_channel(opts.capacity.max(1));
     let handle = std::thread::spawn(move || walk(&paths, &opts, &mut |item| tx.send(item).is_ok()));
     (rx, handle)
 }
 
 /// Read `paths` on this thread, calling `emit` for each item until it returns false.
-pub fn walk(paths: &[PathBuf], opts: &ReadOptions, emit: &mut dyn FnMut(Item) -> bool) -> ReadStats {
-    let mut w = Walker { registry: SchemaRegistry::new(), opts: opts.clone(), stats: ReadStats::default(), emit, go_on: true };
+pub fn walk(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+    emit: &mut dyn FnMut(Item) -> bool,
+) -> ReadStats {
+    let mut w = Walker {
+        registry: SchemaRegistry::new(),
+        opts: opts.clone(),
+        stats: ReadStats::default(),
+        emit,
+        go_on: true,
+    };
     for p in paths {
         if !w.go_on {
             break;
@@ -112,7 +128,11 @@ impl Walker<'_> {
     }
 
     fn damaged(&mut self, origin: &str, index: Option<usize>, reason: impl Into<String>) {
-        self.send(Item::Damaged(Damaged { origin: origin.to_string(), index, reason: reason.into() }));
+        self.send(Item::Damaged(Damaged {
+            origin: origin.to_string(),
+            index,
+            reason: reason.into(),
+        }));
     }
 
     fn path(&mut self, p: &Path) {
@@ -120,7 +140,9 @@ impl Walker<'_> {
         if p.is_dir() {
             let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
                 Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(e) => return self.damaged(&origin, None, format!("cannot list directory: {e}")),
+                Err(e) => {
+                    return self.damaged(&origin, None, format!("cannot list directory: {e}"))
+                }
             };
             entries.sort();
             for e in entries {
@@ -142,7 +164,9 @@ impl Walker<'_> {
         let mut archive = tar::Archive::new(reader);
         let entries = match archive.entries() {
             Ok(e) => e,
-            Err(e) => return self.damaged(origin, None, format!("not a readable tar archive: {e}")),
+            Err(e) => {
+                return self.damaged(origin, None, format!("not a readable tar archive: {e}"))
+            }
         };
         for entry in entries {
             if !self.go_on {
@@ -150,13 +174,25 @@ impl Walker<'_> {
             }
             let entry = match entry {
                 Ok(e) => e,
-                Err(e) => return self.damaged(origin, None, format!("truncated or corrupt tar archive: {e}")),
+                Err(e) => {
+                    return self.damaged(
+                        origin,
+                        None,
+                        format!("truncated or corrupt tar archive: {e}"),
+                    )
+                }
             };
             if !entry.header().entry_type().is_file() {
                 continue;
             }
-            let member = entry.path().map(|p| p.display().to_string()).unwrap_or_else(|_| "?".into());
-            self.stream(&format!("{origin}:{member}"), Box::new(BufReader::new(entry)));
+            let member = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            self.stream(
+                &format!("{origin}:{member}"),
+                Box::new(BufReader::new(entry)),
+            );
         }
     }
 
@@ -164,11 +200,21 @@ impl Walker<'_> {
     /// `ustar` at byte 257 → tar archive; `Obj` → container; `0x00` → Confluent.
     fn stream(&mut self, origin: &str, mut reader: Box<dyn BufRead + '_>) {
         let (head, gzip, tar) = match reader.fill_buf() {
-            Ok(b) => (b.first().copied(), b.starts_with(&[0x1f, 0x8b]), b.len() >= 262 && &b[257..262] == b"ustar"),
+            Ok(b) => (
+                b.first().copied(),
+                b.starts_with(&[0x1f, 0x8b]),
+                b.len() >= 262 && &b[257..262] == b"ustar",
+            ),
             Err(e) => return self.damaged(origin, None, format!("read error: {e}")),
         };
         if gzip {
-            return self.stream(origin, Box::new(BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(reader))));
+            return self.stream(
+                origin,
+                Box::new(BufReader::with_capacity(
+                    1 << 16,
+                    flate2::read::GzDecoder::new(reader),
+                )),
+            );
         }
         if tar {
             return self.tar(origin, reader);
@@ -182,7 +228,11 @@ impl Walker<'_> {
                     return self.damaged(origin, None, format!("read error: {e}"));
                 }
                 match decode_confluent(&bytes, &mut self.registry, self.opts.keep_bytes) {
-                    Ok(value) => self.send(Item::Packet(Packet { origin: origin.into(), index: 0, value })),
+                    Ok(value) => self.send(Item::Packet(Packet {
+                        origin: origin.into(),
+                        index: 0,
+                        value,
+                    })),
                     Err(e) => self.damaged(origin, Some(0), e.to_string()),
                 }
             }
@@ -206,7 +256,11 @@ impl Walker<'_> {
             block.clear();
             let r = c.next_block(&mut block, self.opts.keep_bytes);
             for value in block.drain(..) {
-                self.send(Item::Packet(Packet { origin: origin.into(), index, value }));
+                self.send(Item::Packet(Packet {
+                    origin: origin.into(),
+                    index,
+                    value,
+                }));
                 index += 1;
             }
             match r {

@@ -48,19 +48,32 @@ pub enum AvroError {
 
 /// Decode a Confluent-framed message: byte 0x00, 4-byte big-endian schema id,
 /// schemaless body, with the bundled schema of that id.
-pub fn decode_confluent(bytes: &[u8], registry: &mut SchemaRegistry, keep_bytes: bool) -> Result<Value, AvroError> {
+pub fn decode_confluent(
+    bytes: &[u8],
+    registry: &mut SchemaRegistry,
+    keep_bytes: bool,
+) -> Result<Value, AvroError> {
     if bytes.len() < 5 {
-        return Err(AvroError::Container(format!("Confluent message of {} bytes is shorter than its 5-byte header", bytes.len())));
+        return Err(AvroError::Container(format!(
+            "Confluent message of {} bytes is shorter than its 5-byte header",
+            bytes.len()
+        )));
     }
     if bytes[0] != 0 {
-        return Err(AvroError::Container(format!("wrong magic byte 0x{:02x} (Confluent framing starts with 0x00)", bytes[0])));
+        return Err(AvroError::Container(format!(
+            "wrong magic byte 0x{:02x} (Confluent framing starts with 0x00)",
+            bytes[0]
+        )));
     }
     let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
     let schema = registry.by_id(id)?;
     let mut d = Decoder::new(&bytes[5..], keep_bytes);
     let v = d.value(&schema)?;
     if !d.is_empty() {
-        return Err(AvroError::Data(format!("{} bytes left after the message body", bytes.len() - 5 - d.position())));
+        return Err(AvroError::Data(format!(
+            "{} bytes left after the message body",
+            bytes.len() - 5 - d.position()
+        )));
     }
     Ok(v)
 }

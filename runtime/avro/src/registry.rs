@@ -33,7 +33,8 @@ impl SchemaRegistry {
         if let Some(s) = self.by_text.get(&key) {
             return Ok(s.clone());
         }
-        let text = std::str::from_utf8(text).map_err(|e| AvroError::Schema(format!("schema is not UTF-8: {e}")))?;
+        let text = std::str::from_utf8(text)
+            .map_err(|e| AvroError::Schema(format!("schema is not UTF-8: {e}")))?;
         let s = Arc::new(parse_schema_set(&[text])?);
         self.parsed += 1;
         self.by_text.insert(key, s.clone());
@@ -50,7 +51,10 @@ impl SchemaRegistry {
             .iter()
             .find(|(a, b, _)| *a == major && *b == minor)
             .map(|(_, _, f)| *f)
-            .ok_or_else(|| AvroError::UnknownSchemaId { id, known: known_ids() })?;
+            .ok_or_else(|| AvroError::UnknownSchemaId {
+                id,
+                known: known_ids(),
+            })?;
         let s = Arc::new(parse_schema_set(files)?);
         self.parsed += 1;
         self.by_id.insert(id, s.clone());

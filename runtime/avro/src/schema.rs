@@ -75,7 +75,10 @@ pub fn parse_schema_set(texts: &[&str]) -> Result<Schema, AvroError> {
         .map(|t| serde_json::from_str(t).map_err(|e| AvroError::Schema(format!("not JSON: {e}"))))
         .collect::<Result<_, _>>()?;
     let is_root = |j: &Json| j.get("name").and_then(Json::as_str) == Some("alert");
-    let root = jsons.iter().position(is_root).unwrap_or(jsons.len().saturating_sub(1));
+    let root = jsons
+        .iter()
+        .position(is_root)
+        .unwrap_or(jsons.len().saturating_sub(1));
     let mut parser = Parser::default();
     let mut pending: Vec<usize> = (0..jsons.len()).filter(|i| *i != root).collect();
     while !pending.is_empty() {
@@ -89,10 +92,14 @@ pub fn parse_schema_set(texts: &[&str]) -> Result<Schema, AvroError> {
             }
         });
         if pending.len() == before {
-            return Err(last_err.unwrap_or_else(|| AvroError::Schema("unresolvable schema set".into())));
+            return Err(
+                last_err.unwrap_or_else(|| AvroError::Schema("unresolvable schema set".into()))
+            );
         }
     }
-    let json = jsons.get(root).ok_or_else(|| AvroError::Schema("no schema given".into()))?;
+    let json = jsons
+        .get(root)
+        .ok_or_else(|| AvroError::Schema("no schema given".into()))?;
     parser.parse(json, None)
 }
 
@@ -129,10 +136,15 @@ impl Parser {
         match j {
             Json::String(name) => self.primitive_or_ref(name, namespace),
             Json::Array(branches) => Ok(Schema::Union(
-                branches.iter().map(|b| self.parse(b, namespace)).collect::<Result<_, _>>()?,
+                branches
+                    .iter()
+                    .map(|b| self.parse(b, namespace))
+                    .collect::<Result<_, _>>()?,
             )),
             Json::Object(o) => {
-                let ty = o.get("type").ok_or_else(|| AvroError::Schema(format!("no `type` in {j}")))?;
+                let ty = o
+                    .get("type")
+                    .ok_or_else(|| AvroError::Schema(format!("no `type` in {j}")))?;
                 let ty = match ty {
                     Json::String(t) => t.as_str(),
                     nested => return self.parse(nested, namespace),
@@ -147,25 +159,32 @@ impl Parser {
                     "record" | "error" => {
                         let full = full_name(name()?, ns);
                         let inner_ns = full.rsplit_once('.').map(|(n, _)| n.to_string());
-                        let fields = o
-                            .get("fields")
-                            .and_then(Json::as_array)
-                            .ok_or_else(|| AvroError::Schema(format!("record {full} has no `fields` list")))?;
+                        let fields = o.get("fields").and_then(Json::as_array).ok_or_else(|| {
+                            AvroError::Schema(format!("record {full} has no `fields` list"))
+                        })?;
                         let mut names = Vec::new();
                         let mut types = Vec::new();
                         for f in fields {
-                            let fname = f
-                                .get("name")
-                                .and_then(Json::as_str)
-                                .ok_or_else(|| AvroError::Schema(format!("a field of {full} has no name")))?;
-                            let ftype = f
-                                .get("type")
-                                .ok_or_else(|| AvroError::Schema(format!("field {full}.{fname} has no type")))?;
+                            let fname = f.get("name").and_then(Json::as_str).ok_or_else(|| {
+                                AvroError::Schema(format!("a field of {full} has no name"))
+                            })?;
+                            let ftype = f.get("type").ok_or_else(|| {
+                                AvroError::Schema(format!("field {full}.{fname} has no type"))
+                            })?;
                             names.push(fname.to_string());
                             types.push(self.parse(ftype, inner_ns.as_deref())?);
                         }
-                        let index = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-                        let s = Schema::Record(Arc::new(RecordSchema { name: full.clone(), fields: names, types, index }));
+                        let index = names
+                            .iter()
+                            .enumerate()
+                            .map(|(i, n)| (n.clone(), i))
+                            .collect();
+                        let s = Schema::Record(Arc::new(RecordSchema {
+                            name: full.clone(),
+                            fields: names,
+                            types,
+                            index,
+                        }));
                         self.named.insert(full, s.clone());
                         Ok(s)
                     }
@@ -174,7 +193,9 @@ impl Parser {
                         let symbols = o
                             .get("symbols")
                             .and_then(Json::as_array)
-                            .ok_or_else(|| AvroError::Schema(format!("enum {full} has no symbols")))?
+                            .ok_or_else(|| {
+                                AvroError::Schema(format!("enum {full} has no symbols"))
+                            })?
                             .iter()
                             .map(|s| s.as_str().unwrap_or_default().to_string())
                             .collect();
@@ -184,26 +205,31 @@ impl Parser {
                     }
                     "fixed" => {
                         let full = full_name(name()?, ns);
-                        let size = o
-                            .get("size")
-                            .and_then(Json::as_u64)
-                            .ok_or_else(|| AvroError::Schema(format!("fixed {full} has no size")))?;
+                        let size = o.get("size").and_then(Json::as_u64).ok_or_else(|| {
+                            AvroError::Schema(format!("fixed {full} has no size"))
+                        })?;
                         let s = Schema::Fixed(size as usize);
                         self.named.insert(full, s.clone());
                         Ok(s)
                     }
                     "array" => {
-                        let items = o.get("items").ok_or_else(|| AvroError::Schema("array without items".into()))?;
+                        let items = o
+                            .get("items")
+                            .ok_or_else(|| AvroError::Schema("array without items".into()))?;
                         Ok(Schema::Array(Box::new(self.parse(items, ns)?)))
                     }
                     "map" => {
-                        let values = o.get("values").ok_or_else(|| AvroError::Schema("map without values".into()))?;
+                        let values = o
+                            .get("values")
+                            .ok_or_else(|| AvroError::Schema("map without values".into()))?;
                         Ok(Schema::Map(Box::new(self.parse(values, ns)?)))
                     }
                     other => self.primitive_or_ref(other, ns),
                 }
             }
-            other => Err(AvroError::Schema(format!("unexpected schema element {other}"))),
+            other => Err(AvroError::Schema(format!(
+                "unexpected schema element {other}"
+            ))),
         }
     }
 
@@ -217,9 +243,9 @@ impl Parser {
             "double" => Schema::Double,
             "bytes" => Schema::Bytes,
             "string" => Schema::String,
-            other => self
-                .lookup(other, namespace)
-                .ok_or_else(|| AvroError::Schema(format!("unknown type `{other}` (recursive or undefined)")))?,
+            other => self.lookup(other, namespace).ok_or_else(|| {
+                AvroError::Schema(format!("unknown type `{other}` (recursive or undefined)"))
+            })?,
         })
     }
 }
@@ -241,13 +267,17 @@ mod tests {
         let Schema::Record(r) = s else { panic!() };
         assert_eq!(r.name, "lsst.v9_0.alert");
         assert_eq!(r.position("prv2"), Some(2));
-        let Schema::Union(b) = &r.types[1] else { panic!() };
+        let Schema::Union(b) = &r.types[1] else {
+            panic!()
+        };
         assert!(matches!(&b[1], Schema::Array(items) if matches!(**items, Schema::Record(_))));
     }
 
     #[test]
     fn undefined_names_are_errors() {
-        let e = parse_schema(r#"{"type": "record", "name": "a", "fields": [{"name": "b", "type": "nope"}]}"#);
+        let e = parse_schema(
+            r#"{"type": "record", "name": "a", "fields": [{"name": "b", "type": "nope"}]}"#,
+        );
         assert!(e.unwrap_err().to_string().contains("unknown type `nope`"));
     }
 }

@@ -107,11 +107,15 @@ impl Value {
             Value::Null | Value::SkippedBytes(_) => Json::Null,
             Value::Boolean(b) => Json::Bool(*b),
             Value::Long(v) => Json::from(*v),
-            Value::Double(v) => serde_json::Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
+            Value::Double(v) => serde_json::Number::from_f64(*v)
+                .map(Json::Number)
+                .unwrap_or(Json::Null),
             Value::String(s) => Json::String(s.clone()),
             Value::Bytes(b) => Json::Array(b.iter().map(|x| Json::from(*x)).collect()),
             Value::Array(a) => Json::Array(a.iter().map(Value::to_json).collect()),
-            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Value::Record(r) => r.to_json(),
         }
     }
@@ -127,7 +131,11 @@ pub struct Decoder<'a> {
 impl<'a> Decoder<'a> {
     /// A decoder over `buf`; `keep_bytes` keeps `bytes`/`fixed` contents.
     pub fn new(buf: &'a [u8], keep_bytes: bool) -> Self {
-        Decoder { buf, pos: 0, keep_bytes }
+        Decoder {
+            buf,
+            pos: 0,
+            keep_bytes,
+        }
     }
 
     /// Bytes consumed so far.
@@ -141,11 +149,19 @@ impl<'a> Decoder<'a> {
     }
 
     fn eof(&self, what: &str) -> AvroError {
-        AvroError::Data(format!("truncated data: {what} at byte {} of {}", self.pos, self.buf.len()))
+        AvroError::Data(format!(
+            "truncated data: {what} at byte {} of {}",
+            self.pos,
+            self.buf.len()
+        ))
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], AvroError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or_else(|| self.eof(what))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| self.eof(what))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -164,7 +180,10 @@ impl<'a> Decoder<'a> {
             }
             shift += 7;
             if shift > 63 {
-                return Err(AvroError::Data(format!("varint longer than 10 bytes at byte {}", self.pos)));
+                return Err(AvroError::Data(format!(
+                    "varint longer than 10 bytes at byte {}",
+                    self.pos
+                )));
             }
         }
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
@@ -172,7 +191,9 @@ impl<'a> Decoder<'a> {
 
     fn len(&mut self, what: &str) -> Result<usize, AvroError> {
         let n = self.long()?;
-        usize::try_from(n).map_err(|_| AvroError::Data(format!("negative {what} length {n} at byte {}", self.pos)))
+        usize::try_from(n).map_err(|_| {
+            AvroError::Data(format!("negative {what} length {n} at byte {}", self.pos))
+        })
     }
 
     /// Decode one value of `schema`.
@@ -199,22 +220,41 @@ impl<'a> Decoder<'a> {
                 let b = self.take(n, "string")?;
                 Value::String(
                     std::str::from_utf8(b)
-                        .map_err(|e| AvroError::Data(format!("invalid UTF-8 in string at byte {}: {e}", self.pos)))?
+                        .map_err(|e| {
+                            AvroError::Data(format!(
+                                "invalid UTF-8 in string at byte {}: {e}",
+                                self.pos
+                            ))
+                        })?
                         .to_string(),
                 )
             }
             Schema::Enum(symbols) => {
                 let i = self.long()?;
-                let s = usize::try_from(i).ok().and_then(|i| symbols.get(i)).ok_or_else(|| {
-                    AvroError::Data(format!("enum index {i} out of range (0..{}) at byte {}", symbols.len(), self.pos))
-                })?;
+                let s = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| symbols.get(i))
+                    .ok_or_else(|| {
+                        AvroError::Data(format!(
+                            "enum index {i} out of range (0..{}) at byte {}",
+                            symbols.len(),
+                            self.pos
+                        ))
+                    })?;
                 Value::String(s.clone())
             }
             Schema::Union(branches) => {
                 let i = self.long()?;
-                let b = usize::try_from(i).ok().and_then(|i| branches.get(i)).ok_or_else(|| {
-                    AvroError::Data(format!("union index {i} out of range (0..{}) at byte {}", branches.len(), self.pos))
-                })?;
+                let b = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| branches.get(i))
+                    .ok_or_else(|| {
+                        AvroError::Data(format!(
+                            "union index {i} out of range (0..{}) at byte {}",
+                            branches.len(),
+                            self.pos
+                        ))
+                    })?;
                 self.value(b)?
             }
             Schema::Array(items) => {
@@ -240,18 +280,28 @@ impl<'a> Decoder<'a> {
                 for t in &r.types {
                     values.push(self.value(t)?);
                 }
-                Value::Record(Record { schema: r.clone(), values })
+                Value::Record(Record {
+                    schema: r.clone(),
+                    values,
+                })
             }
         })
     }
 
     fn bytes(&mut self, n: usize) -> Result<Value, AvroError> {
         let b = self.take(n, "bytes")?;
-        Ok(if self.keep_bytes { Value::Bytes(b.to_vec()) } else { Value::SkippedBytes(n) })
+        Ok(if self.keep_bytes {
+            Value::Bytes(b.to_vec())
+        } else {
+            Value::SkippedBytes(n)
+        })
     }
 
     /// Array and map blocks: count, (byte size if count < 0), items; 0 ends.
-    fn blocks(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), AvroError>) -> Result<(), AvroError> {
+    fn blocks(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), AvroError>,
+    ) -> Result<(), AvroError> {
         loop {
             let mut count = self.long()?;
             if count == 0 {
@@ -262,7 +312,10 @@ impl<'a> Decoder<'a> {
                 self.long()?; // block size in bytes, not needed
             }
             if count as usize > self.buf.len() - self.pos.min(self.buf.len()) {
-                return Err(AvroError::Data(format!("block of {count} items exceeds the data at byte {}", self.pos)));
+                return Err(AvroError::Data(format!(
+                    "block of {count} items exceeds the data at byte {}",
+                    self.pos
+                )));
             }
             for _ in 0..count {
                 item(self)?;

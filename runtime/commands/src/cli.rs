@@ -32,6 +32,13 @@ pub enum RuntimeCommand {
     /// Compute the canonical hashes AMPEL uses (config ids, T1 links).
     #[command(subcommand)]
     Hash(HashCommand),
+    /// Run T0 on alert files: filter per channel and ingest into the store.
+    ///
+    /// Sources are Avro files (ZTF or Rubin), directories of them, tar or tar.gz
+    /// archives, or Confluent-framed messages. Damaged inputs are reported and skipped.
+    ///
+    /// Example: ampel t0 --config manifests/ztf-demo.t0.toml --source ../shared/data/alerts/ztf
+    T0(crate::t0::T0Args),
 }
 
 /// `ampel units ...`
@@ -95,6 +102,9 @@ pub enum CommandError {
     /// Writing output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+    /// T0 failed.
+    #[error(transparent)]
+    T0(#[from] ampel_core::t0::T0Error),
 }
 
 fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> {
@@ -115,7 +125,11 @@ fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> {
     })
 }
 
-fn emit(json_mode: bool, value: &Value, table: impl FnOnce() -> Table) -> Result<(), CommandError> {
+pub(crate) fn emit(
+    json_mode: bool,
+    value: &Value,
+    table: impl FnOnce() -> Table,
+) -> Result<(), CommandError> {
     let mut out = std::io::stdout().lock();
     if json_mode {
         writeln!(
@@ -129,7 +143,7 @@ fn emit(json_mode: bool, value: &Value, table: impl FnOnce() -> Table) -> Result
     Ok(())
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(header.to_vec());
@@ -224,6 +238,7 @@ pub fn run(
                 t
             })
         }
+        RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::Hash(HashCommand::Link { ids }) => {
             let out = json!({"link": link_hash(ids), "dps": ids});
             emit(args.json, &out, || {

@@ -5,6 +5,7 @@
 //! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
 
 mod cli;
+mod t0;
 mod uri;
 
 pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};

@@ -19,7 +19,12 @@ pub trait UnitConfig: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
-impl UnitConfig for () {}
+/// The config of a unit that has no parameters: `{}` (anything else is rejected).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+impl UnitConfig for NoConfig {}
 
 /// One problem with one field of a unit's config.
 #[derive(Debug, Clone, PartialEq)]

@@ -52,7 +52,7 @@ pub mod registry;
 pub mod units;
 
 pub use codes::*;
-pub use config::{resolve_config, ConfigError, FieldProblem, Resolved, UnitConfig};
+pub use config::{resolve_config, ConfigError, FieldProblem, NoConfig, Resolved, UnitConfig};
 pub use documents::*;
 pub use registry::{
     CheckedConfig, ErasedUnit, Registry, RegistryError, Typed, UnitInstance, UnitKind,

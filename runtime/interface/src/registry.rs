@@ -19,6 +19,8 @@ use std::marker::PhantomData;
 /// The kinds of unit, one per trait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum UnitKind {
+    /// [`AlertSupplier`]
+    AlertSupplier,
     /// [`AlertFilter`]
     AlertFilter,
     /// [`Shaper`]
@@ -47,6 +49,7 @@ impl UnitKind {
     /// Kebab-case name used in manifests and CLI output.
     pub fn as_str(self) -> &'static str {
         match self {
+            UnitKind::AlertSupplier => "alert-supplier",
             UnitKind::AlertFilter => "alert-filter",
             UnitKind::Shaper => "shaper",
             UnitKind::Muxer => "muxer",
@@ -70,6 +73,8 @@ impl fmt::Display for UnitKind {
 
 /// A built unit, held by the runtime behind its kind's trait.
 pub enum UnitInstance {
+    /// An alert supplier.
+    AlertSupplier(Box<dyn AlertSupplier>),
     /// An alert filter.
     AlertFilter(Box<dyn AlertFilter>),
     /// A shaper.
@@ -104,6 +109,7 @@ impl UnitInstance {
     /// The kind of this instance.
     pub fn kind(&self) -> UnitKind {
         match self {
+            UnitInstance::AlertSupplier(_) => UnitKind::AlertSupplier,
             UnitInstance::AlertFilter(_) => UnitKind::AlertFilter,
             UnitInstance::Shaper(_) => UnitKind::Shaper,
             UnitInstance::Muxer(_) => UnitKind::Muxer,
@@ -269,6 +275,8 @@ macro_rules! typed_registration {
 }
 
 typed_registration! {
+    /// Register an alert supplier.
+    alert_supplier: AlertSupplier => AlertSupplier,
     /// Register an alert filter.
     alert_filter: AlertFilter => AlertFilter,
     /// Register a shaper.

@@ -61,6 +61,13 @@ pub struct AmpelAlert {
     pub extra: BTreeMap<String, Body>,
 }
 
+/// T0 alert supplier: turns one decoded alert packet (as JSON, cutouts removed)
+/// into an [`AmpelAlert`]: ids, stock, raw datapoints. Survey-specific.
+pub trait AlertSupplier: Send + Sync {
+    /// Build the alert; the packet is consumed so its maps can be moved, not copied.
+    fn supply(&self, packet: Body) -> Result<AmpelAlert, UnitError>;
+}
+
 /// A filter's decision on one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterDecision {
@@ -98,8 +105,8 @@ pub struct ShapedDataPoint {
 
 /// T0 shaper: turns an alert's raw datapoints into datapoints.
 pub trait Shaper: Send + Sync {
-    /// Shape every datapoint of the alert.
-    fn process(&self, alert: &AmpelAlert) -> Result<Vec<ShapedDataPoint>, UnitError>;
+    /// Shape every datapoint of the alert (consumed: bodies are moved, not copied).
+    fn process(&self, alert: AmpelAlert) -> Result<Vec<ShapedDataPoint>, UnitError>;
 }
 
 /// What a muxer decided.
@@ -112,6 +119,7 @@ pub struct MuxResult {
 }
 
 /// T0 muxer: merges an alert's datapoints with those already stored for the stock.
+/// Meta records a muxer adds carry run 0; the T0 processor stamps run and time.
 pub trait Muxer: Send + Sync {
     /// `new`: shaped datapoints of this alert; `known`: stored datapoints of the stock.
     fn process(&self, new: &[DataPoint], known: &[DataPoint]) -> Result<MuxResult, UnitError>;

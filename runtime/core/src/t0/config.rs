@@ -1,0 +1,241 @@
+//! Configuration of a T0 process: supplier, shaper, optional muxer, and one
+//! directive per channel (filter, stock-match policy, what to ingest).
+//! Parsed with unknown fields rejected; unit configs are checked against the
+//! registry by [`T0Config::check`], which reports every problem at once.
+
+use crate::loader::UnitRequest;
+use ampel_interface::{Body, Registry, UnitKind};
+use serde::{Deserialize, Serialize};
+
+/// A unit and its raw config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitModel {
+    /// Unit name.
+    pub unit: String,
+    /// Raw config (`null` or absent: defaults).
+    #[serde(default)]
+    pub config: Body,
+}
+
+/// Which datapoints of an alert a point T2 runs on (detections: id > 0, by `jd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DpSelect {
+    /// Every detection.
+    #[default]
+    All,
+    /// The earliest detection.
+    First,
+    /// The latest detection.
+    Last,
+}
+
+/// A T2 computation to request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct T2Model {
+    /// Unit name.
+    pub unit: String,
+    /// Raw config.
+    #[serde(default)]
+    pub config: Body,
+    /// For point T2s: which datapoints.
+    #[serde(default)]
+    pub select: DpSelect,
+}
+
+/// A combiner and the state T2s computed on its states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CombineBlock {
+    /// The T1 combiner.
+    pub unit: String,
+    /// Its config; `access` is filled from the channel when the unit has such a field.
+    #[serde(default)]
+    pub config: Body,
+    /// State T2s on each state.
+    #[serde(default)]
+    pub state_t2: Vec<T2Model>,
+}
+
+/// What a channel ingests from an accepted alert.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestBody {
+    /// States and their T2s.
+    #[serde(default)]
+    pub combine: Vec<CombineBlock>,
+    /// Point T2s.
+    #[serde(default)]
+    pub point_t2: Vec<T2Model>,
+    /// Stock T2s.
+    #[serde(default)]
+    pub stock_t2: Vec<T2Model>,
+}
+
+/// What happens when the alert's stock is already in the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStockMatch {
+    /// Skip the filter: known stocks are always accepted.
+    Bypass,
+    /// Run the filter, but accept a rejected alert of a known stock.
+    Overrule,
+}
+
+/// One channel's T0 directive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelDirective {
+    /// Channel name.
+    pub channel: String,
+    /// Data access rights (e.g. `ZTF_PUB`, `ZTF_PRIV`).
+    #[serde(default)]
+    pub access: Vec<String>,
+    /// The filter (absent: accept every alert).
+    #[serde(default)]
+    pub filter: Option<UnitModel>,
+    /// Only these filter group ids fire this directive (absent: any acceptance).
+    #[serde(default)]
+    pub groups: Option<Vec<u16>>,
+    /// Known-stock policy.
+    #[serde(default)]
+    pub on_stock_match: Option<OnStockMatch>,
+    /// What to ingest.
+    #[serde(default)]
+    pub ingest: IngestBody,
+}
+
+/// A T0 process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct T0Config {
+    /// Process name (journal, events).
+    #[serde(default = "default_process")]
+    pub process: String,
+    /// Packet → alert.
+    pub supplier: UnitModel,
+    /// Alert → datapoints.
+    pub shaper: UnitModel,
+    /// Optional muxer.
+    #[serde(default)]
+    pub muxer: Option<UnitModel>,
+    /// Channel directives.
+    pub directives: Vec<ChannelDirective>,
+    /// Stop after this many alerts.
+    #[serde(default)]
+    pub iter_max: Option<usize>,
+    /// Stop after this many unit errors.
+    #[serde(default = "default_error_max")]
+    pub error_max: usize,
+    /// Write when this many datapoints are pending.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_process() -> String {
+    "t0".into()
+}
+fn default_error_max() -> usize {
+    20
+}
+fn default_batch() -> usize {
+    2000
+}
+
+impl T0Config {
+    /// Every unit this process uses, with where it is configured.
+    pub fn unit_requests(&self, registry: &Registry) -> Vec<UnitRequest> {
+        let req = |origin: String, unit: &str, config: &Body, kind| UnitRequest {
+            origin,
+            unit: unit.to_string(),
+            config: config.clone(),
+            kind: Some(kind),
+        };
+        let mut out = vec![
+            req(
+                "supplier".into(),
+                &self.supplier.unit,
+                &self.supplier.config,
+                UnitKind::AlertSupplier,
+            ),
+            req(
+                "shaper".into(),
+                &self.shaper.unit,
+                &self.shaper.config,
+                UnitKind::Shaper,
+            ),
+        ];
+        if let Some(m) = &self.muxer {
+            out.push(req("muxer".into(), &m.unit, &m.config, UnitKind::Muxer));
+        }
+        for d in &self.directives {
+            let at = |what: String| format!("directive `{}`, {what}", d.channel);
+            if let Some(f) = &d.filter {
+                out.push(req(
+                    at("filter".into()),
+                    &f.unit,
+                    &f.config,
+                    UnitKind::AlertFilter,
+                ));
+            }
+            for (i, c) in d.ingest.combine.iter().enumerate() {
+                let config = combiner_config(registry, &c.unit, &c.config, &d.access);
+                out.push(req(
+                    at(format!("combine[{i}]")),
+                    &c.unit,
+                    &config,
+                    UnitKind::T1Combiner,
+                ));
+                for (j, t) in c.state_t2.iter().enumerate() {
+                    out.push(t2_req(at(format!("combine[{i}].state_t2[{j}]")), t));
+                }
+            }
+            for (j, t) in d.ingest.point_t2.iter().enumerate() {
+                out.push(t2_req(at(format!("point_t2[{j}]")), t));
+            }
+            for (j, t) in d.ingest.stock_t2.iter().enumerate() {
+                out.push(t2_req(at(format!("stock_t2[{j}]")), t));
+            }
+        }
+        out
+    }
+}
+
+fn t2_req(origin: String, t: &T2Model) -> UnitRequest {
+    // any T2 kind (plain or tied); the processor checks it fits where it is used
+    UnitRequest {
+        origin,
+        unit: t.unit.clone(),
+        config: t.config.clone(),
+        kind: None,
+    }
+}
+
+/// A combiner's config with the channel's `access` filled in, if the combiner has an
+/// `access` field and the config does not set it.
+pub fn combiner_config(registry: &Registry, unit: &str, config: &Body, access: &[String]) -> Body {
+    let has_access = registry
+        .get(unit)
+        .ok()
+        .and_then(|u| u.check(&Body::Null).ok())
+        .is_some_and(|c| c.normalized.get("access").is_some());
+    if has_access {
+        with_access(config, access)
+    } else {
+        config.clone()
+    }
+}
+
+fn with_access(config: &Body, access: &[String]) -> Body {
+    match config {
+        Body::Object(m) if m.contains_key("access") => config.clone(),
+        Body::Object(m) => {
+            let mut m = m.clone();
+            m.insert("access".into(), serde_json::json!(access));
+            Body::Object(m)
+        }
+        _ => serde_json::json!({ "access": access }),
+    }
+}

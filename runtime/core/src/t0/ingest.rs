@@ -1,0 +1,640 @@
+//! The T0 processor proper. See the module docs of `t0`.
+
+use super::config::{combiner_config, DpSelect, OnStockMatch, T0Config, T2Model};
+use super::T0Error;
+use crate::clock::{jd_to_unix, Clock};
+use crate::loader::{check_units, UnitLoader};
+use ampel_avro::{Damaged, Item, Packet, Value as Avro};
+use ampel_interface::hash::link_hash;
+use ampel_interface::*;
+use ampel_store::*;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Counts of a T0 run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct T0Stats {
+    /// Alerts read (decoded and supplied).
+    pub alerts: usize,
+    /// Alerts accepted by at least one channel.
+    pub ingested: usize,
+    /// Accepted alerts per channel.
+    pub accepted: BTreeMap<String, usize>,
+    /// Rejected alerts per channel.
+    pub rejected: BTreeMap<String, usize>,
+    /// Damaged inputs and unusable alerts, as `origin (alert i): reason`.
+    pub damaged: Vec<String>,
+    /// Unit errors (filters, shaper, combiners).
+    pub errors: usize,
+    /// Datapoints written.
+    pub datapoints: UpsertCount,
+    /// States written.
+    pub states: UpsertCount,
+    /// T2 tickets written.
+    pub tickets: UpsertCount,
+    /// Stocks written.
+    pub stocks: UpsertCount,
+}
+
+struct T2Spec {
+    unit: String,
+    config: ConfigHash,
+    select: DpSelect,
+}
+
+struct Combiner {
+    unit: Box<dyn T1Combiner>,
+    trace: TraceId,
+    state_t2: Vec<T2Spec>,
+}
+
+struct Directive {
+    channel: String,
+    filter: Option<(Box<dyn AlertFilter>, TraceId)>,
+    groups: Option<Vec<u16>>,
+    on_stock_match: Option<OnStockMatch>,
+    combine: Vec<Combiner>,
+    point_t2: Vec<T2Spec>,
+    stock_t2: Vec<T2Spec>,
+}
+
+#[derive(Default)]
+struct Buffer {
+    dps: Vec<DataPoint>,
+    states: Vec<T1Document>,
+    tickets: Vec<T2Request>,
+    stocks: Vec<StockUpsert>,
+}
+
+/// Runs T0 over alert packets.
+pub struct T0Processor<'a> {
+    cfg: T0Config,
+    store: &'a dyn Store,
+    clock: &'a Clock,
+    run: RunId,
+    supplier: Box<dyn AlertSupplier>,
+    shaper: Box<dyn Shaper>,
+    muxer: Option<Box<dyn Muxer>>,
+    traces: BTreeMap<String, TraceId>,
+    directives: Vec<Directive>,
+    buffer: Buffer,
+    /// Counts so far.
+    pub stats: T0Stats,
+}
+
+macro_rules! instance {
+    ($loaded:expr, $variant:ident) => {
+        match $loaded.instance {
+            UnitInstance::$variant(u) => (u, $loaded.checked.trace_id()),
+            other => {
+                return Err(T0Error::Config(format!(
+                    "unit has kind {}, not {}",
+                    other.kind(),
+                    UnitKind::$variant
+                )))
+            }
+        }
+    };
+}
+
+impl<'a> T0Processor<'a> {
+    /// Check the whole config (every problem at once), load the units, register
+    /// their configs and traces, and open a run.
+    pub fn new(
+        cfg: T0Config,
+        registry: &Registry,
+        store: &'a dyn Store,
+        clock: &'a Clock,
+    ) -> Result<Self, T0Error> {
+        check_units(registry, &cfg.unit_requests(registry))
+            .map_err(|p| T0Error::Config(p.join("\n")))?;
+        let loader = UnitLoader::new(registry, store);
+        let load = |name: &str, kind, config: &Body| {
+            loader
+                .load(name, kind, config)
+                .map_err(|e| T0Error::Config(e.to_string()))
+        };
+        let mut traces = BTreeMap::new();
+        let (supplier, t) = instance!(
+            load(
+                &cfg.supplier.unit,
+                UnitKind::AlertSupplier,
+                &cfg.supplier.config
+            )?,
+            AlertSupplier
+        );
+        traces.insert("supplier".to_string(), t);
+        let (shaper, t) = instance!(
+            load(&cfg.shaper.unit, UnitKind::Shaper, &cfg.shaper.config)?,
+            Shaper
+        );
+        traces.insert("shaper".to_string(), t);
+        let muxer = match &cfg.muxer {
+            Some(m) => {
+                let (u, t) = instance!(load(&m.unit, UnitKind::Muxer, &m.config)?, Muxer);
+                traces.insert("muxer".to_string(), t);
+                Some(u)
+            }
+            None => None,
+        };
+        let t2 = |m: &T2Model| -> Result<T2Spec, T0Error> {
+            let checked = registry
+                .get(&m.unit)
+                .and_then(|u| Ok(u.check(&m.config)))
+                .map_err(|e| T0Error::Config(e.to_string()))?;
+            let checked = checked.map_err(|e| T0Error::Config(e.to_string()))?;
+            store.register_config(checked.hash, &checked.normalized)?;
+            store.register_trace(&checked.trace)?;
+            Ok(T2Spec {
+                unit: m.unit.clone(),
+                config: checked.hash,
+                select: m.select,
+            })
+        };
+        let mut directives = Vec::new();
+        for d in &cfg.directives {
+            let filter = match &d.filter {
+                Some(f) => Some(instance!(
+                    load(&f.unit, UnitKind::AlertFilter, &f.config)?,
+                    AlertFilter
+                )),
+                None => None,
+            };
+            let mut combine = Vec::new();
+            for c in &d.ingest.combine {
+                let config = combiner_config(registry, &c.unit, &c.config, &d.access);
+                let (unit, trace) =
+                    instance!(load(&c.unit, UnitKind::T1Combiner, &config)?, T1Combiner);
+                let state_t2 = c.state_t2.iter().map(t2).collect::<Result<_, _>>()?;
+                combine.push(Combiner {
+                    unit,
+                    trace,
+                    state_t2,
+                });
+            }
+            directives.push(Directive {
+                channel: d.channel.clone(),
+                filter,
+                groups: d.groups.clone(),
+                on_stock_match: d.on_stock_match,
+                combine,
+                point_t2: d.ingest.point_t2.iter().map(t2).collect::<Result<_, _>>()?,
+                stock_t2: d.ingest.stock_t2.iter().map(t2).collect::<Result<_, _>>()?,
+            });
+        }
+        let run = store.next_run_id()?;
+        let proc = T0Processor {
+            cfg,
+            store,
+            clock,
+            run,
+            supplier,
+            shaper,
+            muxer,
+            traces,
+            directives,
+            buffer: Buffer::default(),
+            stats: T0Stats::default(),
+        };
+        store.record_event(&proc.event(EventCode::RUNNING, None))?;
+        Ok(proc)
+    }
+
+    /// The run id of this process run.
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
+    fn event(&self, code: EventCode, duration: Option<f64>) -> Event {
+        Event {
+            run: self.run,
+            process: self.cfg.process.clone(),
+            tier: Tier::T0,
+            code,
+            start: self.clock.now(),
+            duration,
+            jobid: None,
+            ret: serde_json::to_value(&self.stats).ok(),
+        }
+    }
+
+    /// True once `iter_max` alerts were read.
+    pub fn done(&self) -> bool {
+        self.cfg.iter_max.is_some_and(|m| self.stats.alerts >= m)
+    }
+
+    /// Process one input item.
+    pub fn process(&mut self, item: Item) -> Result<(), T0Error> {
+        match item {
+            Item::Damaged(d) => self.trouble_input(&d),
+            Item::Packet(p) => self.packet(p),
+        }
+    }
+
+    fn trouble_input(&mut self, d: &Damaged) -> Result<(), T0Error> {
+        self.stats.damaged.push(d.to_string());
+        self.store.insert_trouble(&TroubleRecord {
+            ts: self.clock.now(),
+            tier: Tier::T0,
+            run: self.run,
+            process: self.cfg.process.clone(),
+            unit: None,
+            stock: None,
+            doc: Some(d.origin.clone()),
+            message: d.reason.clone(),
+            context: Some(json!({ "alert_index": d.index })),
+        })?;
+        Ok(())
+    }
+
+    fn unit_error(
+        &mut self,
+        unit: &str,
+        stock: Option<StockId>,
+        doc: String,
+        e: &UnitError,
+    ) -> Result<(), T0Error> {
+        self.stats.errors += 1;
+        self.store.insert_trouble(&TroubleRecord {
+            ts: self.clock.now(),
+            tier: Tier::T0,
+            run: self.run,
+            process: self.cfg.process.clone(),
+            unit: Some(unit.to_string()),
+            stock,
+            doc: Some(doc),
+            message: e.to_string(),
+            context: None,
+        })?;
+        if self.stats.errors >= self.cfg.error_max {
+            return Err(T0Error::TooManyErrors {
+                errors: self.stats.errors,
+                max: self.cfg.error_max,
+            });
+        }
+        Ok(())
+    }
+
+    fn packet(&mut self, p: Packet) -> Result<(), T0Error> {
+        let json = match &p.value {
+            Avro::Record(r) => r.to_json(),
+            _ => {
+                let d = Damaged {
+                    origin: p.origin,
+                    index: Some(p.index),
+                    reason: "packet is not a record".into(),
+                };
+                return self.trouble_input(&d);
+            }
+        };
+        let alert = match self.supplier.supply(json) {
+            Ok(a) => a,
+            Err(e) => {
+                let d = Damaged {
+                    origin: p.origin,
+                    index: Some(p.index),
+                    reason: format!("unusable alert: {e}"),
+                };
+                return self.trouble_input(&d);
+            }
+        };
+        self.stats.alerts += 1;
+        self.alert(alert, &format!("{}#{}", p.origin, p.index))
+    }
+
+    fn known_channels(&self, stock: StockId) -> Result<BTreeSet<String>, T0Error> {
+        let mut known = self
+            .store
+            .get_stock(stock)?
+            .map(|s| s.channel)
+            .unwrap_or_default();
+        for s in self.buffer.stocks.iter().filter(|s| s.stock == stock) {
+            known.extend(s.channel.iter().cloned());
+        }
+        Ok(known)
+    }
+
+    /// Filter and ingest one alert.
+    pub fn alert(&mut self, alert: AmpelAlert, origin: &str) -> Result<(), T0Error> {
+        let known = if self.directives.iter().any(|d| d.on_stock_match.is_some()) {
+            self.known_channels(alert.stock)?
+        } else {
+            BTreeSet::new()
+        };
+        let mut accepted: Vec<usize> = Vec::new();
+        let mut failures = Vec::new();
+        for (i, d) in self.directives.iter().enumerate() {
+            let is_known = known.contains(&d.channel);
+            let decision = match (&d.filter, d.on_stock_match) {
+                (_, Some(OnStockMatch::Bypass)) if is_known => FilterDecision::Accept,
+                (None, _) => FilterDecision::Accept,
+                (Some((f, _)), _) => match f.process(&alert) {
+                    Ok(dec) => dec,
+                    Err(e) => {
+                        failures.push((i, e));
+                        FilterDecision::Reject(None)
+                    }
+                },
+            };
+            let mut ok = match (&d.groups, decision) {
+                (Some(groups), FilterDecision::AcceptGroup(g)) => groups.contains(&g),
+                (Some(_), _) => false,
+                (None, dec) => dec.accepted(),
+            };
+            if !ok && d.on_stock_match == Some(OnStockMatch::Overrule) && is_known {
+                ok = true;
+            }
+            let counter = if ok {
+                &mut self.stats.accepted
+            } else {
+                &mut self.stats.rejected
+            };
+            *counter.entry(d.channel.clone()).or_default() += 1;
+            if ok {
+                accepted.push(i);
+            }
+        }
+        for (i, e) in failures {
+            let unit = self.cfg.directives[i]
+                .filter
+                .as_ref()
+                .map(|f| f.unit.clone())
+                .unwrap_or_default();
+            self.unit_error(&unit, Some(alert.stock), origin.to_string(), &e)?;
+        }
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        self.ingest(alert, origin, &accepted)?;
+        self.stats.ingested += 1;
+        if self.buffer.dps.len() >= self.cfg.batch_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn meta(
+        &self,
+        tier: Tier,
+        code: DocumentCode,
+        channels: &BTreeSet<String>,
+        alert: i64,
+    ) -> MetaRecord {
+        let mut m = MetaRecord::new(self.run, self.clock.now(), tier, code);
+        m.traceid = self.traces.clone();
+        m.activity = vec![Activity {
+            action: MetaActionCode::ADD_CHANNEL,
+            channel: channels.clone(),
+            tag: BTreeSet::new(),
+            code: None,
+        }];
+        m.extra = Some(json!({ "alert": alert }));
+        m
+    }
+
+    fn ingest(
+        &mut self,
+        alert: AmpelAlert,
+        origin: &str,
+        accepted: &[usize],
+    ) -> Result<(), T0Error> {
+        let (alert_id, stock) = (alert.id, alert.stock);
+        let name = alert
+            .extra
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string);
+        if let Some(jd) = alert
+            .datapoints
+            .first()
+            .and_then(|d| d.get("jd"))
+            .and_then(|j| j.as_f64())
+        {
+            self.clock.observe(jd_to_unix(jd));
+        }
+        let now = self.clock.now();
+        let channels: BTreeSet<String> = accepted
+            .iter()
+            .map(|i| self.directives[*i].channel.clone())
+            .collect();
+        let shaped = match self.shaper.process(alert) {
+            Ok(s) => s,
+            Err(e) => {
+                return self.unit_error(
+                    &self.cfg.shaper.unit.clone(),
+                    Some(stock),
+                    origin.to_string(),
+                    &e,
+                )
+            }
+        };
+        let meta = self.meta(Tier::T0, DocumentCode::OK, &channels, alert_id);
+        let dps: Vec<DataPoint> = shaped
+            .into_iter()
+            .map(|s| DataPoint {
+                id: s.id,
+                stock: BTreeSet::from([stock]),
+                origin: None,
+                tag: s.tag,
+                channel: channels.clone(),
+                excl: BTreeSet::new(),
+                meta: vec![meta.clone()],
+                body: s.body,
+                expiry: None,
+            })
+            .collect();
+        let (insert, combine) = match &self.muxer {
+            None => (dps.clone(), dps),
+            Some(m) => {
+                let mut known = self.store.stock_datapoints(stock)?;
+                let stored: BTreeSet<DataPointId> = known.iter().map(|d| d.id).collect();
+                known.extend(
+                    self.buffer
+                        .dps
+                        .iter()
+                        .filter(|d| d.stock.contains(&stock) && !stored.contains(&d.id))
+                        .cloned(),
+                );
+                match m.process(&dps, &known) {
+                    Ok(r) => (r.insert, r.combine),
+                    Err(e) => {
+                        let unit = self
+                            .cfg
+                            .muxer
+                            .as_ref()
+                            .map(|m| m.unit.clone())
+                            .unwrap_or_default();
+                        return self.unit_error(&unit, Some(stock), origin.to_string(), &e);
+                    }
+                }
+            }
+        };
+        for mut dp in insert {
+            for m in dp.meta.iter_mut().filter(|m| m.run == 0) {
+                m.run = self.run;
+                m.ts = now;
+            }
+            self.buffer.dps.push(dp);
+        }
+        let mut links = Vec::new();
+        let mut errors = Vec::new();
+        for &i in accepted {
+            let d = &self.directives[i];
+            let ch = BTreeSet::from([d.channel.clone()]);
+            let ch_dps: Vec<DataPoint> = combine
+                .iter()
+                .filter(|dp| !dp.excl.contains(&d.channel))
+                .cloned()
+                .collect();
+            for (ci, c) in d.combine.iter().enumerate() {
+                let results = match c.unit.combine(&ch_dps) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        errors.push((self.cfg.directives[i].ingest.combine[ci].unit.clone(), e));
+                        continue;
+                    }
+                };
+                for r in results {
+                    let link = link_hash(&r.dps);
+                    links.push(link);
+                    let mut m = self.meta(Tier::T1, DocumentCode::OK, &ch, alert_id);
+                    m.traceid.insert("combiner".into(), c.trace);
+                    self.buffer.states.push(T1Document {
+                        stock,
+                        link,
+                        dps: r.dps,
+                        channel: ch.clone(),
+                        tag: r.tag,
+                        code: r.code.unwrap_or(DocumentCode::OK),
+                        meta: vec![m],
+                        body: vec![],
+                    });
+                    for t in &c.state_t2 {
+                        self.buffer.tickets.push(ticket(
+                            stock,
+                            t,
+                            link,
+                            T2Kind::State,
+                            &ch,
+                            self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
+                        ));
+                    }
+                }
+            }
+            for t in &d.point_t2 {
+                for dp in select(&combine, t.select) {
+                    self.buffer.tickets.push(ticket(
+                        stock,
+                        t,
+                        dp,
+                        T2Kind::Point,
+                        &ch,
+                        self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
+                    ));
+                }
+            }
+            for t in &d.stock_t2 {
+                self.buffer.tickets.push(ticket(
+                    stock,
+                    t,
+                    stock,
+                    T2Kind::Stock,
+                    &ch,
+                    self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
+                ));
+            }
+        }
+        for (unit, e) in errors {
+            self.unit_error(&unit, Some(stock), origin.to_string(), &e)?;
+        }
+        self.buffer.stocks.push(StockUpsert {
+            stock,
+            origin: None,
+            channel: channels.clone(),
+            tag: BTreeSet::new(),
+            name: name.into_iter().collect(),
+            ts: now,
+            journal: vec![JournalRecord {
+                tier: Tier::T0,
+                ts: now,
+                run: self.run,
+                process: self.cfg.process.clone(),
+                channel: channels,
+                unit: None,
+                doc: None,
+                action: JournalActionCode::STOCK_ADD_CHANNEL
+                    | JournalActionCode::STOCK_BUMP_UPD
+                    | JournalActionCode::T0_ADD_CHANNEL,
+                code: None,
+                tag: BTreeSet::new(),
+                traceid: self.traces.clone(),
+                extra: Some(json!({ "alert": alert_id, "link": links })),
+            }],
+        });
+        Ok(())
+    }
+
+    /// Write everything pending: datapoints, states, tickets, then stocks.
+    pub fn flush(&mut self) -> Result<(), T0Error> {
+        let b = std::mem::take(&mut self.buffer);
+        self.stats.datapoints += self.store.upsert_datapoints(&b.dps)?;
+        self.stats.states += self.store.upsert_states(&b.states)?;
+        self.stats.tickets += self.store.upsert_t2(&b.tickets)?;
+        self.stats.stocks += self.store.upsert_stocks(&b.stocks)?;
+        Ok(())
+    }
+
+    /// Flush and close the run (its event gets the counts).
+    pub fn finish(mut self, duration: f64, stopped: Option<&T0Error>) -> Result<T0Stats, T0Error> {
+        self.flush()?;
+        let code = match stopped {
+            None => EventCode::OK,
+            Some(_) => EventCode::ERROR,
+        };
+        self.store.record_event(&self.event(code, Some(duration)))?;
+        Ok(self.stats)
+    }
+}
+
+fn ticket(
+    stock: StockId,
+    t: &T2Spec,
+    link: LinkId,
+    col: T2Kind,
+    ch: &BTreeSet<String>,
+    meta: MetaRecord,
+) -> T2Request {
+    T2Request {
+        identity: T2Identity {
+            stock,
+            unit: t.unit.clone(),
+            config: Some(t.config),
+            link,
+        },
+        col,
+        channel: ch.clone(),
+        tag: BTreeSet::new(),
+        meta: Some(meta),
+        expiry: None,
+    }
+}
+
+/// Detections (id > 0) chosen by a point T2's selection, ordered by `jd`.
+fn select(dps: &[DataPoint], how: DpSelect) -> Vec<DataPointId> {
+    let mut det: Vec<(f64, DataPointId)> = dps
+        .iter()
+        .filter(|d| d.id > 0)
+        .map(|d| {
+            (
+                d.body.get("jd").and_then(|j| j.as_f64()).unwrap_or(0.0),
+                d.id,
+            )
+        })
+        .collect();
+    det.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    match how {
+        DpSelect::All => det.into_iter().map(|(_, id)| id).collect(),
+        DpSelect::First => det.first().map(|d| d.1).into_iter().collect(),
+        DpSelect::Last => det.last().map(|d| d.1).into_iter().collect(),
+    }
+}

@@ -1,0 +1,34 @@
+//! ZTF units, compatible with Python AMPEL's ampel-ztf: the same stock ids,
+//! datapoint ids, upper-limit ids, tags and T1 links for the same alerts.
+//!
+//! - [`id`]: ZTF object name ↔ stock id (ZTFIdMapper);
+//! - [`ZiAlertSupplier`]: packet → alert (candidate + prv_candidates, reduced upper limits);
+//! - [`ZiDataPointShaper`]: alert → datapoints (ids, tags, bodies);
+//! - [`SimpleDecentFilter`]: the catalogue-free DecentFilter, `max_nbad` applied;
+//! - [`ZiMuxer`]: reprocessed photometry supersedes older datapoints (tagged, kept);
+//! - [`ZiT1Combiner`]: programid-2 datapoints only for channels with ZTF_PRIV access.
+
+mod combiner;
+mod filter;
+pub mod id;
+mod muxer;
+mod shaper;
+mod supplier;
+
+pub use combiner::{ZiT1Combiner, ZiT1CombinerConfig};
+pub use filter::{galactic_latitude, SimpleDecentFilter, SimpleDecentFilterConfig};
+pub use muxer::ZiMuxer;
+pub use shaper::{upper_limit_id, ZiDataPointShaper};
+pub use supplier::ZiAlertSupplier;
+
+use ampel_interface::{Registry, RegistryError};
+
+/// Register every unit of this crate.
+pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
+    r.alert_supplier::<ZiAlertSupplier>()?;
+    r.shaper::<ZiDataPointShaper>()?;
+    r.alert_filter::<SimpleDecentFilter>()?;
+    r.muxer::<ZiMuxer>()?;
+    r.t1_combiner::<ZiT1Combiner>()?;
+    Ok(())
+}
