@@ -9,5 +9,6 @@ pub fn registry() -> Result<Registry, RegistryError> {
     let mut r = Registry::new();
     ampel_units_basic::register(&mut r)?;
     ampel_units_ztf::register(&mut r)?;
+    ampel_units_lsst::register(&mut r)?;
     Ok(r)
 }

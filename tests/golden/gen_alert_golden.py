@@ -59,7 +59,9 @@ def ztf_facts(rec):
 def rubin_facts(rec):
     return {
         "diaSourceId": rec["diaSourceId"],
-        "diaObjectId": rec["diaObject"]["diaObjectId"] if rec.get("diaObject") else rec["diaSource"].get("diaObjectId"),
+        # the stock: diaObjectId, else ssObjectId for solar-system sources
+        "stock": (rec["diaObject"] or {}).get("diaObjectId") or rec["diaSource"].get("diaObjectId")
+        or rec["diaSource"].get("ssObjectId"),
         "midpointMjdTai": rec["diaSource"]["midpointMjdTai"],
         "n_prv_sources": len(rec["prvDiaSources"] or []),
         "n_prv_forced": len(rec["prvDiaForcedSources"] or []),

@@ -3,4 +3,5 @@
 mod conformance;
 mod golden_hashes;
 mod sqlite_errors;
+mod t0_real_alerts;
 mod tidy;

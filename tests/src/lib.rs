@@ -11,6 +11,21 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The shared real alerts (`../shared/data/alerts` beside the repository).
+pub fn shared_alerts() -> PathBuf {
+    let p = repo_root()
+        .join("..")
+        .join("shared")
+        .join("data")
+        .join("alerts");
+    assert!(
+        p.is_dir(),
+        "the shared alert data is missing at {}",
+        p.display()
+    );
+    p
+}
+
 /// A fixture file under `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
     repo_root().join("tests").join("fixtures").join(name)

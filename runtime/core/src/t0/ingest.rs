@@ -140,7 +140,7 @@ impl<'a> T0Processor<'a> {
         let t2 = |m: &T2Model| -> Result<T2Spec, T0Error> {
             let checked = registry
                 .get(&m.unit)
-                .and_then(|u| Ok(u.check(&m.config)))
+                .map(|u| u.check(&m.config))
                 .map_err(|e| T0Error::Config(e.to_string()))?;
             let checked = checked.map_err(|e| T0Error::Config(e.to_string()))?;
             store.register_config(checked.hash, &checked.normalized)?;

@@ -1,0 +1,235 @@
+//! Container codecs, Confluent framing, archives and bad input, on files made here.
+
+use ampel_avro::input::walk;
+use ampel_avro::{decode_confluent, Item, ReadOptions, SchemaRegistry, Value};
+use std::io::Write;
+use std::path::Path;
+
+const SCHEMA: &str = r#"{"type": "record", "name": "r", "fields": [
+    {"name": "a", "type": "long"}, {"name": "s", "type": "string"},
+    {"name": "cut", "type": ["null", "bytes"]}]}"#;
+
+fn zigzag(v: i64, out: &mut Vec<u8>) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    loop {
+        let b = (z & 0x7f) as u8;
+        z >>= 7;
+        if z == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn record(a: i64, s: &str, out: &mut Vec<u8>) {
+    zigzag(a, out);
+    zigzag(s.len() as i64, out);
+    out.extend_from_slice(s.as_bytes());
+    zigzag(1, out); // union branch: bytes
+    zigzag(3, out);
+    out.extend_from_slice(b"xyz");
+}
+
+/// A container file with `n` records per block in `blocks` blocks.
+fn container(codec: &str, blocks: usize, n: usize) -> Vec<u8> {
+    let mut f = b"Obj\x01".to_vec();
+    zigzag(2, &mut f);
+    for (k, v) in [("avro.schema", SCHEMA), ("avro.codec", codec)] {
+        zigzag(k.len() as i64, &mut f);
+        f.extend_from_slice(k.as_bytes());
+        zigzag(v.len() as i64, &mut f);
+        f.extend_from_slice(v.as_bytes());
+    }
+    zigzag(0, &mut f);
+    let sync = [7u8; 16];
+    f.extend_from_slice(&sync);
+    for b in 0..blocks {
+        let mut data = Vec::new();
+        for i in 0..n {
+            record((b * n + i) as i64, "alert", &mut data);
+        }
+        let data = match codec {
+            "deflate" => {
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(&data).unwrap();
+                e.finish().unwrap()
+            }
+            "snappy" => {
+                let mut c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+                c.extend_from_slice(&crc32fast::hash(&data).to_be_bytes());
+                c
+            }
+            _ => data,
+        };
+        zigzag(n as i64, &mut f);
+        zigzag(data.len() as i64, &mut f);
+        f.extend_from_slice(&data);
+        f.extend_from_slice(&sync);
+    }
+    f
+}
+
+fn items(path: &Path) -> (Vec<i64>, Vec<String>) {
+    let (mut ids, mut damaged) = (Vec::new(), Vec::new());
+    walk(
+        &[path.to_path_buf()],
+        &ReadOptions::default(),
+        &mut |item| {
+            match item {
+                Item::Packet(p) => match p.value {
+                    Value::Record(r) => {
+                        assert_eq!(
+                            r.get("cut"),
+                            Some(&Value::SkippedBytes(3)),
+                            "cutout bytes skipped"
+                        );
+                        ids.push(r.long("a").unwrap())
+                    }
+                    other => panic!("{other:?}"),
+                },
+                Item::Damaged(d) => damaged.push(d.to_string()),
+            }
+            true
+        },
+    );
+    (ids, damaged)
+}
+
+#[test]
+fn every_codec_reads_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    for codec in ["null", "deflate", "snappy"] {
+        let p = dir.path().join(format!("{codec}.avro"));
+        std::fs::write(&p, container(codec, 3, 4)).unwrap();
+        let (ids, damaged) = items(&p);
+        assert_eq!(ids, (0..12).collect::<Vec<_>>(), "{codec}");
+        assert!(damaged.is_empty(), "{codec}: {damaged:?}");
+    }
+}
+
+#[test]
+fn damage_is_reported_with_file_and_index_and_good_blocks_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = container("snappy", 3, 2);
+    // corrupt the CRC of the last block: blocks 0 and 1 survive
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 17] ^= 0xff;
+    std::fs::write(dir.path().join("a_bad_crc.avro"), &bad).unwrap();
+    std::fs::write(
+        dir.path().join("b_truncated.avro"),
+        &good[..good.len() - 30],
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("c_text.avro"), b"hello, not avro").unwrap();
+    std::fs::write(dir.path().join("d_empty.avro"), b"").unwrap();
+    std::fs::write(dir.path().join("e_good.avro"), &good).unwrap();
+    let (ids, damaged) = items(dir.path());
+    assert_eq!(ids, vec![0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
+    assert_eq!(damaged.len(), 4, "{damaged:#?}");
+    assert!(
+        damaged[0].contains("a_bad_crc.avro (alert 4): snappy block CRC mismatch"),
+        "{}",
+        damaged[0]
+    );
+    assert!(
+        damaged[1].contains("b_truncated.avro (alert 4): truncated file"),
+        "{}",
+        damaged[1]
+    );
+    assert!(damaged[2].contains(
+        "c_text.avro: not an Avro container file or Confluent message (first byte 0x68)"
+    ));
+    assert!(damaged[3].contains("d_empty.avro: empty file"));
+}
+
+#[test]
+fn tar_and_tar_gz_archives_stream_and_truncation_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    for i in 0..3 {
+        let data = container("null", 1, 2);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        builder
+            .append_data(&mut h, format!("alerts/{i}.avro"), data.as_slice())
+            .unwrap();
+    }
+    let tar = builder.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).unwrap();
+    std::fs::write(dir.path().join("a.tar.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(dir.path().join("b.tar"), &tar).unwrap();
+    // cut inside the third member's data
+    std::fs::write(dir.path().join("c.tar"), &tar[..2048 + 512 + 100]).unwrap();
+    let (ids, damaged) = items(dir.path());
+    assert_eq!(
+        ids.len(),
+        6 + 6 + 4,
+        "two whole archives and the first two members of the truncated one"
+    );
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
+    assert!(
+        damaged[0].contains("c.tar:alerts/2.avro: truncated file"),
+        "{}",
+        damaged[0]
+    );
+    assert!(
+        damaged[1].contains("c.tar: truncated or corrupt tar archive"),
+        "{}",
+        damaged[1]
+    );
+}
+
+#[test]
+fn confluent_framing_errors_are_clear() {
+    let mut reg = SchemaRegistry::new();
+    let e = decode_confluent(&[1, 0, 0, 3, 132, 0], &mut reg, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("wrong magic byte 0x01"), "{e}");
+    let e = decode_confluent(&[0, 0, 0, 0, 7, 0], &mut reg, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown schema id 7") && e.contains("900"),
+        "{e}"
+    );
+    let e = decode_confluent(&[0, 0, 0, 3, 132, 2], &mut reg, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("truncated data"), "{e}");
+    assert!(decode_confluent(&[0, 0], &mut reg, false).is_err());
+}
+
+#[test]
+fn every_bundled_rubin_schema_parses() {
+    let mut reg = SchemaRegistry::new();
+    let ids = ampel_avro::registry::known_ids();
+    assert!(ids.contains(&900) && ids.contains(&1000), "{ids:?}");
+    for id in ids {
+        reg.by_id(id).unwrap_or_else(|e| panic!("schema {id}: {e}"));
+    }
+}
+
+#[test]
+fn schema_text_is_parsed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        std::fs::write(
+            dir.path().join(format!("{i}.avro")),
+            container("null", 1, 1),
+        )
+        .unwrap();
+    }
+    let stats = walk(
+        &[dir.path().to_path_buf()],
+        &ReadOptions::default(),
+        &mut |_| true,
+    );
+    assert_eq!((stats.files, stats.schemas_parsed), (5, 1));
+}

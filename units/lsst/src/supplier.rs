@@ -1,0 +1,65 @@
+//! `LsstAlertSupplier`: a Rubin alert packet → [`AmpelAlert`].
+
+use ampel_interface::serde_json::Value;
+use ampel_interface::*;
+
+/// Builds Rubin alerts from packets.
+pub struct LsstAlertSupplier;
+
+impl Unit for LsstAlertSupplier {
+    const NAME: &'static str = "LsstAlertSupplier";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const SOURCE: &'static str = include_str!("supplier.rs");
+    type Config = NoConfig;
+    fn new(_: NoConfig) -> Result<Self, ConfigError> {
+        Ok(LsstAlertSupplier)
+    }
+}
+
+/// The stock of a Rubin alert: `diaObjectId`, else `ssObjectId`.
+pub fn stock_of(source: &Value, object: Option<&Value>) -> Option<i64> {
+    let nonzero = |v: Option<&Value>| v.and_then(Value::as_i64).filter(|i| *i != 0);
+    nonzero(object.and_then(|o| o.get("diaObjectId")))
+        .or_else(|| nonzero(source.get("diaObjectId")))
+        .or_else(|| nonzero(source.get("ssObjectId")))
+}
+
+impl AlertSupplier for LsstAlertSupplier {
+    fn supply(&self, packet: Body) -> Result<AmpelAlert, UnitError> {
+        let Value::Object(mut p) = packet else {
+            return Err(UnitError::new("Rubin packet is not a record"));
+        };
+        let id = p
+            .get("diaSourceId")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| UnitError::new("Rubin packet has no diaSourceId"))?;
+        let source = p
+            .remove("diaSource")
+            .filter(Value::is_object)
+            .ok_or_else(|| UnitError::new(format!("alert {id} has no diaSource")))?;
+        let stock =
+            stock_of(&source, p.get("diaObject").filter(|o| o.is_object())).ok_or_else(|| {
+                UnitError::new(format!(
+                    "alert {id} has neither a diaObjectId nor an ssObjectId"
+                ))
+            })?;
+        let mut datapoints = vec![source];
+        for key in ["prvDiaSources", "prvDiaForcedSources"] {
+            if let Some(Value::Array(items)) = p.remove(key) {
+                datapoints.extend(items.into_iter().filter(Value::is_object));
+            }
+        }
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("name".to_string(), Value::String(stock.to_string()));
+        if let Some(v) = p.remove("lsst_schema_version") {
+            extra.insert("schema".to_string(), v);
+        }
+        Ok(AmpelAlert {
+            id,
+            stock,
+            datapoints,
+            tag: ["LSST".to_string()].into(),
+            extra,
+        })
+    }
+}
