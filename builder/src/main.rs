@@ -6,6 +6,10 @@
 
 mod units;
 
+// mimalloc: the JSON trees built per alert are allocation-heavy; measured 1.4x on T0
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ampel_commands::{RuntimeArgs, RuntimeCommand};
 use clap::Parser;
 

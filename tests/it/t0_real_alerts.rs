@@ -2,7 +2,7 @@
 //! shaped and ingested, and checked against `tests/fixtures/alerts-golden.json`
 //! (produced by fastavro and Python AMPEL's own ZTF units).
 
-use ampel_avro::{input::walk, Item, ReadOptions, Value as Avro};
+use ampel_avro::{input::walk, Item, Payload, ReadOptions, Value as Avro};
 use ampel_core::t0::{T0Config, T0Processor};
 use ampel_core::Clock;
 use ampel_interface::hash::link_hash;
@@ -24,8 +24,8 @@ fn read(folder: &str) -> (Vec<(String, Value)>, Vec<String>) {
     let (mut packets, mut damaged) = (Vec::new(), Vec::new());
     walk(&[root.join(folder)], &ReadOptions::default(), &mut |item| {
         match item {
-            Item::Packet(p) => match p.value {
-                Avro::Record(r) => packets.push((p.origin, r.to_json())),
+            Item::Packet(p) => match p.payload {
+                Payload::Avro(Avro::Record(r)) => packets.push((p.origin, r.to_json())),
                 other => panic!("{}: not a record: {other:?}", p.origin),
             },
             Item::Damaged(d) => damaged.push(d.origin.rsplit('/').next().unwrap().to_string()),
@@ -387,4 +387,33 @@ fn a_bad_filter_config_is_reported_with_every_problem() {
         err.contains("field `min_rb` = 2.0: a score in [0, 1]"),
         "{err}"
     );
+}
+
+#[test]
+fn direct_json_decoding_equals_avro_values_converted() {
+    for folder in ["ztf/ampel-2018-tarballs", "ztf/boom-v4.02", "lsst"] {
+        let (avro, _) = read(folder);
+        let mut json = Vec::new();
+        let opts = ReadOptions {
+            json: true,
+            ..ReadOptions::default()
+        };
+        walk(
+            &[ampel_tests::shared_alerts().join(folder)],
+            &opts,
+            &mut |item| {
+                if let Item::Packet(p) = item {
+                    match p.payload {
+                        Payload::Json(j) => json.push(j),
+                        other => panic!("expected JSON, got {other:?}"),
+                    }
+                }
+                true
+            },
+        );
+        assert_eq!(avro.len(), json.len(), "{folder}");
+        for ((origin, a), j) in avro.iter().zip(&json) {
+            assert_eq!(a, j, "{origin}");
+        }
+    }
 }

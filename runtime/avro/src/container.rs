@@ -2,7 +2,7 @@
 
 use crate::registry::SchemaRegistry;
 use crate::schema::Schema;
-use crate::value::{Decoder, Value};
+use crate::value::{Decoder, Payload};
 use crate::AvroError;
 use std::io::Read;
 use std::sync::Arc;
@@ -18,9 +18,56 @@ pub enum Codec {
     Snappy,
 }
 
+/// Where container bytes come from: a stream (bytes are copied into a buffer) or
+/// a slice already in memory, e.g. a mapped file (blocks are borrowed, and skipped
+/// cutout bytes are never touched).
+pub trait BlockSource: Read {
+    /// The next `n` bytes.
+    fn block<'s>(&'s mut self, n: usize, scratch: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]>;
+}
+
+/// A [`BlockSource`] over any reader.
+pub struct Streamed<R>(pub R);
+
+impl<R: Read> Read for Streamed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> BlockSource for Streamed<R> {
+    fn block<'s>(&'s mut self, n: usize, scratch: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]> {
+        scratch.resize(n, 0);
+        self.0.read_exact(scratch)?;
+        Ok(scratch)
+    }
+}
+
+/// A [`BlockSource`] over bytes in memory.
+pub struct InMemory<'a>(pub &'a [u8]);
+
+impl Read for InMemory<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl BlockSource for InMemory<'_> {
+    fn block<'s>(&'s mut self, n: usize, _: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]> {
+        if self.0.len() < n {
+            self.0 = &[];
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+}
+
 /// A container file being read.
-pub struct ContainerReader<R: Read> {
+pub struct ContainerReader<R: BlockSource> {
     input: R,
+    sync_scratch: Vec<u8>,
     schema: Arc<Schema>,
     codec: Codec,
     sync: [u8; 16],
@@ -81,7 +128,7 @@ fn read_bytes<R: Read>(r: &mut R, what: &str) -> Result<Vec<u8>, AvroError> {
     Ok(b)
 }
 
-impl<R: Read> ContainerReader<R> {
+impl<R: BlockSource> ContainerReader<R> {
     /// Read the header (magic, metadata, sync marker); the schema comes from the
     /// registry's cache when this text was seen before.
     pub fn new(mut input: R, registry: &mut SchemaRegistry) -> Result<Self, AvroError> {
@@ -132,6 +179,7 @@ impl<R: Read> ContainerReader<R> {
             .map_err(|e| io(e, "sync marker"))?;
         Ok(ContainerReader {
             input,
+            sync_scratch: Vec::new(),
             schema,
             codec,
             sync,
@@ -149,8 +197,9 @@ impl<R: Read> ContainerReader<R> {
     /// On an error nothing of the block is added to `out`.
     pub fn next_block(
         &mut self,
-        out: &mut Vec<Value>,
+        out: &mut Vec<Payload>,
         keep_bytes: bool,
+        json: bool,
     ) -> Result<bool, AvroError> {
         let Some(count) = read_long(&mut self.input, "block count")? else {
             return Ok(false);
@@ -164,63 +213,59 @@ impl<R: Read> ContainerReader<R> {
                 )))
             }
         };
-        self.raw.resize(size, 0);
-        self.input
-            .read_exact(&mut self.raw)
-            .map_err(|e| io(e, "block"))?;
-        let mut sync = [0u8; 16];
-        let sync_problem = match self.input.read_exact(&mut sync) {
+        let start = out.len();
+        let decoded = {
+            let raw = self
+                .input
+                .block(size, &mut self.raw)
+                .map_err(|e| io(e, "block"))?;
+            let data: &[u8] = match self.codec {
+                Codec::Null => raw,
+                Codec::Deflate => {
+                    self.data.clear();
+                    flate2::read::DeflateDecoder::new(raw)
+                        .read_to_end(&mut self.data)
+                        .map_err(|e| AvroError::Container(format!("deflate block: {e}")))?;
+                    &self.data
+                }
+                Codec::Snappy => {
+                    let n = raw.len();
+                    if n < 4 {
+                        return Err(AvroError::Container(
+                            "snappy block shorter than its CRC".into(),
+                        ));
+                    }
+                    self.data = snap::raw::Decoder::new()
+                        .decompress_vec(&raw[..n - 4])
+                        .map_err(|e| AvroError::Container(format!("snappy block: {e}")))?;
+                    let crc = u32::from_be_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]);
+                    if crc32fast::hash(&self.data) != crc {
+                        return Err(AvroError::Container("snappy block CRC mismatch".into()));
+                    }
+                    &self.data
+                }
+            };
+            // decode first, so that the most specific problem is reported; a block
+            // with any problem is dropped whole (its values cannot be trusted)
+            let mut d = Decoder::new(data, keep_bytes);
+            (0..count).try_for_each(|_| {
+                let v = if json {
+                    Payload::Json(d.json(&self.schema)?)
+                } else {
+                    Payload::Avro(d.value(&self.schema)?)
+                };
+                out.push(v);
+                Ok(())
+            })
+        };
+        let sync_problem = match self.input.block(16, &mut self.sync_scratch) {
             Err(e) => Some(io(e, "the sync marker after the block")),
-            Ok(()) if sync != self.sync => Some(AvroError::Container(
+            Ok(s) if s != self.sync => Some(AvroError::Container(
                 "sync marker mismatch after block (corrupt block)".into(),
             )),
-            Ok(()) => None,
+            Ok(_) => None,
         };
-        let data: &[u8] = match self.codec {
-            Codec::Null => &self.raw,
-            Codec::Deflate => {
-                self.data.clear();
-                flate2::read::DeflateDecoder::new(self.raw.as_slice())
-                    .read_to_end(&mut self.data)
-                    .map_err(|e| AvroError::Container(format!("deflate block: {e}")))?;
-                &self.data
-            }
-            Codec::Snappy => {
-                let n = self.raw.len();
-                if n < 4 {
-                    return Err(AvroError::Container(
-                        "snappy block shorter than its CRC".into(),
-                    ));
-                }
-                self.data = snap::raw::Decoder::new()
-                    .decompress_vec(&self.raw[..n - 4])
-                    .map_err(|e| AvroError::Container(format!("snappy block: {e}")))?;
-                let crc = u32::from_be_bytes([
-                    self.raw[n - 4],
-                    self.raw[n - 3],
-                    self.raw[n - 2],
-                    self.raw[n - 1],
-                ]);
-                if crc32fast::hash(&self.data) != crc {
-                    return Err(AvroError::Container("snappy block CRC mismatch".into()));
-                }
-                &self.data
-            }
-        };
-        // decode first, so that the most specific problem is reported; a block with
-        // any problem is dropped whole (its values cannot be trusted)
-        let mut d = Decoder::new(data, keep_bytes);
-        let start = out.len();
-        for _ in 0..count {
-            match d.value(&self.schema) {
-                Ok(v) => out.push(v),
-                Err(e) => {
-                    out.truncate(start);
-                    return Err(e);
-                }
-            }
-        }
-        if let Some(e) = sync_problem {
+        if let Some(e) = decoded.err().or(sync_problem) {
             out.truncate(start);
             return Err(e);
         }

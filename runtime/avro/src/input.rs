@@ -2,10 +2,10 @@
 //! each file an Avro container or a Confluent-framed message. Damaged inputs are
 //! reported as items of their own and reading goes on.
 
-use crate::container::ContainerReader;
+use crate::container::{BlockSource, ContainerReader, InMemory, Streamed};
+use crate::decode_confluent_as;
 use crate::registry::SchemaRegistry;
-use crate::value::Value;
-use crate::{decode_confluent, AvroError};
+use crate::value::Payload;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -18,6 +18,8 @@ pub struct ReadOptions {
     pub keep_bytes: bool,
     /// Decoded alerts that may wait for the consumer (bounds memory).
     pub capacity: usize,
+    /// Decode straight into JSON ([`Payload::Json`]) instead of Avro values.
+    pub json: bool,
 }
 
 impl Default for ReadOptions {
@@ -25,6 +27,7 @@ impl Default for ReadOptions {
         ReadOptions {
             keep_bytes: false,
             capacity: 256,
+            json: false,
         }
     }
 }
@@ -36,8 +39,8 @@ pub struct Packet {
     pub origin: String,
     /// Index of the packet in that file.
     pub index: usize,
-    /// The decoded value (a record for alerts).
-    pub value: Value,
+    /// The decoded packet (a record for alerts).
+    pub payload: Payload,
 }
 
 /// An input that could not be read, entirely or from some alert on.
@@ -87,6 +90,26 @@ pub fn read_inputs(
     let (tx, rx) = sync_channel(opts.capacity.max(1));
     let handle = std::thread::spawn(move || walk(&paths, &opts, &mut |item| tx.send(item).is_ok()));
     (rx, handle)
+}
+
+/// Read one in-memory payload (e.g. a Kafka message: a container file or a
+/// Confluent-framed message), calling `emit` for each item until it returns false.
+pub fn walk_bytes(
+    origin: &str,
+    bytes: &[u8],
+    opts: &ReadOptions,
+    emit: &mut dyn FnMut(Item) -> bool,
+) -> ReadStats {
+    let mut w = Walker {
+        registry: SchemaRegistry::new(),
+        opts: opts.clone(),
+        stats: ReadStats::default(),
+        emit,
+        go_on: true,
+    };
+    w.bytes(origin, bytes);
+    w.stats.schemas_parsed = w.registry.parsed;
+    w.stats
 }
 
 /// Read `paths` on this thread, calling `emit` for each item until it returns false.
@@ -160,6 +183,40 @@ impl Walker<'_> {
         self.stream(&origin, Box::new(BufReader::with_capacity(1 << 16, file)));
     }
 
+    /// Dispatch on content, for bytes in memory.
+    fn bytes(&mut self, origin: &str, b: &[u8]) {
+        if b.starts_with(&[0x1f, 0x8b]) || (b.len() >= 262 && &b[257..262] == b"ustar") {
+            return self.stream(origin, Box::new(b));
+        }
+        self.stats.files += 1;
+        match b.first() {
+            Some(b'O') => self.container(origin, InMemory(b)),
+            Some(0) => self.confluent(origin, b),
+            None => self.damaged(origin, None, "empty file"),
+            Some(x) => self.damaged(
+                origin,
+                None,
+                format!("not an Avro container file or Confluent message (first byte 0x{x:02x})"),
+            ),
+        }
+    }
+
+    fn confluent(&mut self, origin: &str, bytes: &[u8]) {
+        match decode_confluent_as(
+            bytes,
+            &mut self.registry,
+            self.opts.keep_bytes,
+            self.opts.json,
+        ) {
+            Ok(payload) => self.send(Item::Packet(Packet {
+                origin: origin.into(),
+                index: 0,
+                payload,
+            })),
+            Err(e) => self.damaged(origin, Some(0), e.to_string()),
+        }
+    }
+
     fn tar(&mut self, origin: &str, reader: Box<dyn BufRead + '_>) {
         let mut archive = tar::Archive::new(reader);
         let entries = match archive.entries() {
@@ -221,20 +278,13 @@ impl Walker<'_> {
         }
         self.stats.files += 1;
         match head {
-            Some(b'O') => self.container(origin, reader),
+            Some(b'O') => self.container(origin, Streamed(reader)),
             Some(0) => {
                 let mut bytes = Vec::new();
                 if let Err(e) = reader.take(64 << 20).read_to_end(&mut bytes) {
                     return self.damaged(origin, None, format!("read error: {e}"));
                 }
-                match decode_confluent(&bytes, &mut self.registry, self.opts.keep_bytes) {
-                    Ok(value) => self.send(Item::Packet(Packet {
-                        origin: origin.into(),
-                        index: 0,
-                        value,
-                    })),
-                    Err(e) => self.damaged(origin, Some(0), e.to_string()),
-                }
+                self.confluent(origin, &bytes)
             }
             None => self.damaged(origin, None, "empty file"),
             Some(b) => self.damaged(
@@ -245,8 +295,8 @@ impl Walker<'_> {
         }
     }
 
-    fn container(&mut self, origin: &str, reader: Box<dyn BufRead + '_>) {
-        let mut c = match ContainerReader::new(reader, &mut self.registry) {
+    fn container<S: BlockSource>(&mut self, origin: &str, source: S) {
+        let mut c = match ContainerReader::new(source, &mut self.registry) {
             Ok(c) => c,
             Err(e) => return self.damaged(origin, None, e.to_string()),
         };
@@ -254,24 +304,20 @@ impl Walker<'_> {
         let mut block = Vec::new();
         loop {
             block.clear();
-            let r = c.next_block(&mut block, self.opts.keep_bytes);
-            for value in block.drain(..) {
+            let r = c.next_block(&mut block, self.opts.keep_bytes, self.opts.json);
+            for payload in block.drain(..) {
                 self.send(Item::Packet(Packet {
                     origin: origin.into(),
                     index,
-                    value,
+                    payload,
                 }));
                 index += 1;
             }
             match r {
                 Ok(true) => continue,
                 Ok(false) => return,
-                Err(e) => return self.damaged(origin, Some(index), describe(e)),
+                Err(e) => return self.damaged(origin, Some(index), e.to_string()),
             }
         }
     }
-}
-
-fn describe(e: AvroError) -> String {
-    e.to_string()
 }

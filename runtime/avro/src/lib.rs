@@ -16,10 +16,10 @@ pub mod registry;
 pub mod schema;
 pub mod value;
 
-pub use input::{read_inputs, Damaged, Item, Packet, ReadOptions};
+pub use input::{read_inputs, walk_bytes, Damaged, Item, Packet, ReadOptions};
 pub use registry::SchemaRegistry;
 pub use schema::{parse_schema, parse_schema_set, RecordSchema, Schema};
-pub use value::{Decoder, Record, Value};
+pub use value::{Decoder, Payload, Record, Value};
 
 /// What can go wrong decoding Avro.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -53,6 +53,19 @@ pub fn decode_confluent(
     registry: &mut SchemaRegistry,
     keep_bytes: bool,
 ) -> Result<Value, AvroError> {
+    decode_confluent_as(bytes, registry, keep_bytes, false).map(|p| match p {
+        Payload::Avro(v) => v,
+        Payload::Json(_) => Value::Null,
+    })
+}
+
+/// [`decode_confluent`], into Avro values or (with `json`) straight into JSON.
+pub fn decode_confluent_as(
+    bytes: &[u8],
+    registry: &mut SchemaRegistry,
+    keep_bytes: bool,
+    json: bool,
+) -> Result<Payload, AvroError> {
     if bytes.len() < 5 {
         return Err(AvroError::Container(format!(
             "Confluent message of {} bytes is shorter than its 5-byte header",
@@ -68,7 +81,11 @@ pub fn decode_confluent(
     let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
     let schema = registry.by_id(id)?;
     let mut d = Decoder::new(&bytes[5..], keep_bytes);
-    let v = d.value(&schema)?;
+    let v = if json {
+        Payload::Json(d.json(&schema)?)
+    } else {
+        Payload::Avro(d.value(&schema)?)
+    };
     if !d.is_empty() {
         return Err(AvroError::Data(format!(
             "{} bytes left after the message body",

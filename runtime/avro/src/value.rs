@@ -121,6 +121,25 @@ impl Value {
     }
 }
 
+/// A decoded packet: Avro values, or JSON decoded directly (no intermediate tree).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// Avro values.
+    Avro(Value),
+    /// JSON (skipped bytes and non-finite floats are `null`).
+    Json(Json),
+}
+
+impl Payload {
+    /// The JSON form, converting Avro values if needed.
+    pub fn into_json(self) -> Json {
+        match self {
+            Payload::Avro(v) => v.to_json(),
+            Payload::Json(j) => j,
+        }
+    }
+}
+
 /// Decodes values of one schema from a byte slice.
 pub struct Decoder<'a> {
     buf: &'a [u8],
@@ -285,6 +304,50 @@ impl<'a> Decoder<'a> {
                     values,
                 })
             }
+        })
+    }
+
+    /// Decode one value of `schema` straight into JSON (same rules as
+    /// [`Value::to_json`]), without building an Avro value first.
+    pub fn json(&mut self, schema: &Schema) -> Result<Json, AvroError> {
+        Ok(match schema {
+            Schema::Record(r) => {
+                let mut map = serde_json::Map::new();
+                for (name, t) in r.fields.iter().zip(&r.types) {
+                    map.insert(name.clone(), self.json(t)?);
+                }
+                Json::Object(map)
+            }
+            Schema::Union(branches) => {
+                let i = self.long()?;
+                let b = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| branches.get(i))
+                    .ok_or_else(|| {
+                        AvroError::Data(format!(
+                            "union index {i} out of range (0..{}) at byte {}",
+                            branches.len(),
+                            self.pos
+                        ))
+                    })?;
+                self.json(b)?
+            }
+            Schema::Array(items) => {
+                let mut out = Vec::new();
+                self.blocks(|d| {
+                    out.push(d.json(items)?);
+                    Ok(())
+                })?;
+                Json::Array(out)
+            }
+            Schema::Null => Json::Null,
+            Schema::Boolean
+            | Schema::Int
+            | Schema::Long
+            | Schema::Float
+            | Schema::Double
+            | Schema::String => self.value(schema)?.to_json(),
+            other => self.value(other)?.to_json(),
         })
     }
 

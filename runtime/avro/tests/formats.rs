@@ -1,7 +1,7 @@
 //! Container codecs, Confluent framing, archives and bad input, on files made here.
 
 use ampel_avro::input::walk;
-use ampel_avro::{decode_confluent, Item, ReadOptions, SchemaRegistry, Value};
+use ampel_avro::{decode_confluent, Item, Payload, ReadOptions, SchemaRegistry, Value};
 use std::io::Write;
 use std::path::Path;
 
@@ -78,8 +78,8 @@ fn items(path: &Path) -> (Vec<i64>, Vec<String>) {
         &ReadOptions::default(),
         &mut |item| {
             match item {
-                Item::Packet(p) => match p.value {
-                    Value::Record(r) => {
+                Item::Packet(p) => match p.payload {
+                    Payload::Avro(Value::Record(r)) => {
                         assert_eq!(
                             r.get("cut"),
                             Some(&Value::SkippedBytes(3)),

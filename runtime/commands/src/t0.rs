@@ -84,7 +84,13 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
     };
     let started = std::time::Instant::now();
     let mut proc = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
-    let (rx, reader) = read_inputs(t0.source.clone(), ReadOptions::default());
+    let (rx, reader) = read_inputs(
+        t0.source.clone(),
+        ReadOptions {
+            json: true,
+            ..ReadOptions::default()
+        },
+    );
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -4,7 +4,7 @@ use super::config::{combiner_config, DpSelect, OnStockMatch, T0Config, T2Model};
 use super::T0Error;
 use crate::clock::{jd_to_unix, Clock};
 use crate::loader::{check_units, UnitLoader};
-use ampel_avro::{Damaged, Item, Packet, Value as Avro};
+use ampel_avro::{Damaged, Item, Packet, Payload, Value as Avro};
 use ampel_interface::hash::link_hash;
 use ampel_interface::*;
 use ampel_store::*;
@@ -276,8 +276,9 @@ impl<'a> T0Processor<'a> {
     }
 
     fn packet(&mut self, p: Packet) -> Result<(), T0Error> {
-        let json = match &p.value {
-            Avro::Record(r) => r.to_json(),
+        let json = match p.payload {
+            Payload::Json(j @ serde_json::Value::Object(_)) => j,
+            Payload::Avro(Avro::Record(r)) => r.to_json(),
             _ => {
                 let d = Damaged {
                     origin: p.origin,
