@@ -199,8 +199,33 @@ impl StateT2 for CountDetections {
     }
 }
 
+/// A filter that fails on every third stock (to test error accounting).
+struct Flaky;
+impl Unit for Flaky {
+    const NAME: &'static str = "Flaky";
+    const VERSION: &'static str = "0.0.0";
+    const SOURCE: &'static str = "test unit";
+    type Config = NoConfig;
+    fn new(_: NoConfig) -> Result<Self, ConfigError> {
+        Ok(Flaky)
+    }
+}
+impl AlertFilter for Flaky {
+    fn process(&self, alert: &AmpelAlert) -> Result<FilterDecision, UnitError> {
+        if alert.stock % 3 == 0 {
+            Err(UnitError::new(format!(
+                "cannot judge stock {}",
+                alert.stock
+            )))
+        } else {
+            Ok(FilterDecision::Reject(Some(7)))
+        }
+    }
+}
+
 fn registry() -> Registry {
     let mut r = Registry::new();
+    r.alert_filter::<Flaky>().unwrap();
     ampel_units_basic::register(&mut r).unwrap();
     ampel_units_ztf::register(&mut r).unwrap();
     ampel_units_lsst::register(&mut r).unwrap();
@@ -416,4 +441,74 @@ fn direct_json_decoding_equals_avro_values_converted() {
             assert_eq!(a, j, "{origin}");
         }
     }
+}
+
+#[test]
+fn filter_errors_are_recorded_and_error_max_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t0.db")).unwrap();
+    let mut cfg = ztf_config();
+    cfg.directives.truncate(1);
+    cfg.directives[0].filter = Some(serde_json::from_value(json!({"unit": "Flaky"})).unwrap());
+    cfg.error_max = 1000;
+    let registry = registry();
+    let clock = Clock::archive(0.0);
+    let mut proc = T0Processor::new(cfg.clone(), &registry, &store, &clock).unwrap();
+    let register = dir.path().join("rejected.csv");
+    proc.register_rejections(Box::new(std::fs::File::create(&register).unwrap()))
+        .unwrap();
+    walk(
+        &[ampel_tests::shared_alerts().join("ztf/fink-2020-v3.3")],
+        &ReadOptions::default(),
+        &mut |item| {
+            proc.process(item).unwrap();
+            true
+        },
+    );
+    let stats = proc.finish(0.0, None).unwrap();
+    let g = golden();
+    let failing = g["folders"]["ztf/fink-2020-v3.3"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["stock"].as_i64().unwrap() % 3 == 0)
+        .count();
+    assert!(failing > 3, "the test needs several failing alerts");
+    assert_eq!(stats.errors, failing);
+    assert_eq!(stats.rejected["ALL_PUB"], 50, "a failing filter rejects");
+    let troubles = store
+        .troubles(&TroubleQuery {
+            unit: Some("Flaky".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(troubles.len(), failing);
+    assert!(troubles[0].message.starts_with("cannot judge stock"));
+    let csv = std::fs::read_to_string(&register).unwrap();
+    assert_eq!(csv.lines().count(), 51, "header and one line per rejection");
+    assert!(csv.lines().nth(1).unwrap().starts_with("ALL_PUB,"));
+    assert_eq!(
+        csv.lines().filter(|l| l.ends_with(",7")).count(),
+        50 - failing,
+        "filter codes kept"
+    );
+    // with a low error_max the run stops with a clear error
+    cfg.error_max = 3;
+    let mut proc = T0Processor::new(cfg, &registry, &store, &clock).unwrap();
+    let mut stopped = None;
+    walk(
+        &[ampel_tests::shared_alerts().join("ztf/fink-2020-v3.3")],
+        &ReadOptions::default(),
+        &mut |item| match proc.process(item) {
+            Ok(()) => true,
+            Err(e) => {
+                stopped = Some(e.to_string());
+                false
+            }
+        },
+    );
+    assert_eq!(
+        stopped.as_deref(),
+        Some("stopped after 3 unit errors (error_max = 3); see the trouble records")
+    );
 }

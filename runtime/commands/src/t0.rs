@@ -33,6 +33,9 @@ pub struct T0Args {
     /// Clock: data time (archive reprocessing, the default) or wall time (live).
     #[arg(long, value_enum, default_value = "data")]
     pub clock: ClockSource,
+    /// Write the rejected-alert register (CSV: channel, alert, stock, code) here.
+    #[arg(long)]
+    pub rejected: Option<PathBuf>,
 }
 
 /// Read a T0 config file, naming the file and the position of any problem.
@@ -84,6 +87,15 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
     };
     let started = std::time::Instant::now();
     let mut proc = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
+    if let Some(path) = &t0.rejected {
+        let file = std::fs::File::create(path).map_err(|e| {
+            CommandError::Usage(format!(
+                "cannot create rejected-alert register {}: {e}",
+                path.display()
+            ))
+        })?;
+        proc.register_rejections(Box::new(std::io::BufWriter::new(file)))?;
+    }
     let (rx, reader) = read_inputs(
         t0.source.clone(),
         ReadOptions {

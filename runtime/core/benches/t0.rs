@@ -103,10 +103,14 @@ fn main() {
     println!("|------------------------------------|--------:|--------:|---------:|--------:|----------:|-------:|");
     let t = Instant::now();
     let mut n = 0usize;
-    walk(std::slice::from_ref(&path), &ReadOptions::default(), &mut |_| {
-        n += 1;
-        true
-    });
+    walk(
+        std::slice::from_ref(&path),
+        &ReadOptions::default(),
+        &mut |_| {
+            n += 1;
+            true
+        },
+    );
     let s = t.elapsed().as_secs_f64();
     println!("| decode only (one thread)           | {n:>7} | {s:>7.2} | {:>8.0} |       - |         - | {:>6.0} |", n as f64 / s, peak_rss_mb());
     let t = Instant::now();

@@ -78,6 +78,7 @@ pub struct T0Processor<'a> {
     traces: BTreeMap<String, TraceId>,
     directives: Vec<Directive>,
     buffer: Buffer,
+    rejected: Option<Box<dyn std::io::Write + Send>>,
     /// Counts so far.
     pub stats: T0Stats,
 }
@@ -194,10 +195,23 @@ impl<'a> T0Processor<'a> {
             traces,
             directives,
             buffer: Buffer::default(),
+            rejected: None,
             stats: T0Stats::default(),
         };
         store.record_event(&proc.event(EventCode::RUNNING, None))?;
         Ok(proc)
+    }
+
+    /// Record every rejection (`channel,alert,stock,code` lines, CSV with a header)
+    /// in `sink`: the rejected-alert register.
+    pub fn register_rejections(
+        &mut self,
+        mut sink: Box<dyn std::io::Write + Send>,
+    ) -> Result<(), T0Error> {
+        writeln!(sink, "channel,alert,stock,code")
+            .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+        self.rejected = Some(sink);
+        Ok(())
     }
 
     /// The run id of this process run.
@@ -353,6 +367,13 @@ impl<'a> T0Processor<'a> {
             *counter.entry(d.channel.clone()).or_default() += 1;
             if ok {
                 accepted.push(i);
+            } else if let Some(sink) = self.rejected.as_mut() {
+                let code = match decision {
+                    FilterDecision::Reject(Some(c)) => c,
+                    _ => 0,
+                };
+                writeln!(sink, "{},{},{},{code}", d.channel, alert.id, alert.stock)
+                    .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
             }
         }
         for (i, e) in failures {
@@ -588,6 +609,10 @@ impl<'a> T0Processor<'a> {
     /// Flush and close the run (its event gets the counts).
     pub fn finish(mut self, duration: f64, stopped: Option<&T0Error>) -> Result<T0Stats, T0Error> {
         self.flush()?;
+        if let Some(sink) = self.rejected.as_mut() {
+            sink.flush()
+                .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+        }
         let code = match stopped {
             None => EventCode::OK,
             Some(_) => EventCode::ERROR,
