@@ -109,13 +109,16 @@ pub trait Shaper: Send + Sync {
     fn process(&self, alert: AmpelAlert) -> Result<Vec<ShapedDataPoint>, UnitError>;
 }
 
-/// What a muxer decided.
+/// What a muxer decided, by datapoint id (so nothing is copied needlessly).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MuxResult {
-    /// Datapoints to insert (new ones).
-    pub insert: Vec<DataPoint>,
-    /// Datapoints to combine into states (new and known).
-    pub combine: Vec<DataPoint>,
+    /// Ids of the alert's datapoints to insert (those not stored yet).
+    pub insert: Vec<DataPointId>,
+    /// Datapoints (new or stored) whose tags or meta the muxer changed; they are
+    /// written in place of the originals.
+    pub updated: Vec<DataPoint>,
+    /// Ids of the datapoints (new and stored) to combine into states.
+    pub combine: Vec<DataPointId>,
 }
 
 /// T0 muxer: merges an alert's datapoints with those already stored for the stock.
@@ -139,7 +142,7 @@ pub struct CombineResult {
 /// T1 combiner: forms states (usually one, several for retro-combiners).
 pub trait T1Combiner: Send + Sync {
     /// `dps` are the channel's datapoints (exclusions already removed).
-    fn combine(&self, dps: &[DataPoint]) -> Result<Vec<CombineResult>, UnitError>;
+    fn combine(&self, dps: &[&DataPoint]) -> Result<Vec<CombineResult>, UnitError>;
 }
 
 /// Journal attributes a unit asks to record on the stock.

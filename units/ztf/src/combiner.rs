@@ -34,7 +34,7 @@ impl Unit for ZiT1Combiner {
 }
 
 impl T1Combiner for ZiT1Combiner {
-    fn combine(&self, dps: &[DataPoint]) -> Result<Vec<CombineResult>, UnitError> {
+    fn combine(&self, dps: &[&DataPoint]) -> Result<Vec<CombineResult>, UnitError> {
         let kept: Vec<DataPointId> = dps
             .iter()
             .filter(|d| self.private || d.body.get("programid").and_then(Value::as_i64) != Some(2))

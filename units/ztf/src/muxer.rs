@@ -89,33 +89,38 @@ impl Muxer for ZiMuxer {
             current.push(*ids.last().unwrap_or(&0));
         }
         let mut insert = Vec::new();
+        let mut updated = Vec::new();
         for dp in new.iter().filter(|d| !known_ids.contains(&d.id)) {
-            let mut dp = dp.clone();
+            insert.push(dp.id);
             if let Some(newer) = superseded.get(&dp.id) {
+                let mut dp = dp.clone();
                 mark(&mut dp, newer);
+                updated.push(dp);
             }
-            insert.push(dp);
         }
         for dp in known {
             if let Some(newer) = superseded.get(&dp.id) {
                 let mut dp = dp.clone();
                 if mark(&mut dp, newer) {
-                    insert.push(dp);
+                    updated.push(dp);
                 }
             }
         }
         let combine = current
             .into_iter()
-            .filter_map(|id| by_id.get(&id).copied())
-            .filter(|d| {
-                d.body
-                    .get("jd")
+            .filter(|id| {
+                by_id
+                    .get(id)
+                    .and_then(|d| d.body.get("jd"))
                     .and_then(Value::as_f64)
                     .is_some_and(|jd| jd <= latest_jd)
             })
-            .cloned()
             .collect();
-        Ok(MuxResult { insert, combine })
+        Ok(MuxResult {
+            insert,
+            updated,
+            combine,
+        })
     }
 }
 
@@ -143,16 +148,17 @@ mod tests {
         // the alert brings a reprocessed version of dp 100 (same jd/rcid, higher id)
         let new = vec![dp(300, 3.0, 5), dp(150, 1.0, 5), dp(200, 2.0, 5)];
         let r = ZiMuxer.process(&new, &known).unwrap();
-        let inserted: Vec<i64> = r.insert.iter().map(|d| d.id).collect();
         assert_eq!(
-            inserted,
-            vec![300, 150, 100],
-            "new ones, then the superseded stored one"
+            r.insert,
+            vec![300, 150],
+            "the alert's datapoints not stored yet"
         );
-        let old = r.insert.iter().find(|d| d.id == 100).unwrap();
+        let changed: Vec<i64> = r.updated.iter().map(|d| d.id).collect();
+        assert_eq!(changed, vec![100], "the superseded stored one");
+        let old = &r.updated[0];
         assert!(old.tag.contains(SUPERSEDED));
         assert_eq!(old.meta[0].extra, Some(json!({"superseded_by": 150})));
-        let mut combine: Vec<i64> = r.combine.iter().map(|d| d.id).collect();
+        let mut combine = r.combine.clone();
         combine.sort();
         assert_eq!(combine, vec![150, 200, 300]);
         // replaying with the stored state updated changes nothing more
@@ -163,10 +169,6 @@ mod tests {
             dp(300, 3.0, 5),
         ];
         let r2 = ZiMuxer.process(&new, &known2).unwrap();
-        assert!(
-            r2.insert.is_empty(),
-            "{:?}",
-            r2.insert.iter().map(|d| d.id).collect::<Vec<_>>()
-        );
+        assert!(r2.insert.is_empty() && r2.updated.is_empty(), "{r2:?}");
     }
 }

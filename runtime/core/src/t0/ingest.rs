@@ -9,7 +9,7 @@ use ampel_interface::hash::link_hash;
 use ampel_interface::*;
 use ampel_store::*;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Counts of a T0 run.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
@@ -465,20 +465,28 @@ impl<'a> T0Processor<'a> {
                 expiry: None,
             })
             .collect();
-        let (insert, combine) = match &self.muxer {
-            None => (dps.clone(), dps),
+        // the muxer decides what to insert and what to combine, by id
+        let mut known = Vec::new();
+        let mux = match &self.muxer {
+            None => {
+                let ids: Vec<DataPointId> = dps.iter().map(|d| d.id).collect();
+                MuxResult {
+                    insert: ids.clone(),
+                    updated: Vec::new(),
+                    combine: ids,
+                }
+            }
             Some(m) => {
-                let mut known = self.store.stock_datapoints(stock)?;
+                known = self.store.stock_datapoints(stock)?;
                 let stored: BTreeSet<DataPointId> = known.iter().map(|d| d.id).collect();
-                known.extend(
-                    self.buffer
-                        .dps
-                        .iter()
-                        .filter(|d| d.stock.contains(&stock) && !stored.contains(&d.id))
-                        .cloned(),
-                );
+                let pending = self
+                    .buffer
+                    .dps
+                    .iter()
+                    .filter(|d| d.stock.contains(&stock) && !stored.contains(&d.id));
+                known.extend(pending.cloned());
                 match m.process(&dps, &known) {
-                    Ok(r) => (r.insert, r.combine),
+                    Ok(r) => r,
                     Err(e) => {
                         let unit = self
                             .cfg
@@ -491,80 +499,96 @@ impl<'a> T0Processor<'a> {
                 }
             }
         };
-        for mut dp in insert {
+        let mut links = Vec::new();
+        let mut errors = Vec::new();
+        {
+            let mut pool: HashMap<DataPointId, &DataPoint> =
+                known.iter().chain(&dps).map(|d| (d.id, d)).collect();
+            pool.extend(mux.updated.iter().map(|d| (d.id, d)));
+            let combine: Vec<&DataPoint> = mux
+                .combine
+                .iter()
+                .filter_map(|id| pool.get(id).copied())
+                .collect();
+            for &i in accepted {
+                let d = &self.directives[i];
+                let ch = BTreeSet::from([d.channel.clone()]);
+                let ch_dps: Vec<&DataPoint> = combine
+                    .iter()
+                    .filter(|dp| !dp.excl.contains(&d.channel))
+                    .copied()
+                    .collect();
+                for (ci, c) in d.combine.iter().enumerate() {
+                    let results = match c.unit.combine(&ch_dps) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            errors
+                                .push((self.cfg.directives[i].ingest.combine[ci].unit.clone(), e));
+                            continue;
+                        }
+                    };
+                    for r in results {
+                        let link = link_hash(&r.dps);
+                        links.push(link);
+                        let mut m = self.meta(Tier::T1, DocumentCode::OK, &ch, alert_id);
+                        m.traceid.insert("combiner".into(), c.trace);
+                        self.buffer.states.push(T1Document {
+                            stock,
+                            link,
+                            dps: r.dps,
+                            channel: ch.clone(),
+                            tag: r.tag,
+                            code: r.code.unwrap_or(DocumentCode::OK),
+                            meta: vec![m],
+                            body: vec![],
+                        });
+                        for t in &c.state_t2 {
+                            let meta = self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id);
+                            self.buffer.tickets.push(ticket(
+                                stock,
+                                t,
+                                link,
+                                T2Kind::State,
+                                &ch,
+                                meta,
+                            ));
+                        }
+                    }
+                }
+                for t in &d.point_t2 {
+                    for dp in select(&combine, t.select) {
+                        let meta = self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id);
+                        self.buffer
+                            .tickets
+                            .push(ticket(stock, t, dp, T2Kind::Point, &ch, meta));
+                    }
+                }
+                for t in &d.stock_t2 {
+                    let meta = self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id);
+                    self.buffer
+                        .tickets
+                        .push(ticket(stock, t, stock, T2Kind::Stock, &ch, meta));
+                }
+            }
+        }
+        // move the datapoints to write into the buffer (changed versions win)
+        let insert: BTreeSet<DataPointId> = mux.insert.iter().copied().collect();
+        let mut updated: HashMap<DataPointId, DataPoint> =
+            mux.updated.into_iter().map(|d| (d.id, d)).collect();
+        let mut out: Vec<DataPoint> = dps
+            .into_iter()
+            .filter(|d| insert.contains(&d.id))
+            .map(|d| updated.remove(&d.id).unwrap_or(d))
+            .collect();
+        let mut rest: Vec<DataPoint> = updated.into_values().collect();
+        rest.sort_by_key(|d| d.id);
+        out.extend(rest);
+        for mut dp in out {
             for m in dp.meta.iter_mut().filter(|m| m.run == 0) {
                 m.run = self.run;
                 m.ts = now;
             }
             self.buffer.dps.push(dp);
-        }
-        let mut links = Vec::new();
-        let mut errors = Vec::new();
-        for &i in accepted {
-            let d = &self.directives[i];
-            let ch = BTreeSet::from([d.channel.clone()]);
-            let ch_dps: Vec<DataPoint> = combine
-                .iter()
-                .filter(|dp| !dp.excl.contains(&d.channel))
-                .cloned()
-                .collect();
-            for (ci, c) in d.combine.iter().enumerate() {
-                let results = match c.unit.combine(&ch_dps) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        errors.push((self.cfg.directives[i].ingest.combine[ci].unit.clone(), e));
-                        continue;
-                    }
-                };
-                for r in results {
-                    let link = link_hash(&r.dps);
-                    links.push(link);
-                    let mut m = self.meta(Tier::T1, DocumentCode::OK, &ch, alert_id);
-                    m.traceid.insert("combiner".into(), c.trace);
-                    self.buffer.states.push(T1Document {
-                        stock,
-                        link,
-                        dps: r.dps,
-                        channel: ch.clone(),
-                        tag: r.tag,
-                        code: r.code.unwrap_or(DocumentCode::OK),
-                        meta: vec![m],
-                        body: vec![],
-                    });
-                    for t in &c.state_t2 {
-                        self.buffer.tickets.push(ticket(
-                            stock,
-                            t,
-                            link,
-                            T2Kind::State,
-                            &ch,
-                            self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
-                        ));
-                    }
-                }
-            }
-            for t in &d.point_t2 {
-                for dp in select(&combine, t.select) {
-                    self.buffer.tickets.push(ticket(
-                        stock,
-                        t,
-                        dp,
-                        T2Kind::Point,
-                        &ch,
-                        self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
-                    ));
-                }
-            }
-            for t in &d.stock_t2 {
-                self.buffer.tickets.push(ticket(
-                    stock,
-                    t,
-                    stock,
-                    T2Kind::Stock,
-                    &ch,
-                    self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id),
-                ));
-            }
         }
         for (unit, e) in errors {
             self.unit_error(&unit, Some(stock), origin.to_string(), &e)?;
@@ -646,7 +670,7 @@ fn ticket(
 }
 
 /// Detections (id > 0) chosen by a point T2's selection, ordered by `jd`.
-fn select(dps: &[DataPoint], how: DpSelect) -> Vec<DataPointId> {
+fn select(dps: &[&DataPoint], how: DpSelect) -> Vec<DataPointId> {
     let mut det: Vec<(f64, DataPointId)> = dps
         .iter()
         .filter(|d| d.id > 0)
