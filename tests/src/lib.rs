@@ -11,13 +11,13 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The shared real alerts (`../shared/data/alerts` beside the repository).
+/// The shared real alerts: `$AMPEL_SHARED_DATA/alerts`, by default
+/// `../shared/data/alerts` beside the repository.
 pub fn shared_alerts() -> PathBuf {
-    let p = repo_root()
-        .join("..")
-        .join("shared")
-        .join("data")
-        .join("alerts");
+    let data = std::env::var_os("AMPEL_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("..").join("shared").join("data"));
+    let p = data.join("alerts");
     assert!(
         p.is_dir(),
         "the shared alert data is missing at {}",
