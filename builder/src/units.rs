@@ -10,5 +10,6 @@ pub fn registry() -> Result<Registry, RegistryError> {
     ampel_units_basic::register(&mut r)?;
     ampel_units_ztf::register(&mut r)?;
     ampel_units_lsst::register(&mut r)?;
+    ampel_units_lightcurve::register(&mut r)?;
     Ok(r)
 }

@@ -4,4 +4,5 @@ mod conformance;
 mod golden_hashes;
 mod sqlite_errors;
 mod t0_real_alerts;
+mod t2;
 mod tidy;

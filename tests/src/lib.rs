@@ -65,3 +65,75 @@ impl Backend for SqliteBackend {
         ampel_commands::open_store(uri).expect("open store")
     }
 }
+
+/// Test units used by the T2 tests and the worker helper process.
+pub mod units {
+    use ampel_interface::serde_json::json;
+    use ampel_interface::*;
+    use serde::{Deserialize, Serialize};
+
+    /// Config of [`TouchStock`].
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct TouchConfig {
+        /// Time each ticket takes [ms].
+        pub sleep_ms: u64,
+        /// Fail for stocks divisible by this (0: never).
+        pub fail_every: i64,
+    }
+    impl UnitConfig for TouchConfig {}
+
+    /// A stock T2 that reports the stock's journal length.
+    pub struct TouchStock(TouchConfig);
+    impl Unit for TouchStock {
+        const NAME: &'static str = "TouchStock";
+        const VERSION: &'static str = "1.0.0";
+        const SOURCE: &'static str = "touch stock v1";
+        type Config = TouchConfig;
+        fn new(c: TouchConfig) -> Result<Self, ConfigError> {
+            Ok(TouchStock(c))
+        }
+    }
+    impl StockT2 for TouchStock {
+        fn process(&self, stock: &Stock) -> Result<UnitResult, UnitError> {
+            if self.0.sleep_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(self.0.sleep_ms));
+            }
+            if self.0.fail_every > 0 && stock.stock % self.0.fail_every == 0 {
+                return Err(UnitError::new(format!("stock {} is unlucky", stock.stock)));
+            }
+            Ok(UnitResult::ok(json!({ "journal": stock.journal.len() })))
+        }
+    }
+
+    /// The same unit name in a later version (for outdated-result tests).
+    pub struct TouchStockV2(TouchConfig);
+    impl Unit for TouchStockV2 {
+        const NAME: &'static str = "TouchStock";
+        const VERSION: &'static str = "2.0.0";
+        const SOURCE: &'static str = "touch stock v2";
+        type Config = TouchConfig;
+        fn new(c: TouchConfig) -> Result<Self, ConfigError> {
+            Ok(TouchStockV2(c))
+        }
+    }
+    impl StockT2 for TouchStockV2 {
+        fn process(&self, stock: &Stock) -> Result<UnitResult, UnitError> {
+            TouchStock(TouchConfig {
+                sleep_ms: self.0.sleep_ms,
+                fail_every: self.0.fail_every,
+            })
+            .process(stock)
+        }
+    }
+
+    /// Every real unit plus [`TouchStock`].
+    pub fn registry() -> Registry {
+        let mut r = Registry::new();
+        ampel_units_basic::register(&mut r).expect("units");
+        ampel_units_ztf::register(&mut r).expect("units");
+        ampel_units_lightcurve::register(&mut r).expect("units");
+        r.stock_t2::<TouchStock>().expect("units");
+        r
+    }
+}

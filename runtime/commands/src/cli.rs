@@ -39,6 +39,9 @@ pub enum RuntimeCommand {
     ///
     /// Example: ampel t0 --config manifests/ztf-demo.t0.toml --source ../shared/data/alerts/ztf
     T0(crate::t0::T0Args),
+    /// Run and inspect T2: workers, results, resets, outdated results.
+    #[command(subcommand)]
+    T2(crate::t2::T2Command),
 }
 
 /// `ampel units ...`
@@ -239,6 +242,7 @@ pub fn run(
             })
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
+        RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
         RuntimeCommand::Hash(HashCommand::Link { ids }) => {
             let out = json!({"link": link_hash(ids), "dps": ids});
             emit(args.json, &out, || {

@@ -6,6 +6,7 @@
 
 mod cli;
 mod t0;
+mod t2;
 mod uri;
 
 pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};

@@ -3,11 +3,13 @@
 //! - [`loader`]: builds units from the registry, registering their config hashes and
 //!   trace ids in the store (provenance) before anything they produce is written;
 //! - [`clock`]: where "now" comes from: the wall clock live, the data in archive mode;
-//! - [`t0`]: the alert consumer (filter per channel, shape, mux, combine, ingest).
+//! - [`t0`]: the alert consumer (filter per channel, shape, mux, combine, ingest);
+//! - [`t2`]: the worker (leased claims, dependencies, retries, provenance).
 
 pub mod clock;
 pub mod loader;
 pub mod t0;
+pub mod t2;
 
 pub use clock::Clock;
 pub use loader::{check_units, CoreError, Loaded, UnitLoader, UnitRequest};

@@ -230,9 +230,21 @@ impl T2Document {
             .and_then(|i| self.body.get(i))
     }
 
-    /// Number of processing attempts (tier-2 meta records).
+    /// Number of processing attempts: tier-2 meta records, except those that only
+    /// recorded a wait for dependencies.
     pub fn trials(&self) -> usize {
-        self.meta.iter().filter(|m| m.tier == Tier::T2).count()
+        self.meta
+            .iter()
+            .filter(|m| m.tier == Tier::T2 && m.code != DocumentCode::PENDING_DEPENDENCY)
+            .count()
+    }
+
+    /// Number of times this ticket waited for its dependencies.
+    pub fn waits(&self) -> usize {
+        self.meta
+            .iter()
+            .filter(|m| m.tier == Tier::T2 && m.code == DocumentCode::PENDING_DEPENDENCY)
+            .count()
     }
 }
 

@@ -223,6 +223,43 @@ impl Store for SqliteStore {
     fn claim_t2(&self, req: &ClaimRequest) -> Result<Option<T2Document>> {
         self.write(|c, tx| queue::claim(c, tx, req))
     }
+    fn claim_t2_many(&self, req: &ClaimRequest, n: usize) -> Result<Vec<T2Document>> {
+        self.write(|c, tx| {
+            let mut out = Vec::new();
+            while out.len() < n {
+                match queue::claim(c, tx, req)? {
+                    Some(d) => out.push(d),
+                    None => break,
+                }
+            }
+            Ok(out)
+        })
+    }
+    fn complete_t2_many(
+        &self,
+        items: &[(String, T2Outcome)],
+        owner: &str,
+    ) -> Result<Vec<Result<()>>> {
+        self.write(|c, tx| {
+            let mut out = Vec::with_capacity(items.len());
+            for (id, o) in items {
+                match queue::complete(c, tx, id, owner, o) {
+                    Err(e @ StoreError::LeaseLost { .. }) => out.push(Err(e)),
+                    Err(e) => return Err(e),
+                    Ok(()) => out.push(Ok(())),
+                }
+            }
+            Ok(out)
+        })
+    }
+    fn update_stocks(&self, updates: &[StockChange]) -> Result<Vec<bool>> {
+        self.write(|c, tx| {
+            updates
+                .iter()
+                .map(|u| ingest::update_stock(c, tx, u))
+                .collect()
+        })
+    }
     fn renew_lease(&self, id: &str, owner: &str, until: UnixTime) -> Result<()> {
         self.write(|c, tx| queue::renew(c, tx, id, owner, until))
     }

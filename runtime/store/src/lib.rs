@@ -174,6 +174,18 @@ pub trait Store: Send + Sync {
     /// backing off, or RUNNING with an expired lease. The ticket becomes RUNNING
     /// with a lease for `req.owner` until `req.now + req.lease_seconds`.
     fn claim_t2(&self, req: &ClaimRequest) -> Result<Option<T2Document>>;
+    /// Claim up to `n` tickets at once (as [`Store::claim_t2`], oldest first).
+    /// Backends override this to do it in one round trip.
+    fn claim_t2_many(&self, req: &ClaimRequest, n: usize) -> Result<Vec<T2Document>> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.claim_t2(req)? {
+                Some(d) => out.push(d),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
     /// Extend a lease (heartbeat). Fails with [`StoreError::LeaseLost`] if another
     /// worker reclaimed the ticket.
     fn renew_lease(&self, id: &str, owner: &str, until: ampel_interface::UnixTime) -> Result<()>;
@@ -182,6 +194,18 @@ pub trait Store: Send + Sync {
     /// body, add tags, set `retry_after`. Fails with [`StoreError::LeaseLost`] if the
     /// lease is no longer the caller's.
     fn complete_t2(&self, id: &str, owner: &str, outcome: &T2Outcome) -> Result<()>;
+    /// Complete several claimed tickets; each entry's result is independent (a lost
+    /// lease fails that entry only). Backends override this to write in one batch.
+    fn complete_t2_many(
+        &self,
+        items: &[(String, T2Outcome)],
+        owner: &str,
+    ) -> Result<Vec<Result<()>>> {
+        Ok(items
+            .iter()
+            .map(|(id, o)| self.complete_t2(id, owner, o))
+            .collect())
+    }
     /// Reset matching T2 documents to `code` (clearing leases and backoff; bodies
     /// too with [`ResetMode::CodeAndBody`]). Returns how many changed.
     fn reset_t2(
@@ -195,6 +219,10 @@ pub trait Store: Send + Sync {
     /// Journal, tag and name updates on an existing stock; returns false if the
     /// stock does not exist.
     fn update_stock(&self, update: &StockChange) -> Result<bool>;
+    /// Several stock updates; returns, per update, whether the stock exists.
+    fn update_stocks(&self, updates: &[StockChange]) -> Result<Vec<bool>> {
+        updates.iter().map(|u| self.update_stock(u)).collect()
+    }
     /// Stock ids matching a selection, ascending.
     fn select_stocks(&self, selection: &StockSelection) -> Result<Vec<StockId>>;
     /// Store a T3 document (idempotent by id).

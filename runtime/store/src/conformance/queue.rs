@@ -172,7 +172,11 @@ pub fn backoff_is_respected(b: &dyn Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(again.id, d.id);
-    assert_eq!(again.trials(), 1);
+    assert_eq!(
+        (again.trials(), again.waits()),
+        (0, 1),
+        "a wait is not a trial"
+    );
 }
 
 /// Each completed attempt records which body it appended; resets clear as asked.

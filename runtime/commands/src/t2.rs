@@ -1,0 +1,322 @@
+//! `ampel t2 ...`: run workers, show results, reset tickets, list outdated results.
+
+use crate::cli::{emit, table, CommandError, RuntimeArgs};
+use crate::uri::open_store;
+use ampel_core::t2::{T2Worker, T2WorkerConfig};
+use ampel_interface::{DocumentCode, Registry, T2Document};
+use ampel_store::{ResetMode, T2Filter};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use std::sync::atomic::AtomicBool;
+
+/// `ampel t2 ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum T2Command {
+    /// Process T2 tickets with leased claims; several workers (and processes) cooperate.
+    ///
+    /// Example: ampel t2 run --workers 2 --until-empty
+    Run(RunArgs),
+    /// Show the T2 documents of a stock: unit, link, code, channels, current result.
+    Show {
+        /// Stock id (or a ZTF name such as ZTF18abcdefg).
+        stock: String,
+    },
+    /// Put matching tickets back in the queue (code RERUN_REQUESTED, or NEW with --with-body).
+    Reset(SelectArgs),
+    /// List results made by another unit version, code or config than this binary's.
+    Outdated {
+        /// Also put the outdated tickets back in the queue (results are kept; a new
+        /// result is appended and becomes current).
+        #[arg(long)]
+        reset: bool,
+    },
+}
+
+/// `ampel t2 run` options.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Worker threads in this process (each with its own store connection).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Stop when no ticket is left to process (otherwise poll until interrupted).
+    #[arg(long)]
+    pub until_empty: bool,
+    /// Only these units.
+    #[arg(long = "unit")]
+    pub units: Vec<String>,
+    /// Lease length in seconds (renewed while a unit runs).
+    #[arg(long, default_value_t = 60.0)]
+    pub lease: f64,
+    /// Attempts before TOO_MANY_TRIALS.
+    #[arg(long, default_value_t = 5)]
+    pub max_try: usize,
+    /// Base of the jittered retry backoff, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub backoff: f64,
+    /// Stamp results with the wall clock instead of the ingestion time.
+    #[arg(long)]
+    pub wall_clock: bool,
+}
+
+/// Which tickets `reset` touches.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Only this unit.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Only this stock.
+    #[arg(long)]
+    pub stock: Option<i64>,
+    /// Only tickets with this code (e.g. -4 for EXCEPTION, -7 for TOO_MANY_TRIALS).
+    #[arg(long, allow_negative_numbers = true)]
+    pub code: Option<i32>,
+    /// Also drop the stored results.
+    #[arg(long)]
+    pub with_body: bool,
+}
+
+fn stock_id(s: &str) -> Result<i64, CommandError> {
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| ampel_units_ztf_name(s))
+        .ok_or_else(|| CommandError::Usage(format!("`{s}` is neither a stock id nor a ZTF name")))
+}
+
+/// ZTF names are accepted where stock ids are (same mapping as the ZTF units).
+fn ampel_units_ztf_name(name: &str) -> Option<i64> {
+    let b = name.as_bytes();
+    if b.len() != 12 || &b[..3] != b"ZTF" {
+        return None;
+    }
+    let year: i64 = name[3..5].parse().ok()?;
+    let mut num = 0i64;
+    for &c in &b[5..] {
+        if !c.is_ascii_lowercase() {
+            return None;
+        }
+        num = num * 26 + i64::from(c - b'a');
+    }
+    (17..=32).contains(&year).then_some((num << 4) + year - 17)
+}
+
+/// Run a `t2` command.
+pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(), CommandError> {
+    match cmd {
+        T2Command::Run(r) => run_workers(registry, args, r),
+        T2Command::Show { stock } => show(args, stock_id(stock)?),
+        T2Command::Reset(sel) => {
+            let store = open_store(&args.db)?;
+            let filter = T2Filter {
+                stock: sel.stock,
+                unit: sel.unit.clone().map(|u| vec![u]),
+                code: sel.code.map(|c| vec![DocumentCode(c)]),
+                ..Default::default()
+            };
+            let (code, mode) = if sel.with_body {
+                (DocumentCode::NEW, ResetMode::CodeAndBody)
+            } else {
+                (DocumentCode::RERUN_REQUESTED, ResetMode::CodeOnly)
+            };
+            let n = store.reset_t2(&filter, code, mode)?;
+            emit(args.json, &json!({ "reset": n }), || {
+                let mut t = table(&["reset", "tickets"]);
+                t.add_row([format!("{code}"), n.to_string()]);
+                t
+            })
+        }
+        T2Command::Outdated { reset } => outdated(registry, args, *reset),
+    }
+}
+
+fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(), CommandError> {
+    let stop = AtomicBool::new(false);
+    let base = T2WorkerConfig::default();
+    let results: Vec<Result<ampel_core::t2::T2Stats, CommandError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..r.workers.max(1))
+            .map(|i| {
+                let stop = &stop;
+                let cfg = T2WorkerConfig {
+                    owner: format!("{}-{i}", base.owner),
+                    lease_seconds: r.lease,
+                    max_try: r.max_try,
+                    units: (!r.units.is_empty()).then(|| r.units.clone()),
+                    backoff_base: r.backoff,
+                    data_time: !r.wall_clock,
+                    ..base.clone()
+                };
+                s.spawn(move || -> Result<_, CommandError> {
+                    let store = open_store(&args.db)?;
+                    let mut w = T2Worker::new(cfg, registry, store.as_ref()).map_err(t2_err)?;
+                    w.run(r.until_empty, stop).map_err(t2_err)?;
+                    w.finish().map_err(t2_err)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(CommandError::Usage("a worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut total = ampel_core::t2::T2Stats::default();
+    for r in results {
+        let s = r?;
+        total.processed += s.processed;
+        total.waiting += s.waiting;
+        total.too_many_trials += s.too_many_trials;
+        total.lease_lost += s.lease_lost;
+        for (k, v) in s.ok {
+            *total.ok.entry(k).or_default() += v;
+        }
+        for (k, v) in s.failed {
+            *total.failed.entry(k).or_default() += v;
+        }
+    }
+    let v = serde_json::to_value(&total).unwrap_or(Value::Null);
+    emit(args.json, &v, || {
+        let mut t = table(&["", "count"]);
+        t.add_row(["tickets processed".to_string(), total.processed.to_string()]);
+        for (u, n) in &total.ok {
+            t.add_row([format!("{u}: results"), n.to_string()]);
+        }
+        for (u, n) in &total.failed {
+            t.add_row([
+                format!("{u}: failures (see trouble records)"),
+                n.to_string(),
+            ]);
+        }
+        t.add_row([
+            "waited for dependencies".to_string(),
+            total.waiting.to_string(),
+        ]);
+        t.add_row([
+            "gave up (TOO_MANY_TRIALS)".to_string(),
+            total.too_many_trials.to_string(),
+        ]);
+        t.add_row(["leases lost".to_string(), total.lease_lost.to_string()]);
+        t
+    })
+}
+
+fn t2_err(e: ampel_core::t2::T2Error) -> CommandError {
+    match e {
+        ampel_core::t2::T2Error::Store(s) => CommandError::Store(s),
+    }
+}
+
+fn doc_json(d: &T2Document) -> Value {
+    json!({
+        "id": d.id, "unit": d.unit, "config": d.config, "link": d.link, "kind": d.col.as_str(),
+        "code": d.code, "channel": d.channel, "tag": d.tag, "trials": d.trials(),
+        "result": d.current_result(),
+    })
+}
+
+fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
+    let store = open_store(&args.db)?;
+    let docs = store.find_t2(&T2Filter {
+        stock: Some(stock),
+        ..Default::default()
+    })?;
+    let v = Value::Array(docs.iter().map(doc_json).collect());
+    emit(args.json, &v, || {
+        let mut t = table(&["unit", "kind", "link", "code", "channels", "result"]);
+        for d in &docs {
+            let mut result = d
+                .current_result()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into());
+            if result.len() > 100 {
+                result = format!(
+                    "{}…",
+                    &result[..result.char_indices().nth(100).map_or(result.len(), |c| c.0)]
+                );
+            }
+            let channels: Vec<&str> = d.channel.iter().map(String::as_str).collect();
+            t.add_row([
+                d.unit.clone(),
+                d.col.as_str().into(),
+                d.link.to_string(),
+                d.code.to_string(),
+                channels.join(","),
+                result,
+            ]);
+        }
+        t
+    })
+}
+
+fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), CommandError> {
+    let store = open_store(&args.db)?;
+    let found = ampel_core::t2::outdated(registry, store.as_ref(), &T2Filter::default())?;
+    let trace = |t: &Option<ampel_interface::TraceRecord>| {
+        t.as_ref()
+            .map(|t| json!({ "trace": t.id, "version": t.version, "digest": t.digest }))
+    };
+    let rows: Vec<Value> = found
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.doc.id, "stock": o.doc.stock, "unit": o.doc.unit,
+                "made_by": trace(&o.made_by_trace).unwrap_or(json!({ "trace": o.made_by })),
+                "current": trace(&o.current),
+            })
+        })
+        .collect();
+    if reset && !found.is_empty() {
+        let ids: Vec<String> = found.iter().map(|o| o.doc.id.clone()).collect();
+        let n = reset_ids(store.as_ref(), &ids)?;
+        eprintln!("{n} outdated tickets put back in the queue (RERUN_REQUESTED)");
+    }
+    let v = Value::Array(rows.clone());
+    emit(args.json, &v, || {
+        let mut t = table(&[
+            "ticket",
+            "stock",
+            "unit",
+            "made by (version, digest)",
+            "current (version, digest)",
+        ]);
+        for r in &rows {
+            let fmt = |x: &Value| {
+                format!(
+                    "{} {}",
+                    x["version"].as_str().unwrap_or("?"),
+                    x["digest"].as_str().unwrap_or("?")
+                )
+            };
+            t.add_row([
+                r["id"].as_str().unwrap_or("").to_string(),
+                r["stock"].to_string(),
+                r["unit"].as_str().unwrap_or("").to_string(),
+                fmt(&r["made_by"]),
+                if r["current"].is_null() {
+                    "unit not in this binary".into()
+                } else {
+                    fmt(&r["current"])
+                },
+            ]);
+        }
+        t
+    })
+}
+
+/// Reset exactly these tickets (by id) to RERUN_REQUESTED, keeping their results.
+fn reset_ids(store: &dyn ampel_store::Store, ids: &[String]) -> Result<usize, CommandError> {
+    let mut n = 0;
+    for id in ids {
+        if let Some(d) = store.get_t2(id)? {
+            let filter = T2Filter {
+                stock: Some(d.stock),
+                unit: Some(vec![d.unit.clone()]),
+                config: Some(d.config),
+                link: Some(vec![d.link]),
+                ..Default::default()
+            };
+            n += store.reset_t2(&filter, DocumentCode::RERUN_REQUESTED, ResetMode::CodeOnly)?;
+        }
+    }
+    Ok(n)
+}
