@@ -7,7 +7,8 @@
 //! - [`units`]: one trait per unit kind and the values units exchange;
 //! - [`config`]: typed configuration with defaults, unknown fields rejected;
 //! - [`registry`]: units by name, typed registration, erased use;
-//! - [`hash`]: canonical encodings and hashes (config, link, trace, T2 id).
+//! - [`hash`]: canonical encodings and hashes (config, link, trace, T2 id);
+//! - [`finite`]: results to JSON, refusing NaN and infinities.
 //!
 //! # Writing a unit
 //! ```
@@ -47,6 +48,7 @@
 pub mod codes;
 pub mod config;
 pub mod documents;
+pub mod finite;
 pub mod hash;
 pub mod registry;
 pub mod units;
@@ -54,6 +56,7 @@ pub mod units;
 pub use codes::*;
 pub use config::{resolve_config, ConfigError, FieldProblem, NoConfig, Resolved, UnitConfig};
 pub use documents::*;
+pub use finite::finite_body;
 pub use registry::{
     CheckedConfig, ErasedUnit, Registry, RegistryError, Typed, UnitInstance, UnitKind,
 };

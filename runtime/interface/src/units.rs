@@ -16,16 +16,33 @@ use crate::DocumentCode;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Error returned by a unit. The runtime records it as `EXCEPTION` with a trouble
-/// record naming unit, document and message, and carries on.
+/// Error returned by a unit. The runtime records it with a trouble record naming
+/// unit, document and message, and carries on: a failure (`EXCEPTION`) may be
+/// retried; a bad result (`ERROR`, e.g. a non-finite number) is not.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct UnitError(pub String);
+#[error("{message}")]
+pub struct UnitError {
+    /// What went wrong.
+    pub message: String,
+    /// The unit computed something unusable (retrying will not help).
+    pub bad_result: bool,
+}
 
 impl UnitError {
-    /// An error with a message.
+    /// A failure with a message.
     pub fn new(msg: impl Into<String>) -> Self {
-        UnitError(msg.into())
+        UnitError {
+            message: msg.into(),
+            bad_result: false,
+        }
+    }
+
+    /// An unusable result (non-finite numbers, wrong shape).
+    pub fn bad_result(msg: impl Into<String>) -> Self {
+        UnitError {
+            message: msg.into(),
+            bad_result: true,
+        }
     }
 }
 
@@ -173,6 +190,12 @@ pub struct UnitResult {
 }
 
 impl UnitResult {
+    /// A successful result from any serialisable value, refusing NaN and infinities
+    /// (which JSON cannot carry and `serde_json` would silently turn into `null`).
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, UnitError> {
+        Ok(UnitResult::ok(crate::finite::finite_body(value)?))
+    }
+
     /// A successful result carrying `body`.
     pub fn ok(body: Body) -> Self {
         UnitResult {

@@ -66,7 +66,7 @@ pub(crate) fn finite(name: &str, x: f64) -> Result<Value, UnitError> {
     if x.is_finite() {
         Ok(json!(x))
     } else {
-        Err(UnitError::new(format!(
+        Err(UnitError::bad_result(format!(
             "computed a non-finite {name} ({x})"
         )))
     }

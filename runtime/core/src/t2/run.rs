@@ -531,10 +531,15 @@ impl<'a> T2Worker<'a> {
         };
         match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(r)) => Outcome::Done(Box::new(r), trace),
+            // an unusable result is an ERROR (retrying will not help); a failure may pass
             Ok(Err(e)) => Outcome::Fail {
-                code: DocumentCode::EXCEPTION,
-                message: e.to_string(),
-                retry: true,
+                code: if e.bad_result {
+                    DocumentCode::ERROR
+                } else {
+                    DocumentCode::EXCEPTION
+                },
+                retry: !e.bad_result,
+                message: e.message,
                 trace: Some(trace),
             },
             Err(panic) => {
