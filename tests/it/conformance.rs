@@ -12,7 +12,7 @@ fn run_all(backend: &dyn Backend) {
         check(backend);
         ran += 1;
     });
-    assert_eq!(ran, 14);
+    assert_eq!(ran, 15);
 }
 
 #[test]

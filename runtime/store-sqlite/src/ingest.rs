@@ -94,7 +94,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result
             expiry: dp.expiry,
         };
         if insert
-            .execute(params![dp.id, c.enc(&dp.body)?, c.enc(&attrs)?])
+            .execute(params![dp.id, c.pack(&dp.body)?, c.enc(&attrs)?])
             .map_err(err)?
             == 1
         {

@@ -27,7 +27,7 @@ pub(crate) fn info(c: &Ctx, tx: &Transaction) -> Result<StoreInfo> {
     })
 }
 
-fn dp_from(c: &Ctx, id: i64, body: &str, attrs: &str) -> Result<DataPoint> {
+fn dp_from(c: &Ctx, id: i64, body: &[u8], attrs: &str) -> Result<DataPoint> {
     let a: DpAttrs = c.dec("t0", id, attrs)?;
     Ok(DataPoint {
         id,
@@ -37,7 +37,7 @@ fn dp_from(c: &Ctx, id: i64, body: &str, attrs: &str) -> Result<DataPoint> {
         channel: a.channel,
         excl: a.excl,
         meta: a.meta,
-        body: c.dec("t0", id, body)?,
+        body: c.unpack("t0", id, body)?,
         expiry: a.expiry,
     })
 }
@@ -48,7 +48,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, ids: &[DataPointId]) -> Resu
         .map_err(|e| c.err(e))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let row: Option<(String, String)> = stmt
+        let row: Option<(Vec<u8>, String)> = stmt
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(|e| c.err(e))?;
@@ -74,7 +74,7 @@ pub(crate) fn stock_datapoints(
         .query_map([stock], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(1)?,
                 r.get::<_, String>(2)?,
             ))
         })

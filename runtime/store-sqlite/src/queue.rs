@@ -170,6 +170,72 @@ pub(crate) fn claim(c: &Ctx, tx: &Transaction, req: &ClaimRequest) -> Result<Opt
     assemble(c, row).map(Some)
 }
 
+/// Claim up to `n` tickets with three statements: the oldest claimable seqs, the
+/// oldest expired leases, then one `UPDATE ... RETURNING` over the chosen rows.
+pub(crate) fn claim_many(
+    c: &Ctx,
+    tx: &Transaction,
+    req: &ClaimRequest,
+    n: usize,
+) -> Result<Vec<T2Document>> {
+    let unit_clause = req
+        .units
+        .as_ref()
+        .map(|u| format!("AND {}", in_list("unit", u.len())))
+        .unwrap_or_default();
+    let unit_args = || -> Vec<Sql> {
+        req.units
+            .iter()
+            .flatten()
+            .map(|u| Sql::Text(u.clone()))
+            .collect()
+    };
+    let seqs = |sql: String, args: Vec<Sql>| -> Result<Vec<i64>> {
+        let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
+        let rows = stmt
+            .query_map(params_from_iter(args), |r| r.get(0))
+            .map_err(|e| c.err(e))?;
+        rows.collect::<Result<Vec<i64>, _>>().map_err(|e| c.err(e))
+    };
+    let mut chosen = Vec::new();
+    if !req.codes.is_empty() {
+        let mut args: Vec<Sql> = req.codes.iter().map(|c| Sql::Integer(c.0.into())).collect();
+        args.push(Sql::Real(req.now));
+        args.extend(unit_args());
+        chosen = seqs(
+            format!(
+                "SELECT seq FROM t2 WHERE {} AND (retry_after IS NULL OR retry_after <= ?) {unit_clause} ORDER BY seq LIMIT {n}",
+                in_list("code", req.codes.len())
+            ),
+            args,
+        )?;
+    }
+    let mut args = vec![Sql::Real(req.now)];
+    args.extend(unit_args());
+    chosen.extend(seqs(format!("SELECT seq FROM t2 WHERE code = -5 AND lease_until < ? {unit_clause} ORDER BY seq LIMIT {n}"), args)?);
+    chosen.sort_unstable();
+    chosen.truncate(n);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let until = req.now + req.lease_seconds;
+    let sql = format!(
+        "UPDATE t2 SET code = -5, lease_owner = ?, lease_until = ?, retry_after = NULL WHERE {} RETURNING {COLUMNS}",
+        in_list("seq", chosen.len())
+    );
+    let mut args = vec![Sql::Text(req.owner.clone()), Sql::Real(until)];
+    args.extend(chosen.iter().map(|s| Sql::Integer(*s)));
+    let mut stmt = tx.prepare(&sql).map_err(|e| c.err(e))?;
+    let rows = stmt
+        .query_map(params_from_iter(args), raw)
+        .map_err(|e| c.err(e))?;
+    let mut raws = rows
+        .collect::<Result<Vec<RawT2>, _>>()
+        .map_err(|e| c.err(e))?;
+    raws.sort_by_key(|r| r.seq); // RETURNING order is unspecified; claims are oldest first
+    raws.into_iter().map(|r| assemble(c, r)).collect()
+}
+
 pub(crate) fn renew(
     c: &Ctx,
     tx: &Transaction,

@@ -1,7 +1,8 @@
 //! Table layout of the embedded store, its version check and the error mapping.
 //!
 //! Authoritative columns hold everything a query filters on (ids, codes, leases,
-//! channels, tags, times), each with an index; the rest of a document is JSON text.
+//! channels, tags, times), each with an index; the rest of a document is JSON text,
+//! except datapoint bodies, which are MessagePack (exact, and fast to read back).
 //! The layout version lives in `ampel_meta.schema_version`.
 
 use ampel_store::{StoreError, SCHEMA_VERSION};
@@ -10,7 +11,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension};
 /// Every table and index; created in one transaction on first open.
 pub(crate) const CREATE: &str = r#"
 CREATE TABLE ampel_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE t0 (id INTEGER PRIMARY KEY, body TEXT NOT NULL, attrs TEXT NOT NULL);
+CREATE TABLE t0 (id INTEGER PRIMARY KEY, body BLOB NOT NULL, attrs TEXT NOT NULL);
 CREATE TABLE t0_stock (stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (stock, id)) WITHOUT ROWID;
 CREATE TABLE t1 (seq INTEGER PRIMARY KEY, stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, UNIQUE (stock, link));
 CREATE TABLE t2 (

@@ -41,7 +41,7 @@ impl Default for T2WorkerConfig {
             max_try: 5,
             units: None,
             backoff_base: 1.0,
-            batch: 64,
+            batch: 256,
             data_time: true,
         }
     }

@@ -32,7 +32,7 @@ pub type Check = fn(&dyn Backend);
 
 /// Every single-process check, by name.
 pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
-    let checks: [(&'static str, Check); 14] = [
+    let checks: [(&'static str, Check); 15] = [
         (
             "datapoint_upsert_is_idempotent_and_merges",
             datapoint_upsert_is_idempotent_and_merges,
@@ -49,6 +49,10 @@ pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
         (
             "claims_are_fifo_and_exclusive",
             claims_are_fifo_and_exclusive,
+        ),
+        (
+            "batch_claims_are_fifo_and_exclusive",
+            batch_claims_are_fifo_and_exclusive,
         ),
         ("lease_expiry_and_reclaim", lease_expiry_and_reclaim),
         ("backoff_is_respected", backoff_is_respected),

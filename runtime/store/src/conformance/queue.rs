@@ -315,3 +315,52 @@ pub fn concurrent_claims_processes(
     }
     assert_disjoint_cover(&per_worker, &ids);
 }
+
+/// Batch claims: oldest first, expired leases included, never a ticket twice.
+pub fn batch_claims_are_fifo_and_exclusive(b: &dyn Backend) {
+    let st = fresh(b);
+    let ids = enqueue(st.as_ref(), 10);
+    let first = st
+        .claim_t2_many(&ClaimRequest::new("a", 10.0, 5.0), 4)
+        .unwrap();
+    assert_eq!(
+        first.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        ids[..4].to_vec()
+    );
+    assert!(first
+        .iter()
+        .all(|d| d.code == DocumentCode::RUNNING && d.lease.as_ref().unwrap().owner == "a"));
+    let second = st
+        .claim_t2_many(&ClaimRequest::new("b", 11.0, 5.0), 4)
+        .unwrap();
+    assert_eq!(
+        second.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+        ids[4..8].to_vec()
+    );
+    // a's leases expire at 15: c gets them back first (oldest), then the rest
+    let third = st
+        .claim_t2_many(&ClaimRequest::new("c", 16.0, 5.0), 10)
+        .unwrap();
+    let got: Vec<String> = third.iter().map(|d| d.id.clone()).collect();
+    let mut expected = ids[..4].to_vec();
+    expected.extend(ids[8..].iter().cloned());
+    assert_eq!(got, expected);
+    assert!(st
+        .claim_t2_many(&ClaimRequest::new("d", 16.0, 5.0), 10)
+        .unwrap()
+        .is_empty());
+    let results = st
+        .complete_t2_many(
+            &[
+                (ids[0].clone(), outcome(DocumentCode::OK, Some(json!(1)), 2)),
+                (ids[4].clone(), outcome(DocumentCode::OK, None, 2)),
+            ],
+            "c",
+        )
+        .unwrap();
+    assert!(results[0].is_ok(), "c holds ids[0]");
+    assert!(
+        matches!(results[1], Err(StoreError::LeaseLost { .. })),
+        "b holds ids[4]"
+    );
+}
