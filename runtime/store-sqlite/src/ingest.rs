@@ -3,7 +3,7 @@
 //! Each upsert reads the existing row inside the write transaction, merges in Rust
 //! and writes back only when something changed; bodies are never overwritten.
 
-use crate::Ctx;
+use crate::{Cached, Ctx};
 use ampel_interface::*;
 use ampel_store::*;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -94,7 +94,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result
             expiry: dp.expiry,
         };
         if insert
-            .execute(params![dp.id, c.pack(&dp.body)?, c.enc(&attrs)?])
+            .execute(params![dp.id, c.pack(&dp.body)?, c.pack(&attrs)?])
             .map_err(err)?
             == 1
         {
@@ -104,8 +104,8 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result
             count.inserted += 1;
             continue;
         }
-        let text: String = select.query_row([dp.id], |r| r.get(0)).map_err(err)?;
-        let mut a: DpAttrs = c.dec("t0", dp.id, &text)?;
+        let bytes: Vec<u8> = select.query_row([dp.id], |r| r.get(0)).map_err(err)?;
+        let mut a: DpAttrs = c.unpack("t0", dp.id, &bytes)?;
         let new_stocks: Vec<StockId> = dp.stock.difference(&a.stock).copied().collect();
         let mut changed = union(&mut a.stock, &dp.stock);
         changed |= union(&mut a.tag, &dp.tag);
@@ -119,7 +119,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, dps: &[DataPoint]) -> Result
         changed |= expiry != a.expiry;
         a.expiry = expiry;
         if changed {
-            update.execute(params![dp.id, c.enc(&a)?]).map_err(err)?;
+            update.execute(params![dp.id, c.pack(&a)?]).map_err(err)?;
         }
         for s in new_stocks {
             link.execute(params![s, dp.id]).map_err(err)?;
@@ -135,27 +135,28 @@ pub(crate) fn states(c: &Ctx, tx: &Transaction, states: &[T1Document]) -> Result
         .prepare_cached("SELECT doc FROM t1 WHERE stock = ?1 AND link = ?2")
         .map_err(|e| c.err(e))?;
     for s in states {
-        let existing: Option<String> = select
+        let existing: Option<Vec<u8>> = select
             .query_row(params![s.stock, s.link], |r| r.get(0))
             .optional()
             .map_err(|e| c.err(e))?;
         match existing {
             None => {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO t1 (stock, link, doc) VALUES (?1, ?2, ?3)",
-                    params![s.stock, s.link, c.enc(s)?],
+                    params![s.stock, s.link, c.pack(s)?],
                 )
                 .map_err(|e| c.err(e))?;
                 count.inserted += 1;
             }
-            Some(text) => {
-                let mut d: T1Document = c.dec("t1", format!("{}/{}", s.stock, s.link), &text)?;
+            Some(bytes) => {
+                let mut d: T1Document =
+                    c.unpack("t1", format!("{}/{}", s.stock, s.link), &bytes)?;
                 union(&mut d.channel, &s.channel);
                 union(&mut d.tag, &s.tag);
                 d.meta.extend(s.meta.iter().cloned());
-                tx.execute(
+                tx.exec(
                     "UPDATE t1 SET doc = ?3 WHERE stock = ?1 AND link = ?2",
-                    params![s.stock, s.link, c.enc(&d)?],
+                    params![s.stock, s.link, c.pack(&d)?],
                 )
                 .map_err(|e| c.err(e))?;
                 count.updated += 1;
@@ -186,7 +187,7 @@ pub(crate) fn t2(c: &Ctx, tx: &Transaction, tickets: &[T2Request]) -> Result<Ups
                     body: Vec::new(),
                     expiry: t.expiry,
                 };
-                tx.execute(
+                tx.exec(
                     "INSERT INTO t2 (id, stock, unit, config, link, code, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         id,
@@ -207,7 +208,7 @@ pub(crate) fn t2(c: &Ctx, tx: &Transaction, tickets: &[T2Request]) -> Result<Ups
                 union(&mut a.tag, &t.tag);
                 a.meta.extend(t.meta.iter().cloned());
                 a.expiry = max_opt(a.expiry, t.expiry);
-                tx.execute(
+                tx.exec(
                     "UPDATE t2 SET doc = ?2 WHERE id = ?1",
                     params![id, c.enc(&a)?],
                 )
@@ -276,7 +277,7 @@ pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Resul
                     name: s.name.clone(),
                     body: None,
                 };
-                tx.execute(
+                tx.exec(
                     "INSERT INTO stock (stock, doc) VALUES (?1, ?2)",
                     params![s.stock, c.enc(&attrs)?],
                 )
@@ -286,7 +287,7 @@ pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Resul
             Some(text) => {
                 let mut a: StockAttrs = c.dec("stock", s.stock, &text)?;
                 if union(&mut a.name, &s.name) {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE stock SET doc = ?2 WHERE stock = ?1",
                         params![s.stock, c.enc(&a)?],
                     )
@@ -305,19 +306,31 @@ pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Resul
 }
 
 pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
-    let existing: Option<String> = tx
-        .query_row("SELECT doc FROM stock WHERE stock = ?1", [u.stock], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(|e| c.err(e))?;
-    let Some(text) = existing else {
-        return Ok(false);
-    };
-    if !u.add_name.is_empty() {
+    if u.add_name.is_empty() {
+        let exists = tx
+            .row(
+                "SELECT 1 FROM stock WHERE stock = ?1",
+                [u.stock],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| c.err(e))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+    } else {
+        let existing: Option<String> = tx
+            .row("SELECT doc FROM stock WHERE stock = ?1", [u.stock], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| c.err(e))?;
+        let Some(text) = existing else {
+            return Ok(false);
+        };
         let mut a: StockAttrs = c.dec("stock", u.stock, &text)?;
         if union(&mut a.name, &u.add_name) {
-            tx.execute(
+            tx.exec(
                 "UPDATE stock SET doc = ?2 WHERE stock = ?1",
                 params![u.stock, c.enc(&a)?],
             )
@@ -326,19 +339,36 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
     }
     add_tags(c, tx, u.stock, &u.add_tag)?;
     for t in &u.remove_tag {
-        tx.execute(
+        tx.exec(
             "DELETE FROM stock_tag WHERE stock = ?1 AND tag = ?2",
             params![u.stock, t],
         )
         .map_err(|e| c.err(e))?;
     }
     if let Some((channels, ts)) = &u.bump_upd {
-        for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
-            tx.execute(
-                "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
-                params![u.stock, ch, ts],
-            )
-            .map_err(|e| c.err(e))?;
+        match channels.len() {
+            // the usual case (one channel): one statement for it and `any`
+            1 => {
+                let ch = channels
+                    .iter()
+                    .next()
+                    .map(String::as_str)
+                    .unwrap_or(ANY_CHANNEL);
+                tx.exec(
+                    "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel IN (?2, 'any')",
+                    params![u.stock, ch, ts],
+                )
+                .map_err(|e| c.err(e))?;
+            }
+            _ => {
+                for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
+                    tx.exec(
+                        "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
+                        params![u.stock, ch, ts],
+                    )
+                    .map_err(|e| c.err(e))?;
+                }
+            }
         }
     }
     append_journal(c, tx, u.stock, &u.journal)?;

@@ -89,6 +89,7 @@ impl SqliteStore {
             });
         }
         conn.busy_timeout(opts.busy_timeout).map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(64);
         // 16 KiB pages hold several 2-3 kB alert datapoints each; only effective on a
         // new file (before WAL), ignored on existing stores
         conn.execute_batch("PRAGMA page_size = 16384")
@@ -147,6 +148,33 @@ impl SqliteStore {
     }
 }
 
+/// `execute` and `query_row` through the statement cache: the hot paths run the same
+/// few statements thousands of times, and parsing SQL each time costs more than
+/// running it.
+pub(crate) trait Cached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, p: P) -> rusqlite::Result<usize>;
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        p: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Transaction<'_> {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, p: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(p)
+    }
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        p: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(p, f)
+    }
+}
+
 /// What the operation modules need to build errors.
 pub(crate) struct Ctx<'a> {
     location: &'a str,
@@ -168,7 +196,7 @@ impl Ctx<'_> {
     /// Datapoint bodies are stored as MessagePack: exact floats, and several times
     /// faster to read back than JSON text.
     pub(crate) fn pack<T: Serialize>(&self, v: &T) -> Result<Vec<u8>> {
-        rmp_serde::to_vec(v).map_err(|e| StoreError::Backend {
+        rmp_serde::to_vec_named(v).map_err(|e| StoreError::Backend {
             location: self.location.into(),
             detail: format!("cannot encode document: {e}"),
         })

@@ -3,7 +3,7 @@
 
 use crate::ingest::{assemble_stock, DpAttrs, StockAttrs};
 use crate::schema::COLLECTIONS;
-use crate::Ctx;
+use crate::{Cached, Ctx};
 use ampel_interface::hash::canonical_json;
 use ampel_interface::*;
 use ampel_store::*;
@@ -27,8 +27,8 @@ pub(crate) fn info(c: &Ctx, tx: &Transaction) -> Result<StoreInfo> {
     })
 }
 
-fn dp_from(c: &Ctx, id: i64, body: &[u8], attrs: &str) -> Result<DataPoint> {
-    let a: DpAttrs = c.dec("t0", id, attrs)?;
+fn dp_from(c: &Ctx, id: i64, body: &[u8], attrs: &[u8]) -> Result<DataPoint> {
+    let a: DpAttrs = c.unpack("t0", id, attrs)?;
     Ok(DataPoint {
         id,
         stock: a.stock,
@@ -48,7 +48,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, ids: &[DataPointId]) -> Resu
         .map_err(|e| c.err(e))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let row: Option<(Vec<u8>, String)> = stmt
+        let row: Option<(Vec<u8>, Vec<u8>)> = stmt
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(|e| c.err(e))?;
@@ -75,7 +75,7 @@ pub(crate) fn stock_datapoints(
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(2)?,
             ))
         })
         .map_err(|e| c.err(e))?;
@@ -115,22 +115,28 @@ pub(crate) fn states(
     stock: StockId,
     link: Option<LinkId>,
 ) -> Result<Vec<T1Document>> {
-    match link {
-        Some(l) => docs(
-            c,
-            tx,
-            "t1",
+    let (sql, args) = match link {
+        Some(l) => (
             "SELECT seq, doc FROM t1 WHERE stock = ? AND link = ?",
             vec![Sql::Integer(stock), Sql::Integer(l)],
         ),
-        None => docs(
-            c,
-            tx,
-            "t1",
+        None => (
             "SELECT seq, doc FROM t1 WHERE stock = ? ORDER BY seq",
             vec![Sql::Integer(stock)],
         ),
+    };
+    let mut stmt = tx.prepare_cached(sql).map_err(|e| c.err(e))?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(|e| c.err(e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, bytes) = row.map_err(|e| c.err(e))?;
+        out.push(c.unpack("t1", seq, &bytes)?);
     }
+    Ok(out)
 }
 
 pub(crate) fn stock(c: &Ctx, tx: &Transaction, stock: StockId) -> Result<Option<Stock>> {
@@ -215,7 +221,7 @@ pub(crate) fn select_stocks(c: &Ctx, tx: &Transaction, q: &StockSelection) -> Re
     if let Some(n) = q.limit {
         sql.push_str(&format!(" LIMIT {n}"));
     }
-    let mut stmt = tx.prepare(&sql).map_err(|e| c.err(e))?;
+    let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
     let rows = stmt
         .query_map(params_from_iter(args), |r| r.get(0))
         .map_err(|e| c.err(e))?;
@@ -224,7 +230,7 @@ pub(crate) fn select_stocks(c: &Ctx, tx: &Transaction, q: &StockSelection) -> Re
 }
 
 pub(crate) fn insert_t3(c: &Ctx, tx: &Transaction, d: &T3Document) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO t3 (id, process, doc) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
         params![d.id, d.process, c.enc(d)?],
     )
@@ -246,7 +252,7 @@ pub(crate) fn find_t3(c: &Ctx, tx: &Transaction, process: Option<&str>) -> Resul
 }
 
 pub(crate) fn next_run_id(c: &Ctx, tx: &Transaction) -> Result<RunId> {
-    tx.query_row(
+    tx.row(
         "INSERT INTO counter (name, value) VALUES ('run', 1)
          ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
         [],
@@ -256,7 +262,7 @@ pub(crate) fn next_run_id(c: &Ctx, tx: &Transaction) -> Result<RunId> {
 }
 
 pub(crate) fn record_event(c: &Ctx, tx: &Transaction, e: &Event) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO event (run, process, code, doc) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (run) DO UPDATE SET process = excluded.process, code = excluded.code, doc = excluded.doc",
         params![e.run, e.process, e.code.0, c.enc(e)?],
@@ -341,7 +347,7 @@ pub(crate) fn logs(c: &Ctx, tx: &Transaction, q: &LogQuery) -> Result<Vec<LogRec
 }
 
 pub(crate) fn insert_trouble(c: &Ctx, tx: &Transaction, t: &TroubleRecord) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO trouble (run, unit, doc) VALUES (?1, ?2, ?3)",
         params![t.run, t.unit, c.enc(t)?],
     )
@@ -402,7 +408,7 @@ fn register_unique(
         Some(t) if t == text => Ok(()),
         Some(_) => Err(StoreError::Conflict { what, hash: key }),
         None => {
-            tx.execute(insert, params![key, unit, text])
+            tx.exec(insert, params![key, unit, text])
                 .map_err(|e| c.err(e))?;
             Ok(())
         }

@@ -5,7 +5,7 @@
 //! transaction: no two workers, threads or processes, can get the same ticket.
 
 use crate::ingest::T2Attrs;
-use crate::Ctx;
+use crate::{Cached, Ctx};
 use ampel_interface::*;
 use ampel_store::*;
 use rusqlite::types::Value as Sql;
@@ -100,7 +100,7 @@ pub(crate) fn find(c: &Ctx, tx: &Transaction, f: &T2Filter) -> Result<Vec<T2Docu
         if clauses.is_empty() { "" } else { "WHERE" },
         clauses.join(" AND ")
     );
-    let mut stmt = tx.prepare(&sql).map_err(|e| c.err(e))?;
+    let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
     let rows = stmt
         .query_map(params_from_iter(args), raw)
         .map_err(|e| c.err(e))?;
@@ -158,7 +158,7 @@ pub(crate) fn claim(c: &Ctx, tx: &Transaction, req: &ClaimRequest) -> Result<Opt
     }
     let Some(mut row) = best else { return Ok(None) };
     let until = req.now + req.lease_seconds;
-    tx.execute(
+    tx.exec(
         "UPDATE t2 SET code = -5, lease_owner = ?2, lease_until = ?3, retry_after = NULL WHERE seq = ?1",
         params![row.seq, req.owner, until],
     )
@@ -225,7 +225,7 @@ pub(crate) fn claim_many(
     );
     let mut args = vec![Sql::Text(req.owner.clone()), Sql::Real(until)];
     args.extend(chosen.iter().map(|s| Sql::Integer(*s)));
-    let mut stmt = tx.prepare(&sql).map_err(|e| c.err(e))?;
+    let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
     let rows = stmt
         .query_map(params_from_iter(args), raw)
         .map_err(|e| c.err(e))?;
@@ -291,7 +291,7 @@ pub(crate) fn complete(
     }
     a.meta.push(meta);
     a.tag.extend(o.tag.iter().cloned());
-    tx.execute(
+    tx.exec(
         "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, doc = ?4 WHERE id = ?1",
         params![id, o.code.0, o.retry_after, c.enc(&a)?],
     )
@@ -320,7 +320,7 @@ pub(crate) fn reset(
             a.body.clear();
             a.meta.iter_mut().for_each(|m| m.body_index = None);
         }
-        tx.execute(
+        tx.exec(
             "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = NULL, doc = ?3 WHERE id = ?1",
             params![d.id, code.0, c.enc(&a)?],
         )

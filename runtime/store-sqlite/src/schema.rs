@@ -2,7 +2,9 @@
 //!
 //! Authoritative columns hold everything a query filters on (ids, codes, leases,
 //! channels, tags, times), each with an index; the rest of a document is JSON text,
-//! except datapoint bodies, which are MessagePack (exact, and fast to read back).
+//! except datapoints and states, which are MessagePack (exact, and several times
+//! faster to read back); T2 documents stay JSON so results can be appended with
+//! SQLite's JSON functions.
 //! The layout version lives in `ampel_meta.schema_version`.
 
 use ampel_store::{StoreError, SCHEMA_VERSION};
@@ -11,9 +13,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension};
 /// Every table and index; created in one transaction on first open.
 pub(crate) const CREATE: &str = r#"
 CREATE TABLE ampel_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE t0 (id INTEGER PRIMARY KEY, body BLOB NOT NULL, attrs TEXT NOT NULL);
+CREATE TABLE t0 (id INTEGER PRIMARY KEY, body BLOB NOT NULL, attrs BLOB NOT NULL);
 CREATE TABLE t0_stock (stock INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (stock, id)) WITHOUT ROWID;
-CREATE TABLE t1 (seq INTEGER PRIMARY KEY, stock INTEGER NOT NULL, link INTEGER NOT NULL, doc TEXT NOT NULL, UNIQUE (stock, link));
+CREATE TABLE t1 (seq INTEGER PRIMARY KEY, stock INTEGER NOT NULL, link INTEGER NOT NULL, doc BLOB NOT NULL, UNIQUE (stock, link));
 CREATE TABLE t2 (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
