@@ -100,16 +100,7 @@ pub fn walk_bytes(
     opts: &ReadOptions,
     emit: &mut dyn FnMut(Item) -> bool,
 ) -> ReadStats {
-    let mut w = Walker {
-        registry: SchemaRegistry::new(),
-        opts: opts.clone(),
-        stats: ReadStats::default(),
-        emit,
-        go_on: true,
-    };
-    w.bytes(origin, bytes);
-    w.stats.schemas_parsed = w.registry.parsed;
-    w.stats
+    Walker::run(opts, emit, |w| w.bytes(origin, bytes))
 }
 
 /// Read `paths` on this thread, calling `emit` for each item until it returns false.
@@ -118,21 +109,14 @@ pub fn walk(
     opts: &ReadOptions,
     emit: &mut dyn FnMut(Item) -> bool,
 ) -> ReadStats {
-    let mut w = Walker {
-        registry: SchemaRegistry::new(),
-        opts: opts.clone(),
-        stats: ReadStats::default(),
-        emit,
-        go_on: true,
-    };
-    for p in paths {
-        if !w.go_on {
-            break;
+    Walker::run(opts, emit, |w| {
+        for p in paths {
+            if !w.go_on {
+                break;
+            }
+            w.path(p);
         }
-        w.path(p);
-    }
-    w.stats.schemas_parsed = w.registry.parsed;
-    w.stats
+    })
 }
 
 struct Walker<'a> {
@@ -143,7 +127,24 @@ struct Walker<'a> {
     go_on: bool,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    fn run(
+        opts: &ReadOptions,
+        emit: &'a mut dyn FnMut(Item) -> bool,
+        f: impl FnOnce(&mut Self),
+    ) -> ReadStats {
+        let mut w = Walker {
+            registry: SchemaRegistry::new(),
+            opts: opts.clone(),
+            stats: ReadStats::default(),
+            emit,
+            go_on: true,
+        };
+        f(&mut w);
+        w.stats.schemas_parsed = w.registry.parsed;
+        w.stats
+    }
+
     fn send(&mut self, item: Item) {
         if self.go_on {
             self.go_on = (self.emit)(item);

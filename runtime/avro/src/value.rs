@@ -263,17 +263,7 @@ impl<'a> Decoder<'a> {
                 Value::String(s.clone())
             }
             Schema::Union(branches) => {
-                let i = self.long()?;
-                let b = usize::try_from(i)
-                    .ok()
-                    .and_then(|i| branches.get(i))
-                    .ok_or_else(|| {
-                        AvroError::Data(format!(
-                            "union index {i} out of range (0..{}) at byte {}",
-                            branches.len(),
-                            self.pos
-                        ))
-                    })?;
+                let b = self.branch(branches)?;
                 self.value(b)?
             }
             Schema::Array(items) => {
@@ -319,17 +309,7 @@ impl<'a> Decoder<'a> {
                 Json::Object(map)
             }
             Schema::Union(branches) => {
-                let i = self.long()?;
-                let b = usize::try_from(i)
-                    .ok()
-                    .and_then(|i| branches.get(i))
-                    .ok_or_else(|| {
-                        AvroError::Data(format!(
-                            "union index {i} out of range (0..{}) at byte {}",
-                            branches.len(),
-                            self.pos
-                        ))
-                    })?;
+                let b = self.branch(branches)?;
                 self.json(b)?
             }
             Schema::Array(items) => {
@@ -349,6 +329,21 @@ impl<'a> Decoder<'a> {
             | Schema::String => self.value(schema)?.to_json(),
             other => self.value(other)?.to_json(),
         })
+    }
+
+    /// The branch a union value takes.
+    fn branch<'s>(&mut self, branches: &'s [Schema]) -> Result<&'s Schema, AvroError> {
+        let i = self.long()?;
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| branches.get(i))
+            .ok_or_else(|| {
+                AvroError::Data(format!(
+                    "union index {i} out of range (0..{}) at byte {}",
+                    branches.len(),
+                    self.pos
+                ))
+            })
     }
 
     fn bytes(&mut self, n: usize) -> Result<Value, AvroError> {

@@ -115,59 +115,7 @@ pub(crate) fn find(c: &Ctx, tx: &Transaction, f: &T2Filter) -> Result<Vec<T2Docu
 }
 
 pub(crate) fn claim(c: &Ctx, tx: &Transaction, req: &ClaimRequest) -> Result<Option<T2Document>> {
-    let unit_clause = req
-        .units
-        .as_ref()
-        .map(|u| format!("AND {}", in_list("unit", u.len())));
-    let unit_args = || -> Vec<Sql> {
-        req.units
-            .iter()
-            .flatten()
-            .map(|u| Sql::Text(u.clone()))
-            .collect()
-    };
-    let mut best: Option<RawT2> = None;
-    if !req.codes.is_empty() {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM t2 WHERE {} AND (retry_after IS NULL OR retry_after <= ?) {} ORDER BY seq LIMIT 1",
-            in_list("code", req.codes.len()),
-            unit_clause.as_deref().unwrap_or("")
-        );
-        let mut args: Vec<Sql> = req.codes.iter().map(|c| Sql::Integer(c.0.into())).collect();
-        args.push(Sql::Real(req.now));
-        args.extend(unit_args());
-        best = tx
-            .prepare_cached(&sql)
-            .and_then(|mut s| s.query_row(params_from_iter(args), raw).optional())
-            .map_err(|e| c.err(e))?;
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM t2 WHERE code = -5 AND lease_until < ? {} ORDER BY seq LIMIT 1",
-        unit_clause.as_deref().unwrap_or("")
-    );
-    let mut args = vec![Sql::Real(req.now)];
-    args.extend(unit_args());
-    let expired = tx
-        .prepare_cached(&sql)
-        .and_then(|mut s| s.query_row(params_from_iter(args), raw).optional())
-        .map_err(|e| c.err(e))?;
-    if let Some(e) = expired {
-        if best.as_ref().is_none_or(|b| e.seq < b.seq) {
-            best = Some(e);
-        }
-    }
-    let Some(mut row) = best else { return Ok(None) };
-    let until = req.now + req.lease_seconds;
-    tx.exec(
-        "UPDATE t2 SET code = -5, lease_owner = ?2, lease_until = ?3, retry_after = NULL WHERE seq = ?1",
-        params![row.seq, req.owner, until],
-    )
-    .map_err(|e| c.err(e))?;
-    row.code = DocumentCode::RUNNING.0;
-    row.lease_owner = Some(req.owner.clone());
-    row.lease_until = Some(until);
-    row.retry_after = None;
-    assemble(c, row).map(Some)
+    Ok(claim_many(c, tx, req, 1)?.pop())
 }
 
 /// Claim up to `n` tickets with three statements: the oldest claimable seqs, the
