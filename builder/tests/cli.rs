@@ -142,3 +142,76 @@ fn link_hash_matches_python_ampel() {
     .unwrap();
     assert_eq!(v["link"], golden["link"][1]["hash"]);
 }
+
+#[test]
+fn explain_tells_who_made_a_t2_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shared = std::env::var_os("AMPEL_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("../shared/data"));
+    let job = dir.path().join("demo.job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"demo\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n",
+            repo.join("manifests/ztf-demo.t0.toml").display().to_string(),
+            shared.join("alerts/ztf/fink-2019-v3.1").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = ampel(&["job", job.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("results digest"));
+    let events: serde_json::Value =
+        serde_json::from_slice(&ampel(&["event", "--json"], dir.path()).stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2, "one run per task");
+    let list: serde_json::Value = serde_json::from_slice(
+        &ampel(
+            &[
+                "--json",
+                "t2",
+                "list",
+                "--unit",
+                "T2RiseDeclineFit",
+                "--limit",
+                "1",
+            ],
+            dir.path(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let id = list[0]["id"].as_str().expect("a T2 document").to_string();
+    let out = ampel(&["--json", "explain", &id], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["unit"], "T2RiseDeclineFit");
+    let history = v["history"].as_array().unwrap();
+    assert_eq!(history[0]["process"], "demo#1", "requested by the T0 task");
+    let done = history
+        .iter()
+        .find(|h| h["tier"] == 2)
+        .expect("a T2 attempt");
+    assert_eq!(done["process"], "demo#2");
+    assert_eq!(done["trace"]["t2unit"]["unit"], "T2RiseDeclineFit");
+    assert_eq!(
+        done["trace"]["t2unit"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        done["trace"]["t2unit"]["digest"].as_str().unwrap().len(),
+        16
+    );
+    assert_eq!(v["config"]["mag"], "magpsf", "the configuration is shown");
+    assert!(
+        !v["journal"].as_array().unwrap().is_empty(),
+        "journal entries about the document"
+    );
+    let table = text(&ampel(&["explain", &id], dir.path()).stdout);
+    assert!(
+        table.contains("process demo#2") && table.contains("T2RiseDeclineFit"),
+        "{table}"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod conformance;
 mod golden_hashes;
+mod jobs;
 mod sqlite_errors;
 mod t0_real_alerts;
 mod t2;

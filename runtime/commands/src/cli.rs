@@ -42,6 +42,32 @@ pub enum RuntimeCommand {
     /// Run and inspect T2: workers, results, resets, outdated results.
     #[command(subcommand)]
     T2(crate::t2::T2Command),
+    /// Run an archival job (tasks in order, fresh store, clock from the data) and
+    /// print its results digest.
+    ///
+    /// Example: ampel --db sqlite:/tmp/run.db job manifests/ztf-demo.job.toml
+    Job {
+        /// The job file (TOML).
+        file: std::path::PathBuf,
+    },
+    /// Print the results digest of the store (SHA-256 over a canonical dump of the
+    /// output documents, volatile fields removed).
+    Digest,
+    /// Explain a T2 document: which process, run, unit version and configuration
+    /// made each result, and its journal entries.
+    Explain {
+        /// T2 document id (32 hex digits).
+        id: String,
+    },
+    /// List process runs (events): run, process, tier, code, duration.
+    Event {
+        /// Only this process.
+        #[arg(long)]
+        process: Option<String>,
+        /// Only the last N runs.
+        #[arg(long)]
+        last: Option<usize>,
+    },
 }
 
 /// `ampel units ...`
@@ -243,6 +269,12 @@ pub fn run(
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
+        RuntimeCommand::Job { file } => crate::provenance::job(registry, args, file),
+        RuntimeCommand::Digest => crate::provenance::digest(args),
+        RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
+        RuntimeCommand::Event { process, last } => {
+            crate::provenance::event(args, process.clone(), *last)
+        }
         RuntimeCommand::Hash(HashCommand::Link { ids }) => {
             let out = json!({"link": link_hash(ids), "dps": ids});
             emit(args.json, &out, || {

@@ -5,6 +5,7 @@
 //! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
 
 mod cli;
+mod provenance;
 mod t0;
 mod t2;
 mod uri;

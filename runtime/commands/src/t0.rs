@@ -40,38 +40,7 @@ pub struct T0Args {
 
 /// Read a T0 config file, naming the file and the position of any problem.
 pub fn load_config(path: &std::path::Path) -> Result<T0Config, CommandError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CommandError::Usage(format!("cannot read T0 config {}: {e}", path.display()))
-    })?;
-    let is_json = path.extension().is_some_and(|e| e == "json");
-    if is_json {
-        serde_json::from_str(&text).map_err(|e| {
-            CommandError::Usage(format!(
-                "{}:{}:{}: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        })
-    } else {
-        toml::from_str(&text).map_err(|e| {
-            let at = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-            CommandError::Usage(format!(
-                "{}:{}:{}: {}",
-                path.display(),
-                at.0,
-                at.1,
-                e.message()
-            ))
-        })
-    }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+    ampel_core::job::load_t0_config(path).map_err(|e| CommandError::Usage(e.to_string()))
 }
 
 /// Run T0.

@@ -21,6 +21,18 @@ pub enum T2Command {
         /// Stock id (or a ZTF name such as ZTF18abcdefg).
         stock: String,
     },
+    /// List T2 documents: id, stock, unit, link, code (filters combine).
+    List {
+        /// Only this unit.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Only this code.
+        #[arg(long, allow_negative_numbers = true)]
+        code: Option<i32>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Put matching tickets back in the queue (code RERUN_REQUESTED, or NEW with --with-body).
     Reset(SelectArgs),
     /// List results made by another unit version, code or config than this binary's.
@@ -125,6 +137,29 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
             })
         }
         T2Command::Outdated { reset } => outdated(registry, args, *reset),
+        T2Command::List { unit, code, limit } => {
+            let store = open_store(&args.db)?;
+            let filter = T2Filter {
+                unit: unit.clone().map(|u| vec![u]),
+                code: code.map(|c| vec![DocumentCode(c)]),
+                ..Default::default()
+            };
+            let docs: Vec<T2Document> = store.find_t2(&filter)?.into_iter().take(*limit).collect();
+            let v = Value::Array(docs.iter().map(|d| json!({ "id": d.id, "stock": d.stock, "unit": d.unit, "link": d.link, "code": d.code })).collect());
+            emit(args.json, &v, || {
+                let mut t = table(&["id", "stock", "unit", "link", "code"]);
+                for d in &docs {
+                    t.add_row([
+                        d.id.clone(),
+                        d.stock.to_string(),
+                        d.unit.clone(),
+                        d.link.to_string(),
+                        d.code.to_string(),
+                    ]);
+                }
+                t
+            })
+        }
     }
 }
 

@@ -4,9 +4,13 @@
 //!   trace ids in the store (provenance) before anything they produce is written;
 //! - [`clock`]: where "now" comes from: the wall clock live, the data in archive mode;
 //! - [`t0`]: the alert consumer (filter per channel, shape, mux, combine, ingest);
-//! - [`t2`]: the worker (leased claims, dependencies, retries, provenance).
+//! - [`t2`]: the worker (leased claims, dependencies, retries, provenance);
+//! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
+//! - [`digest`]: the results digest over a canonical dump of the output documents.
 
 pub mod clock;
+pub mod digest;
+pub mod job;
 pub mod loader;
 pub mod t0;
 pub mod t2;

@@ -359,6 +359,9 @@ impl Store for SqliteStore {
     fn traces(&self) -> Result<Vec<TraceRecord>> {
         self.read(query::traces)
     }
+    fn dump(&self, collection: &str, emit: &mut dyn FnMut(Body) -> Result<()>) -> Result<()> {
+        self.read(|c, tx| query::dump(c, tx, collection, emit))
+    }
 }
 
 /// Helpers for tests that need to poke at the file directly (bad-input tests).

@@ -460,3 +460,126 @@ pub(crate) fn traces(c: &Ctx, tx: &Transaction) -> Result<Vec<TraceRecord>> {
         vec![],
     )
 }
+
+fn to_body<T: serde::Serialize>(c: &Ctx, v: &T) -> Result<Body> {
+    serde_json::to_value(v).map_err(|e| StoreError::Backend {
+        location: c.location.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Stream a whole collection, in key order, as JSON documents.
+pub(crate) fn dump(
+    c: &Ctx,
+    tx: &Transaction,
+    collection: &str,
+    emit: &mut dyn FnMut(Body) -> Result<()>,
+) -> Result<()> {
+    let keys = |sql: &str| -> Result<Vec<Sql>> {
+        let mut stmt = tx.prepare(sql).map_err(|e| c.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Sql>(0))
+            .map_err(|e| c.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| c.err(e))
+    };
+    let int = |v: &Sql| if let Sql::Integer(i) = v { *i } else { 0 };
+    match collection {
+        "t0" => {
+            for k in keys("SELECT id FROM t0 ORDER BY id")? {
+                for dp in datapoints(c, tx, &[int(&k)])? {
+                    emit(to_body(c, &dp)?)?;
+                }
+            }
+        }
+        "t1" => {
+            let mut stmt = tx
+                .prepare("SELECT seq, doc FROM t1 ORDER BY stock, link")
+                .map_err(|e| c.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .map_err(|e| c.err(e))?;
+            for row in rows {
+                let (seq, bytes) = row.map_err(|e| c.err(e))?;
+                let d: T1Document = c.unpack("t1", seq, &bytes)?;
+                emit(to_body(c, &d)?)?;
+            }
+        }
+        "t2" => {
+            for k in keys("SELECT id FROM t2 ORDER BY id")? {
+                if let Sql::Text(id) = k {
+                    if let Some(d) = crate::queue::get(c, tx, &id)? {
+                        emit(to_body(c, &d)?)?;
+                    }
+                }
+            }
+        }
+        "stock" => {
+            for k in keys("SELECT stock FROM stock ORDER BY stock")? {
+                if let Some(s) = stock(c, tx, int(&k))? {
+                    emit(to_body(c, &s)?)?;
+                }
+            }
+        }
+        "t3" => {
+            for d in docs::<T3Document>(c, tx, "t3", "SELECT id, doc FROM t3 ORDER BY id", vec![])?
+            {
+                emit(to_body(c, &d)?)?;
+            }
+        }
+        "conf" => {
+            for (h, body) in docs::<Body>(
+                c,
+                tx,
+                "conf",
+                "SELECT hash, doc FROM conf ORDER BY hash",
+                vec![],
+            )?
+            .into_iter()
+            .zip(keys("SELECT hash FROM conf ORDER BY hash")?)
+            .map(|(b, k)| (int(&k), b))
+            {
+                emit(serde_json::json!({ "hash": h, "config": body }))?;
+            }
+        }
+        "trace" => {
+            for t in docs::<TraceRecord>(
+                c,
+                tx,
+                "trace",
+                "SELECT id, doc FROM trace ORDER BY id",
+                vec![],
+            )? {
+                emit(to_body(c, &t)?)?;
+            }
+        }
+        "event" => {
+            for e in events(c, tx, &EventQuery::default())? {
+                emit(to_body(c, &e)?)?;
+            }
+        }
+        "log" => {
+            for l in logs(c, tx, &LogQuery::default())? {
+                emit(to_body(c, &l)?)?;
+            }
+        }
+        "trouble" => {
+            for t in troubles(c, tx, &TroubleQuery::default())? {
+                emit(to_body(c, &t)?)?;
+            }
+        }
+        other => {
+            return Err(StoreError::Backend {
+                location: c.location.to_string(),
+                detail: format!(
+                    "unknown collection `{other}` (known: {})",
+                    ampel_store::COLLECTIONS
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        }
+    }
+    Ok(())
+}

@@ -256,4 +256,23 @@ pub trait Store: Send + Sync {
     fn get_trace(&self, id: TraceId) -> Result<Option<TraceRecord>>;
     /// Every registered trace, by unit then id.
     fn traces(&self) -> Result<Vec<TraceRecord>>;
+
+    // ---- dumps ------------------------------------------------------------------
+    /// Every document of a collection (one of [`COLLECTIONS`]) as JSON, in the
+    /// collection's canonical order (by primary key), passed to `emit` one by one.
+    fn dump(&self, collection: &str, emit: &mut dyn FnMut(Body) -> Result<()>) -> Result<()>;
 }
+
+/// Collections, in dump order, with the key their documents are ordered by.
+pub const COLLECTIONS: &[(&str, &str)] = &[
+    ("t0", "id"),
+    ("t1", "stock, link"),
+    ("t2", "id"),
+    ("stock", "stock"),
+    ("t3", "id"),
+    ("conf", "hash"),
+    ("trace", "id"),
+    ("event", "run"),
+    ("log", "insertion"),
+    ("trouble", "insertion"),
+];

@@ -1,0 +1,242 @@
+//! Jobs: archival reprocessing as a list of tasks run in order against a fresh,
+//! isolated store, ending with the results digest.
+//!
+//! ```toml
+//! name = "ztf-demo"
+//! [[task]]
+//! kind = "t0"
+//! config = "ztf-demo.t0.toml"          # relative to the job file
+//! source = ["../../shared/data/alerts/ztf"]
+//! [[task]]
+//! kind = "t2"                          # until no ticket is left
+//! ```
+//! In a job the clock is the data's (the alerts' times), T2 runs one worker, and
+//! inputs are read in a fixed order, so the same job on the same inputs gives the
+//! same documents and the same digest.
+
+use crate::clock::Clock;
+use crate::digest::{results_digest, ResultsDigest};
+use crate::t0::{T0Config, T0Processor, T0Stats};
+use crate::t2::{T2Stats, T2Worker, T2WorkerConfig};
+use ampel_interface::Registry;
+use ampel_store::Store;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// A job file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobConfig {
+    /// Job name.
+    pub name: String,
+    /// Tasks, run in order.
+    #[serde(rename = "task")]
+    pub tasks: Vec<Task>,
+}
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Task {
+    /// T0 over archives.
+    T0 {
+        /// T0 process config file (TOML or JSON), relative to the job file.
+        config: PathBuf,
+        /// Alert sources, relative to the job file.
+        source: Vec<PathBuf>,
+        /// Stop after this many alerts.
+        #[serde(default)]
+        iter_max: Option<usize>,
+    },
+    /// T2 until no ticket is left.
+    T2 {
+        /// Only these units.
+        #[serde(default)]
+        units: Vec<String>,
+        /// Attempts before TOO_MANY_TRIALS.
+        #[serde(default = "default_max_try")]
+        max_try: usize,
+    },
+}
+
+fn default_max_try() -> usize {
+    5
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The job or a task config is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The store is not fresh.
+    #[error("jobs run against a fresh, empty store; {0} already holds documents")]
+    NotFresh(String),
+    /// A task failed.
+    #[error("task {index} ({kind}): {message}")]
+    Task {
+        /// 1-based index.
+        index: usize,
+        /// Task kind.
+        kind: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] ampel_store::StoreError),
+}
+
+/// What a task did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TaskReport {
+    /// T0 counts.
+    T0(T0Stats),
+    /// T2 counts.
+    T2(T2Stats),
+}
+
+/// What a job did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JobReport {
+    /// Job name.
+    pub name: String,
+    /// Per task.
+    pub tasks: Vec<TaskReport>,
+    /// The results digest.
+    pub digest: ResultsDigest,
+}
+
+/// Read a job file.
+pub fn load_job(path: &Path) -> Result<JobConfig, JobError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| JobError::Config(format!("cannot read job {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        let at = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
+        JobError::Config(format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            at.0,
+            at.1,
+            e.message()
+        ))
+    })
+}
+
+/// Line and column (1-based) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    (
+        before.matches('\n').count() + 1,
+        before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+    )
+}
+
+/// Read a T0 config (TOML, or JSON by extension), naming file:line:column on errors.
+pub fn load_t0_config(path: &Path) -> Result<T0Config, JobError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| JobError::Config(format!("cannot read T0 config {}: {e}", path.display())))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| {
+            JobError::Config(format!(
+                "{}:{}:{}: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        })
+    } else {
+        toml::from_str(&text).map_err(|e| {
+            let at = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
+            JobError::Config(format!(
+                "{}:{}:{}: {}",
+                path.display(),
+                at.0,
+                at.1,
+                e.message()
+            ))
+        })
+    }
+}
+
+/// Run a job whose file lives in `base` against `store`, which must be empty.
+pub fn run_job(
+    job: &JobConfig,
+    base: &Path,
+    registry: &Registry,
+    store: &dyn Store,
+) -> Result<JobReport, JobError> {
+    let info = store.info()?;
+    if info.counts.values().any(|n| *n > 0) {
+        return Err(JobError::NotFresh(info.location));
+    }
+    let clock = Clock::archive(0.0);
+    let mut reports = Vec::new();
+    for (i, task) in job.tasks.iter().enumerate() {
+        let fail = |kind: &'static str, message: String| JobError::Task {
+            index: i + 1,
+            kind,
+            message,
+        };
+        match task {
+            Task::T0 {
+                config,
+                source,
+                iter_max,
+            } => {
+                let mut cfg = load_t0_config(&base.join(config))?;
+                cfg.process = format!("{}#{}", job.name, i + 1);
+                if iter_max.is_some() {
+                    cfg.iter_max = *iter_max;
+                }
+                let mut t0 = T0Processor::new(cfg, registry, store, &clock)
+                    .map_err(|e| fail("t0", e.to_string()))?;
+                let sources: Vec<PathBuf> = source.iter().map(|s| base.join(s)).collect();
+                let mut failed = None;
+                ampel_avro::input::walk(
+                    &sources,
+                    &ampel_avro::ReadOptions::default(),
+                    &mut |item| match t0.process(item) {
+                        Ok(()) => !t0.done(),
+                        Err(e) => {
+                            failed = Some(e.to_string());
+                            false
+                        }
+                    },
+                );
+                if let Some(msg) = failed {
+                    return Err(fail("t0", msg));
+                }
+                reports.push(TaskReport::T0(
+                    t0.finish(0.0, None)
+                        .map_err(|e| fail("t0", e.to_string()))?,
+                ));
+            }
+            Task::T2 { units, max_try } => {
+                let cfg = T2WorkerConfig {
+                    process: format!("{}#{}", job.name, i + 1),
+                    owner: format!("job-{}", job.name),
+                    units: (!units.is_empty()).then(|| units.clone()),
+                    max_try: *max_try,
+                    backoff_base: 0.01,
+                    data_time: true,
+                    ..T2WorkerConfig::default()
+                };
+                let mut w =
+                    T2Worker::new(cfg, registry, store).map_err(|e| fail("t2", e.to_string()))?;
+                w.run(true, &AtomicBool::new(false))
+                    .map_err(|e| fail("t2", e.to_string()))?;
+                reports.push(TaskReport::T2(
+                    w.finish().map_err(|e| fail("t2", e.to_string()))?,
+                ));
+            }
+        }
+    }
+    Ok(JobReport {
+        name: job.name.clone(),
+        tasks: reports,
+        digest: results_digest(store)?,
+    })
+}
