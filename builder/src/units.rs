@@ -11,5 +11,6 @@ pub fn registry() -> Result<Registry, RegistryError> {
     ampel_units_ztf::register(&mut r)?;
     ampel_units_lsst::register(&mut r)?;
     ampel_units_lightcurve::register(&mut r)?;
+    ampel_units_report::register(&mut r)?;
     Ok(r)
 }

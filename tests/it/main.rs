@@ -6,4 +6,5 @@ mod jobs;
 mod sqlite_errors;
 mod t0_real_alerts;
 mod t2;
+mod t3;
 mod tidy;

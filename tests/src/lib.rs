@@ -127,13 +127,72 @@ pub mod units {
         }
     }
 
+    /// A T3 unit that reports which channels it was shown, and tags what it saw.
+    pub struct ChannelAudit;
+    impl Unit for ChannelAudit {
+        const NAME: &'static str = "ChannelAudit";
+        const VERSION: &'static str = "1.0.0";
+        const SOURCE: &'static str = "channel audit";
+        type Config = NoConfig;
+        fn new(_: NoConfig) -> Result<Self, ConfigError> {
+            Ok(ChannelAudit)
+        }
+    }
+    impl T3Unit for ChannelAudit {
+        fn process(&self, _: &T3Context, views: &[StockView]) -> Result<T3Output, UnitError> {
+            let mut seen = std::collections::BTreeSet::new();
+            for v in views {
+                let s = v.stock.as_ref().expect("stock loaded");
+                seen.extend(s.channel.iter().cloned());
+                seen.extend(s.ts.keys().filter(|k| *k != ANY_CHANNEL).cloned());
+                seen.extend(s.journal.iter().flat_map(|j| j.channel.iter().cloned()));
+                seen.extend(v.t0.iter().flat_map(|d| d.channel.iter().cloned()));
+                seen.extend(v.t1.iter().flat_map(|d| d.channel.iter().cloned()));
+            }
+            let stocks: Vec<i64> = views.iter().map(|v| v.id).collect();
+            let updates = stocks
+                .iter()
+                .map(|s| StockUpdate {
+                    stock: *s,
+                    add_tag: ["AUDITED".to_string()].into(),
+                    ..Default::default()
+                })
+                .collect();
+            let body = json!({ "stocks": stocks, "channels_seen": seen, "datapoints": views.iter().map(|v| v.t0.len()).sum::<usize>() });
+            Ok(T3Output {
+                updates,
+                document: Some(UnitResult::ok(body)),
+            })
+        }
+    }
+
+    /// A T3 unit that always fails.
+    pub struct FailingT3;
+    impl Unit for FailingT3 {
+        const NAME: &'static str = "FailingT3";
+        const VERSION: &'static str = "1.0.0";
+        const SOURCE: &'static str = "failing t3";
+        type Config = NoConfig;
+        fn new(_: NoConfig) -> Result<Self, ConfigError> {
+            Ok(FailingT3)
+        }
+    }
+    impl T3Unit for FailingT3 {
+        fn process(&self, _: &T3Context, _: &[StockView]) -> Result<T3Output, UnitError> {
+            Err(UnitError::new("the report server is on fire"))
+        }
+    }
+
     /// Every real unit plus [`TouchStock`].
     pub fn registry() -> Registry {
         let mut r = Registry::new();
         ampel_units_basic::register(&mut r).expect("units");
         ampel_units_ztf::register(&mut r).expect("units");
         ampel_units_lightcurve::register(&mut r).expect("units");
+        ampel_units_report::register(&mut r).expect("units");
         r.stock_t2::<TouchStock>().expect("units");
+        r.t3::<ChannelAudit>().expect("units");
+        r.t3::<FailingT3>().expect("units");
         r
     }
 }

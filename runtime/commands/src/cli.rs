@@ -42,6 +42,17 @@ pub enum RuntimeCommand {
     /// Run and inspect T2: workers, results, resets, outdated results.
     #[command(subcommand)]
     T2(crate::t2::T2Command),
+    /// Run a T3 process once: select stocks, project them per channel, run the units.
+    ///
+    /// Example: ampel t3 --config report.toml --out reports
+    T3 {
+        /// T3 process config (TOML): process, select, load, units.
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// Where units write their files.
+        #[arg(long, default_value = "ampel-out")]
+        out: std::path::PathBuf,
+    },
     /// Run an archival job (tasks in order, fresh store, clock from the data) and
     /// print its results digest.
     ///
@@ -49,6 +60,9 @@ pub enum RuntimeCommand {
     Job {
         /// The job file (TOML).
         file: std::path::PathBuf,
+        /// Where T3 units write their files (reports, plots).
+        #[arg(long, default_value = "ampel-out")]
+        out: std::path::PathBuf,
     },
     /// Print the results digest of the store (SHA-256 over a canonical dump of the
     /// output documents, volatile fields removed).
@@ -269,8 +283,9 @@ pub fn run(
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
-        RuntimeCommand::Job { file } => crate::provenance::job(registry, args, file),
+        RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
         RuntimeCommand::Digest => crate::provenance::digest(args),
+        RuntimeCommand::T3 { config, out } => crate::provenance::t3(registry, args, config, out),
         RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
         RuntimeCommand::Event { process, last } => {
             crate::provenance::event(args, process.clone(), *last)

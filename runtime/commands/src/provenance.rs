@@ -11,11 +11,16 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 /// Run a job file against the store (which must be empty) and print the digest.
-pub fn job(registry: &Registry, args: &RuntimeArgs, file: &Path) -> Result<(), CommandError> {
+pub fn job(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    file: &Path,
+    out: &Path,
+) -> Result<(), CommandError> {
     let job = load_job(file).map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = open_store(&args.db)?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let report = run_job(&job, base, registry, store.as_ref())
+    let report = run_job(&job, base, registry, store.as_ref(), out)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     let v = serde_json::to_value(&report).unwrap_or(Value::Null);
     emit(args.json, &v, || {
@@ -44,7 +49,65 @@ fn summary(task: &Value) -> String {
             task["damaged"].as_array().map_or(0, Vec::len)
         ),
         Some("t2") => format!("{} tickets processed", task["processed"]),
+        Some("t3") => format!(
+            "run {}: {} stocks selected, documents {}",
+            task["run"], task["selected"], task["documents"]
+        ),
         _ => task.to_string(),
+    }
+}
+
+/// Run a T3 process once (wall clock).
+pub fn t3(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    file: &Path,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        CommandError::Usage(format!("cannot read T3 config {}: {e}", file.display()))
+    })?;
+    let cfg: ampel_core::t3::T3Config = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| ampel_core::job::line_col(&text, s.start))
+            .unwrap_or((0, 0));
+        CommandError::Usage(format!(
+            "{}:{}:{}: {}",
+            file.display(),
+            at.0,
+            at.1,
+            e.message()
+        ))
+    })?;
+    let store = open_store(&args.db)?;
+    let report = ampel_core::t3::run_t3(
+        &cfg,
+        registry,
+        store.as_ref(),
+        &ampel_core::Clock::Live,
+        out,
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let v = serde_json::to_value(&report).unwrap_or(Value::Null);
+    emit(args.json, &v, || {
+        let mut t = table(&["", ""]);
+        t.add_row(["run".to_string(), report.run.to_string()]);
+        t.add_row(["stocks selected".to_string(), report.selected.to_string()]);
+        t.add_row(["documents".to_string(), report.documents.join(", ")]);
+        t.add_row(["stock updates".to_string(), report.updates.to_string()]);
+        for (u, m) in &report.failed {
+            t.add_row([format!("FAILED {u}"), m.clone()]);
+        }
+        t
+    })?;
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Usage(format!(
+            "{} T3 unit(s) failed; see the trouble records",
+            report.failed.len()
+        )))
     }
 }
 

@@ -9,6 +9,11 @@
 //! source = ["../../shared/data/alerts/ztf"]
 //! [[task]]
 //! kind = "t2"                          # until no ticket is left
+//! [[task]]
+//! kind = "t3"
+//! process = "report"
+//! select = { channel_any = ["DEMO"] }
+//! units = [{ unit = "T3ReportExporter", channel = "DEMO" }]
 //! ```
 //! In a job the clock is the data's (the alerts' times), T2 runs one worker, and
 //! inputs are read in a fixed order, so the same job on the same inputs gives the
@@ -49,6 +54,8 @@ pub enum Task {
         #[serde(default)]
         iter_max: Option<usize>,
     },
+    /// A T3 process, configured inline (`process`, `select`, `load`, `units`).
+    T3(Box<crate::t3::T3Config>),
     /// T2 until no ticket is left.
     T2 {
         /// Only these units.
@@ -96,6 +103,8 @@ pub enum TaskReport {
     T0(T0Stats),
     /// T2 counts.
     T2(T2Stats),
+    /// T3 outcome.
+    T3(crate::t3::T3Report),
 }
 
 /// What a job did.
@@ -161,12 +170,14 @@ pub fn load_t0_config(path: &Path) -> Result<T0Config, JobError> {
     }
 }
 
-/// Run a job whose file lives in `base` against `store`, which must be empty.
+/// Run a job whose file lives in `base` against `store`, which must be empty; T3
+/// units write their files under `out_dir`.
 pub fn run_job(
     job: &JobConfig,
     base: &Path,
     registry: &Registry,
     store: &dyn Store,
+    out_dir: &Path,
 ) -> Result<JobReport, JobError> {
     let info = store.info()?;
     if info.counts.values().any(|n| *n > 0) {
@@ -213,6 +224,19 @@ pub fn run_job(
                     t0.finish(0.0, None)
                         .map_err(|e| fail("t0", e.to_string()))?,
                 ));
+            }
+            Task::T3(cfg) => {
+                let report = crate::t3::run_t3(cfg, registry, store, &clock, out_dir)
+                    .map_err(|e| fail("t3", e.to_string()))?;
+                if !report.failed.is_empty() {
+                    let units: Vec<String> = report
+                        .failed
+                        .iter()
+                        .map(|(u, m)| format!("{u}: {m}"))
+                        .collect();
+                    return Err(fail("t3", format!("units failed: {}", units.join("; "))));
+                }
+                reports.push(TaskReport::T3(report));
             }
             Task::T2 { units, max_try } => {
                 let cfg = T2WorkerConfig {

@@ -5,6 +5,7 @@
 //! - [`clock`]: where "now" comes from: the wall clock live, the data in archive mode;
 //! - [`t0`]: the alert consumer (filter per channel, shape, mux, combine, ingest);
 //! - [`t2`]: the worker (leased claims, dependencies, retries, provenance);
+//! - [`t3`]: selection, channel projection, T3 units, stock updates, T3 documents;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
 //! - [`digest`]: the results digest over a canonical dump of the output documents.
 
@@ -14,6 +15,7 @@ pub mod job;
 pub mod loader;
 pub mod t0;
 pub mod t2;
+pub mod t3;
 
 pub use clock::Clock;
 pub use loader::{check_units, CoreError, Loaded, UnitLoader, UnitRequest};

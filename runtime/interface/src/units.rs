@@ -371,6 +371,8 @@ pub struct T3Context {
     pub channel: Option<Channel>,
     /// Run time (from the data in archive mode).
     pub now: crate::UnixTime,
+    /// Directory where units may write files (reports, plots).
+    pub out_dir: std::path::PathBuf,
 }
 
 /// T3 unit: reacts to a selection of stocks.

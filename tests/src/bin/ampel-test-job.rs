@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
         path.parent().unwrap_or(std::path::Path::new(".")),
         &registry,
         store.as_ref(),
+        &std::env::temp_dir().join(format!("ampel-test-job-{}", std::process::id())),
     )?;
     println!("{}", report.digest.digest);
     Ok(())

@@ -1,0 +1,192 @@
+//! T3 on real alerts: channel projection (a unit of channel A never receives channel
+//! B's documents), stock updates, T3 documents, failing units, the HTML report.
+
+use ampel_core::t0::{T0Config, T0Processor};
+use ampel_core::t3::{run_t3, T3Config};
+use ampel_core::Clock;
+use ampel_interface::serde_json::{json, Value};
+use ampel_interface::*;
+use ampel_store::*;
+use ampel_store_sqlite::SqliteStore;
+use ampel_tests::units::registry;
+
+/// Two channels splitting the ZTF alerts by brightness of the triggering detection.
+fn ingest(store: &dyn Store) {
+    let channel = |name: &str, op: &str| {
+        json!({"channel": name, "access": ["ZTF_PUB", "ZTF_PRIV"],
+            "filter": {"unit": "CriteriaFilter", "config": {"criteria": [{"attribute": "magpsf", "operator": op, "value": 18.5}]}},
+            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}]}})
+    };
+    let cfg: T0Config = serde_json::from_value(json!({
+        "supplier": {"unit": "ZiAlertSupplier"}, "shaper": {"unit": "ZiDataPointShaper"}, "muxer": {"unit": "ZiMuxer"},
+        "directives": [channel("BRIGHT", "<"), channel("FAINT", ">=")]
+    }))
+    .unwrap();
+    let registry = registry();
+    let clock = Clock::archive(0.0);
+    let mut t0 = T0Processor::new(cfg, &registry, store, &clock).unwrap();
+    ampel_avro::input::walk(
+        &[ampel_tests::shared_alerts().join("ztf")],
+        &ampel_avro::ReadOptions::default(),
+        &mut |i| {
+            t0.process(i).unwrap();
+            true
+        },
+    );
+    t0.finish(0.0, None).unwrap();
+}
+
+fn t3(units: Value) -> T3Config {
+    serde_json::from_value(json!({ "process": "audit", "units": units })).unwrap()
+}
+
+#[test]
+fn a_channel_unit_sees_only_its_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();
+    ingest(&store);
+    let both = store
+        .select_stocks(&StockSelection {
+            channel_all: vec!["BRIGHT".into(), "FAINT".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let faint_only = store
+        .select_stocks(&StockSelection {
+            channel_any: vec!["FAINT".into()],
+            tag_without: vec![],
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|s| !both.contains(s))
+        .collect::<Vec<_>>();
+    assert!(
+        !faint_only.is_empty(),
+        "the data must have stocks outside BRIGHT"
+    );
+    let cfg =
+        t3(json!([{ "unit": "ChannelAudit", "channel": "BRIGHT" }, { "unit": "ChannelAudit" }]));
+    let report = run_t3(&cfg, &registry(), &store, &Clock::archive(1e9), dir.path()).unwrap();
+    assert_eq!(
+        report.documents.len(),
+        2,
+        "one document per configured unit"
+    );
+    let docs = store.find_t3(Some("audit")).unwrap();
+    let bright = &docs[0];
+    assert_eq!(bright.channel.as_deref(), Some("BRIGHT"));
+    assert_eq!(
+        bright.body["channels_seen"],
+        json!(["BRIGHT"]),
+        "no FAINT document reached the BRIGHT unit"
+    );
+    let seen: Vec<i64> = serde_json::from_value(bright.body["stocks"].clone()).unwrap();
+    assert!(
+        faint_only.iter().all(|s| !seen.contains(s)),
+        "FAINT-only stocks are not shown to BRIGHT"
+    );
+    for s in &seen {
+        let stock = store.get_stock(*s).unwrap().unwrap();
+        assert!(stock.tag.contains("AUDITED"));
+        assert!(stock
+            .journal
+            .iter()
+            .any(|j| j.tier == Tier::T3 && j.action == JournalActionCode::T3_ADD_DOC));
+    }
+}
+
+#[test]
+fn a_failing_unit_is_recorded_and_the_others_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();
+    ingest(&store);
+    let cfg =
+        t3(json!([{ "unit": "FailingT3" }, { "unit": "T3ReportExporter", "channel": "FAINT" }]));
+    let report = run_t3(&cfg, &registry(), &store, &Clock::archive(1e9), dir.path()).unwrap();
+    assert_eq!(
+        report.failed,
+        vec![(
+            "FailingT3".to_string(),
+            "the report server is on fire".to_string()
+        )]
+    );
+    assert_eq!(
+        report.documents,
+        vec![format!("audit-{}-1-T3ReportExporter", report.run)]
+    );
+    let event = store
+        .events(&EventQuery {
+            process: Some("audit".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .remove(0);
+    assert_eq!(event.code, EventCode::ERROR, "the run is marked failed");
+    assert_eq!(
+        store
+            .troubles(&TroubleQuery {
+                unit: Some("FailingT3".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+        1
+    );
+    // the report: one row and one plot per FAINT stock
+    let doc = &store.find_t3(Some("audit")).unwrap()[0];
+    let out = dir.path().join(doc.body["dir"].as_str().unwrap());
+    let csv = std::fs::read_to_string(out.join("objects.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count() as u64,
+        1 + doc.body["objects"].as_u64().unwrap()
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("<table>") && html.contains("plots/"),
+        "{html}"
+    );
+    let first: i64 = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let png = std::fs::read(out.join(format!("plots/{first}.png"))).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let rows: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("objects.json")).unwrap()).unwrap();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["channels"] == json!(["FAINT"])));
+}
+
+#[test]
+fn unknown_units_are_all_reported_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();
+    let cfg = t3(
+        json!([{ "unit": "ChanelAudit" }, { "unit": "T3ReportExporter", "config": { "dir": "../escape" } }]),
+    );
+    let e = run_t3(&cfg, &registry(), &store, &Clock::archive(1e9), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("units[0]: unknown unit `ChanelAudit` (did you mean ChannelAudit?)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("units[1]: invalid config for unit `T3ReportExporter`")
+            && e.contains("`dir` = \"../escape\""),
+        "{e}"
+    );
+    assert!(
+        store.events(&EventQuery::default()).unwrap().is_empty(),
+        "nothing ran"
+    );
+}
