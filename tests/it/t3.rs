@@ -190,3 +190,115 @@ fn unknown_units_are_all_reported_before_anything_runs() {
         "nothing ran"
     );
 }
+
+/// A one-thread HTTP server on 127.0.0.1 that answers each request with the next
+/// status from `statuses` and hands over the bodies it received.
+fn http_server(statuses: Vec<u16>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hook/secret-token",
+        listener.local_addr().unwrap()
+    );
+    let handle = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for status in statuses {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            bodies.push(String::from_utf8(body).unwrap());
+            write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+        }
+        bodies
+    });
+    (url, handle)
+}
+
+#[test]
+fn the_notifier_posts_slack_json_retrying_once_and_never_shows_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();
+    ingest(&store);
+    let (url, server) = http_server(vec![500, 200]);
+    std::env::set_var("AMPEL_SECRET_T3_TEST_HOOK", &url);
+    let cfg = t3(json!([{ "unit": "T3HttpNotifier", "channel": "BRIGHT",
+        "config": { "url_secret": "T3_TEST_HOOK", "backoff_seconds": 0.01, "max_objects": 3 } }]));
+    let report = run_t3(&cfg, &registry(), &store, &Clock::archive(1e9), dir.path()).unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let bodies = server.join().unwrap();
+    assert_eq!(bodies.len(), 2, "one failed attempt, one retry");
+    let msg: Value = serde_json::from_str(&bodies[1]).unwrap();
+    assert!(
+        msg["text"].as_str().unwrap().starts_with("audit: "),
+        "{msg}"
+    );
+    assert!(msg["text"].as_str().unwrap().contains("channel BRIGHT"));
+    assert_eq!(msg["blocks"].as_array().unwrap().len(), 3);
+    assert_eq!(msg["blocks"][0]["type"], "section");
+    let doc = &store.find_t3(Some("audit")).unwrap()[0];
+    assert_eq!(doc.body["attempts"], 2);
+    let everything = serde_json::to_string(&store.find_t3(None).unwrap()).unwrap()
+        + &serde_json::to_string(&store.get_config(doc.confid.unwrap()).unwrap()).unwrap();
+    assert!(
+        !everything.contains("secret-token"),
+        "the URL must not be stored"
+    );
+}
+
+#[test]
+fn an_unreachable_notification_url_is_retried_then_recorded_without_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::env::set_var(
+        "AMPEL_SECRET_T3_DEAD_HOOK",
+        format!("http://127.0.0.1:{port}/hook/secret-token"),
+    );
+    let cfg = t3(
+        json!([{ "unit": "T3HttpNotifier", "config": { "url_secret": "T3_DEAD_HOOK", "attempts": 2, "backoff_seconds": 0.01 } }]),
+    );
+    let report = run_t3(&cfg, &registry(), &store, &Clock::archive(1e9), dir.path()).unwrap();
+    let (unit, msg) = &report.failed[0];
+    assert_eq!(unit, "T3HttpNotifier");
+    assert!(
+        msg.contains("secret `T3_DEAD_HOOK` failed after 2 attempts"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("secret-token") && !msg.contains(&port.to_string()),
+        "{msg}"
+    );
+    let troubles = store.troubles(&TroubleQuery::default()).unwrap();
+    assert!(!serde_json::to_string(&troubles)
+        .unwrap()
+        .contains("secret-token"));
+    // a URL in the config is refused: it must be a secret name
+    let bad = t3(json!([{ "unit": "T3HttpNotifier", "config": { "url_secret": "http://x/y" } }]));
+    let e = run_t3(&bad, &registry(), &store, &Clock::archive(1e9), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a secret name (letters, digits, _), not a URL"),
+        "{e}"
+    );
+}
