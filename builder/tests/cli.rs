@@ -215,3 +215,89 @@ fn explain_tells_who_made_a_t2_result() {
         "{table}"
     );
 }
+
+#[test]
+fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shared = std::env::var_os("AMPEL_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo.join("../shared/data"));
+    let t0 = ampel(
+        &[
+            "t0",
+            "--config",
+            repo.join("manifests/ztf-demo.t0.toml").to_str().unwrap(),
+            "--source",
+            shared.join("alerts/ztf/fink-2019-v3.1").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(t0.status.success(), "{}", text(&t0.stderr));
+    let procs = dir.path().join("procs.toml");
+    std::fs::write(
+        &procs,
+        "[[process]]\nname = \"fast-t2\"\ntier = 2\nschedule = \"every 1s\"\n\n[[process]]\nname = \"fast-report\"\ntier = 3\nschedule = \"* * * * * *\"\nchannel = \"DEMO_BRIGHT\"\nt3_units = [{ unit = \"T3ReportExporter\" }]\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .args(["serve", "--processes", procs.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("AMPEL_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("stopping: no new runs") && err.contains("stopped cleanly"),
+        "{err}"
+    );
+    let events: serde_json::Value =
+        serde_json::from_slice(&ampel(&["event", "--json"], dir.path()).stdout).unwrap();
+    for process in ["fast-t2", "fast-report"] {
+        let runs: Vec<&serde_json::Value> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["process"] == process)
+            .collect();
+        assert!(runs.len() >= 2, "{process} ran {} times: {err}", runs.len());
+        assert!(runs.iter().all(|e| e["code"] == 0), "{process}: {runs:?}");
+        // never two runs of one process at once
+        for w in runs.windows(2) {
+            let end = w[0]["start"].as_f64().unwrap() + w[0]["duration"].as_f64().unwrap();
+            assert!(
+                end <= w[1]["start"].as_f64().unwrap() + 1e-3,
+                "{process} overlapped: {w:?}"
+            );
+        }
+    }
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[process]]\nname = \"x\"\ntier = 1\nschedule = \"at noon\"\nunits = [\"T2Nope\"]\n\n[[process]]\nname = \"y\"\ntier = 3\nschedule = \"every 1m\"\nselect = { since_last_run_of = \"z\" }\nt3_units = [{ unit = \"T3ReportExporter\" }]\n",
+    )
+    .unwrap();
+    let out = ampel(&["serve", "--processes", bad.to_str().unwrap()], dir.path());
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("since_last_run_of names an unknown process `z` (known: x, y)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tier 1 cannot be scheduled")
+            && err.contains("unknown unit `T2Nope`")
+            && err.contains("`at noon` is neither"),
+        "{err}"
+    );
+}

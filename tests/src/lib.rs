@@ -148,6 +148,7 @@ pub mod units {
                 seen.extend(s.journal.iter().flat_map(|j| j.channel.iter().cloned()));
                 seen.extend(v.t0.iter().flat_map(|d| d.channel.iter().cloned()));
                 seen.extend(v.t1.iter().flat_map(|d| d.channel.iter().cloned()));
+                seen.extend(v.logs.iter().filter_map(|l| l.channel.clone()));
             }
             let stocks: Vec<i64> = views.iter().map(|v| v.id).collect();
             let updates = stocks
@@ -158,7 +159,8 @@ pub mod units {
                     ..Default::default()
                 })
                 .collect();
-            let body = json!({ "stocks": stocks, "channels_seen": seen, "datapoints": views.iter().map(|v| v.t0.len()).sum::<usize>() });
+            let body = json!({ "stocks": stocks, "channels_seen": seen, "datapoints": views.iter().map(|v| v.t0.len()).sum::<usize>(),
+                "logs": views.iter().map(|v| v.logs.len()).sum::<usize>() });
             Ok(T3Output {
                 updates,
                 document: Some(UnitResult::ok(body)),

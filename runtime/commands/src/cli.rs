@@ -53,6 +53,21 @@ pub enum RuntimeCommand {
         #[arg(long, default_value = "ampel-out")]
         out: std::path::PathBuf,
     },
+    /// Run every active process of a processes file on its schedule until SIGTERM or
+    /// Ctrl-C; then start nothing new and let running ones finish their batch.
+    ///
+    /// Example: ampel serve --processes manifests/ztf-demo.processes.toml
+    Serve {
+        /// The processes file (TOML): name, tier, schedule, config per process.
+        #[arg(long)]
+        processes: std::path::PathBuf,
+        /// At most this many processes run at once.
+        #[arg(long, default_value_t = 2)]
+        max_concurrent: usize,
+        /// Where T3 units write their files.
+        #[arg(long, default_value = "ampel-out")]
+        out: std::path::PathBuf,
+    },
     /// Run an archival job (tasks in order, fresh store, clock from the data) and
     /// print its results digest.
     ///
@@ -72,6 +87,24 @@ pub enum RuntimeCommand {
     Explain {
         /// T2 document id (32 hex digits).
         id: String,
+    },
+    /// Query stored log records: by run, stock, channel or level.
+    Log {
+        /// Only this run.
+        #[arg(long)]
+        run: Option<i64>,
+        /// Only this stock.
+        #[arg(long)]
+        stock: Option<i64>,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only errors.
+        #[arg(long)]
+        errors: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
     },
     /// List process runs (events): run, process, tier, code, duration.
     Event {
@@ -285,6 +318,18 @@ pub fn run(
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
         RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
         RuntimeCommand::Digest => crate::provenance::digest(args),
+        RuntimeCommand::Log {
+            run,
+            stock,
+            channel,
+            errors,
+            limit,
+        } => crate::provenance::log(args, *run, *stock, channel.clone(), *errors, *limit),
+        RuntimeCommand::Serve {
+            processes,
+            max_concurrent,
+            out,
+        } => crate::provenance::serve(registry, args, processes, *max_concurrent, out),
         RuntimeCommand::T3 { config, out } => crate::provenance::t3(registry, args, config, out),
         RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
         RuntimeCommand::Event { process, last } => {

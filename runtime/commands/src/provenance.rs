@@ -247,3 +247,72 @@ pub fn event(
         t
     })
 }
+
+/// Run scheduled processes until SIGTERM or SIGINT.
+pub fn serve(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    file: &Path,
+    max_concurrent: usize,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let processes =
+        ampel_core::serve::load_processes(file, registry).map_err(CommandError::Usage)?;
+    // fail early on an unusable store
+    drop(open_store(&args.db)?);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
+    }
+    let active = processes.iter().filter(|p| p.cfg.active).count();
+    eprintln!("serving {active} active process(es) from {} (max {max_concurrent} at once); SIGTERM or Ctrl-C stops", file.display());
+    let db = args.db.clone();
+    let open = move || open_store(&db).map_err(|e| e.to_string());
+    let started = std::time::Instant::now();
+    let log = move |msg: &str| eprintln!("[{:>9.3}s] {msg}", started.elapsed().as_secs_f64());
+    ampel_core::serve::serve(
+        &processes,
+        registry,
+        &open,
+        max_concurrent,
+        &stop,
+        out,
+        &log,
+    );
+    eprintln!("stopped cleanly");
+    Ok(())
+}
+
+/// Query log records.
+pub fn log(
+    args: &RuntimeArgs,
+    run: Option<i64>,
+    stock: Option<i64>,
+    channel: Option<String>,
+    errors: bool,
+    limit: usize,
+) -> Result<(), CommandError> {
+    let store = open_store(&args.db)?;
+    let q = ampel_store::LogQuery {
+        run,
+        stock,
+        channel,
+        flag: errors.then_some(ampel_interface::LogFlag::ERROR),
+        limit: Some(limit),
+    };
+    let logs = store.logs(&q)?;
+    let v = serde_json::to_value(&logs).unwrap_or(Value::Null);
+    emit(args.json, &v, || {
+        let mut t = table(&["run", "stock", "channel", "unit", "message"]);
+        for l in &logs {
+            t.add_row([
+                l.run.to_string(),
+                l.stock.map_or("-".into(), |s| s.to_string()),
+                l.channel.clone().unwrap_or_else(|| "-".into()),
+                l.unit.clone().unwrap_or_else(|| "-".into()),
+                l.msg.clone(),
+            ]);
+        }
+        t
+    })
+}

@@ -6,6 +6,7 @@
 //! - [`t0`]: the alert consumer (filter per channel, shape, mux, combine, ingest);
 //! - [`t2`]: the worker (leased claims, dependencies, retries, provenance);
 //! - [`t3`]: selection, channel projection, T3 units, stock updates, T3 documents;
+//! - [`serve`]: scheduled processes (interval or cron), no overlap, graceful stop;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
 //! - [`digest`]: the results digest over a canonical dump of the output documents.
 
@@ -13,6 +14,7 @@ pub mod clock;
 pub mod digest;
 pub mod job;
 pub mod loader;
+pub mod serve;
 pub mod t0;
 pub mod t2;
 pub mod t3;

@@ -229,6 +229,14 @@ pub fn project(
         .map(T2View::from)
         .collect();
     let journal = s.journal.clone();
+    let logs = store
+        .logs(&LogQuery {
+            stock: Some(stock),
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|l| channel.is_none() || l.channel.is_none() || l.channel.as_deref() == channel)
+        .collect();
     Ok(Some(StockView {
         id: stock,
         stock: Some(s),
@@ -236,6 +244,7 @@ pub fn project(
         t1,
         t2,
         journal,
+        logs,
     }))
 }
 

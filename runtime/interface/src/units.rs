@@ -334,6 +334,9 @@ pub struct StockView {
     /// Journal complement (entries relevant to this run).
     #[serde(default)]
     pub journal: Vec<JournalRecord>,
+    /// Log complement: stored log records about this stock (of the channel, if any).
+    #[serde(default)]
+    pub logs: Vec<crate::LogRecord>,
 }
 
 /// Changes a T3 unit asks for on one stock.

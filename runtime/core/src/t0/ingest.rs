@@ -64,6 +64,7 @@ struct Buffer {
     states: Vec<T1Document>,
     tickets: Vec<T2Request>,
     stocks: Vec<StockUpsert>,
+    logs: Vec<LogRecord>,
 }
 
 /// Runs T0 over alert packets.
@@ -593,6 +594,18 @@ impl<'a> T0Processor<'a> {
         for (unit, e) in errors {
             self.unit_error(&unit, Some(stock), origin.to_string(), &e)?;
         }
+        for ch in &channels {
+            self.buffer.logs.push(LogRecord {
+                ts: now,
+                run: self.run,
+                flag: LogFlag::T0 | LogFlag::CORE | LogFlag::INFO,
+                stock: Some(stock),
+                channel: Some(ch.clone()),
+                unit: None,
+                msg: format!("alert {alert_id} accepted"),
+                extra: Some(json!({ "alert": alert_id, "links": links })),
+            });
+        }
         self.buffer.stocks.push(StockUpsert {
             stock,
             origin: None,
@@ -627,6 +640,7 @@ impl<'a> T0Processor<'a> {
         self.stats.states += self.store.upsert_states(&b.states)?;
         self.stats.tickets += self.store.upsert_t2(&b.tickets)?;
         self.stats.stocks += self.store.upsert_stocks(&b.stocks)?;
+        self.store.insert_logs(&b.logs)?;
         Ok(())
     }
 

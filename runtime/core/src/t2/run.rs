@@ -407,6 +407,16 @@ impl<'a> T2Worker<'a> {
                 if let Some(t) = trace {
                     meta.traceid.insert("t2unit".into(), t);
                 }
+                self.store.insert_logs(&[LogRecord {
+                    ts,
+                    run: self.run,
+                    flag: LogFlag::T2 | LogFlag::UNIT | LogFlag::ERROR,
+                    stock: Some(doc.stock),
+                    channel: doc.channel.iter().next().cloned(),
+                    unit: Some(doc.unit.clone()),
+                    msg: format!("{} on {}: {message}", code, doc.id),
+                    extra: None,
+                }])?;
                 self.store.insert_trouble(&TroubleRecord {
                     ts,
                     tier: Tier::T2,

@@ -1,0 +1,336 @@
+//! Scheduled processes: `ampel serve` runs every active process on its schedule.
+//!
+//! A process is a tier, a schedule (`every 30s` / `every 5m` / `every 1h`, or a cron
+//! expression with seconds, e.g. `0 */5 * * * *`) and the tier's config. The
+//! scheduler never overlaps two runs of one process, runs at most `max_concurrent`
+//! processes at once (a due process waits for a free slot), and on stop starts
+//! nothing new: running T2 workers finish their current batch, T3 runs finish, then
+//! it returns. (Python AMPEL validates schedules but no longer runs them.)
+
+use crate::t2::{T2Worker, T2WorkerConfig};
+use crate::t3::{run_t3, Select, T3Config, T3UnitModel};
+use crate::Clock;
+use ampel_interface::Registry;
+use ampel_store::Store;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// When a process runs.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    /// Every so often, from start-up.
+    Every(Duration),
+    /// A cron expression (with seconds).
+    Cron(Box<cron::Schedule>),
+}
+
+impl Schedule {
+    /// Parse `every <n><s|m|h>` or a cron expression.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("every ") {
+            let rest = rest.trim();
+            let (num, unit) = rest.split_at(
+                rest.find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(rest.len()),
+            );
+            let n: f64 = num
+                .parse()
+                .map_err(|_| format!("`{s}`: expected a number after `every`, e.g. `every 30s`"))?;
+            let secs = match unit.trim() {
+                "s" | "sec" | "seconds" => n,
+                "m" | "min" | "minutes" => n * 60.0,
+                "h" | "hours" => n * 3600.0,
+                other => return Err(format!("`{s}`: unknown unit `{other}` (use s, m or h)")),
+            };
+            if secs <= 0.0 {
+                return Err(format!("`{s}`: the interval must be positive"));
+            }
+            return Ok(Schedule::Every(Duration::from_secs_f64(secs)));
+        }
+        cron::Schedule::from_str(s)
+            .map(|c| Schedule::Cron(Box::new(c)))
+            .map_err(|e| {
+                format!(
+                    "`{s}` is neither `every <n>s|m|h` nor a cron expression with seconds ({e})"
+                )
+            })
+    }
+
+    /// The first run time strictly after `t`.
+    pub fn next_after(&self, t: SystemTime) -> SystemTime {
+        match self {
+            Schedule::Every(d) => t + *d,
+            Schedule::Cron(c) => {
+                let dt: chrono::DateTime<chrono::Utc> = t.into();
+                c.after(&dt)
+                    .next()
+                    .map(SystemTime::from)
+                    .unwrap_or(t + Duration::from_secs(86_400 * 365))
+            }
+        }
+    }
+}
+
+/// A scheduled process, as written in the processes file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessConfig {
+    /// Unique name.
+    pub name: String,
+    /// Tier: 2 (T2 worker until the queue is empty) or 3 (a T3 run).
+    pub tier: u8,
+    /// `every 30s` or a cron expression with seconds.
+    pub schedule: String,
+    /// Inactive processes are parsed and checked but not run.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// The channel a T3 process reports on (its units see only this channel).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// T2: only these units.
+    #[serde(default)]
+    pub units: Vec<String>,
+    /// T3: selection.
+    #[serde(default)]
+    pub select: Option<Select>,
+    /// T3: the units.
+    #[serde(default, rename = "t3_units")]
+    pub t3_units: Vec<T3UnitModel>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The processes file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessesFile {
+    /// Processes.
+    #[serde(rename = "process")]
+    pub processes: Vec<ProcessConfig>,
+}
+
+/// A checked process.
+pub struct Process {
+    /// Its config.
+    pub cfg: ProcessConfig,
+    /// Its parsed schedule.
+    pub schedule: Schedule,
+}
+
+/// Read and check a processes file, reporting every problem at once (unknown
+/// tiers, duplicate names, schedules that do not parse, unknown units).
+pub fn load_processes(path: &Path, registry: &Registry) -> Result<Vec<Process>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: ProcessesFile = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| crate::job::line_col(&text, s.start))
+            .unwrap_or((0, 0));
+        format!("{}:{}:{}: {}", path.display(), at.0, at.1, e.message())
+    })?;
+    let mut problems = Vec::new();
+    let mut names = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, p) in file.processes.into_iter().enumerate() {
+        let at = format!("{}: process[{i}] `{}`", path.display(), p.name);
+        if names.insert(p.name.clone(), i).is_some() {
+            problems.push(format!("{at}: the name is used twice"));
+        }
+        if !matches!(p.tier, 2 | 3) {
+            problems.push(format!("{at}: tier {} cannot be scheduled here (2: T2 worker, 3: T3 run; live T0 comes with the Kafka source)", p.tier));
+        }
+        for u in p.units.iter().chain(p.t3_units.iter().map(|m| &m.unit)) {
+            if let Err(e) = registry.get(u) {
+                problems.push(format!("{at}: {e}"));
+            }
+        }
+        if p.tier == 3 && p.t3_units.is_empty() {
+            problems.push(format!("{at}: a T3 process needs `t3_units`"));
+        }
+        match Schedule::parse(&p.schedule) {
+            Ok(schedule) => out.push(Process { cfg: p, schedule }),
+            Err(e) => problems.push(format!("{at}: schedule {e}")),
+        }
+    }
+    for p in &out {
+        if let Some(other) = p
+            .cfg
+            .select
+            .as_ref()
+            .and_then(|s| s.since_last_run_of.as_ref())
+        {
+            if !names.contains_key(other) {
+                problems.push(format!(
+                    "{}: process `{}`: since_last_run_of names an unknown process `{other}` (known: {})",
+                    path.display(),
+                    p.cfg.name,
+                    names.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Run one process once.
+fn run_once(
+    p: &ProcessConfig,
+    registry: &Registry,
+    store: &dyn Store,
+    stop: &AtomicBool,
+    out_dir: &Path,
+) -> Result<(), String> {
+    match p.tier {
+        2 => {
+            let cfg = T2WorkerConfig {
+                process: p.name.clone(),
+                units: (!p.units.is_empty()).then(|| p.units.clone()),
+                data_time: false,
+                ..T2WorkerConfig::default()
+            };
+            let mut w = T2Worker::new(cfg, registry, store).map_err(|e| e.to_string())?;
+            w.run(true, stop).map_err(|e| e.to_string())?;
+            w.finish().map(|_| ()).map_err(|e| e.to_string())
+        }
+        _ => {
+            let mut select = p.select.clone().unwrap_or_default();
+            if let Some(c) = &p.channel {
+                if select.channel_any.is_empty() {
+                    select.channel_any = vec![c.clone()];
+                }
+            }
+            let units = p
+                .t3_units
+                .iter()
+                .map(|u| T3UnitModel {
+                    channel: u.channel.clone().or_else(|| p.channel.clone()),
+                    ..u.clone()
+                })
+                .collect();
+            let cfg = T3Config {
+                process: p.name.clone(),
+                select,
+                load: Default::default(),
+                units,
+            };
+            let r =
+                run_t3(&cfg, registry, store, &Clock::Live, out_dir).map_err(|e| e.to_string())?;
+            if r.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} unit(s) failed", r.failed.len()))
+            }
+        }
+    }
+}
+
+/// Run the processes until `stop` is set. `open` opens a store connection per run.
+pub fn serve(
+    processes: &[Process],
+    registry: &Registry,
+    open: &(dyn Fn() -> Result<Box<dyn Store>, String> + Sync),
+    max_concurrent: usize,
+    stop: &AtomicBool,
+    out_dir: &Path,
+    on_event: &(dyn Fn(&str) + Sync),
+) {
+    let active: Vec<&Process> = processes.iter().filter(|p| p.cfg.active).collect();
+    let now = SystemTime::now();
+    let mut due: Vec<SystemTime> = active.iter().map(|p| p.schedule.next_after(now)).collect();
+    let running: Mutex<Vec<bool>> = Mutex::new(vec![false; active.len()]);
+    let out_dir: PathBuf = out_dir.to_path_buf();
+    std::thread::scope(|s| {
+        while !stop.load(Ordering::SeqCst) {
+            let now = SystemTime::now();
+            for (i, p) in active.iter().enumerate() {
+                if due[i] > now {
+                    continue;
+                }
+                let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
+                let busy = r.iter().filter(|b| **b).count();
+                if r[i] {
+                    // still running: skip this slot rather than overlap
+                    due[i] = p.schedule.next_after(now);
+                    on_event(&format!(
+                        "{}: previous run still going, skipped one slot",
+                        p.cfg.name
+                    ));
+                    continue;
+                }
+                if busy >= max_concurrent.max(1) {
+                    continue; // stays due; starts when a slot frees
+                }
+                r[i] = true;
+                drop(r);
+                due[i] = p.schedule.next_after(now);
+                let (running, out_dir) = (&running, &out_dir);
+                s.spawn(move || {
+                    on_event(&format!("{}: run started", p.cfg.name));
+                    let result = open().and_then(|store| {
+                        run_once(&p.cfg, registry, store.as_ref(), stop, out_dir)
+                    });
+                    match result {
+                        Ok(()) => on_event(&format!("{}: run finished", p.cfg.name)),
+                        Err(e) => on_event(&format!("{}: run failed: {e}", p.cfg.name)),
+                    }
+                    running.lock().unwrap_or_else(|e| e.into_inner())[i] = false;
+                });
+            }
+            let next = due
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or(now + Duration::from_secs(1));
+            let wait = next
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .min(Duration::from_millis(200));
+            std::thread::sleep(wait.max(Duration::from_millis(10)));
+        }
+        on_event("stopping: no new runs; waiting for running ones to finish their batch");
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse_or_say_why() {
+        assert!(
+            matches!(Schedule::parse("every 30s"), Ok(Schedule::Every(d)) if d == Duration::from_secs(30))
+        );
+        assert!(
+            matches!(Schedule::parse("every 5m"), Ok(Schedule::Every(d)) if d == Duration::from_secs(300))
+        );
+        assert!(matches!(
+            Schedule::parse("0 */5 * * * *"),
+            Ok(Schedule::Cron(_))
+        ));
+        assert!(Schedule::parse("every 5 fortnights")
+            .unwrap_err()
+            .contains("unknown unit `fortnights`"));
+        assert!(Schedule::parse("at noon")
+            .unwrap_err()
+            .contains("neither `every <n>s|m|h` nor a cron expression"));
+        let c = Schedule::parse("0 0 * * * *").unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(3_600 * 10 + 5);
+        assert_eq!(
+            c.next_after(t),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(3_600 * 11)
+        );
+    }
+}
