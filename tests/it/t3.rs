@@ -189,6 +189,15 @@ fn unknown_units_are_all_reported_before_anything_runs() {
         store.events(&EventQuery::default()).unwrap().is_empty(),
         "nothing ran"
     );
+    ingest(&store);
+    let typo = t3(json!([{ "unit": "ChannelAudit", "channel": "BRIHGT" }]));
+    let e = run_t3(&typo, &registry(), &store, &Clock::archive(1e9), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "unknown channel `BRIHGT`: no stock in the store has ever been in it"
+    );
 }
 
 /// A one-thread HTTP server on 127.0.0.1 that answers each request with the next

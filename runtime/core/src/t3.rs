@@ -265,6 +265,31 @@ pub fn run_t3(
             Err(e) => problems.push(format!("units[{i}]: {e}")),
         }
     }
+    // a channel no stock has ever been in is a typo, unless the store is still empty
+    let any = store.select_stocks(&StockSelection {
+        limit: Some(1),
+        ..Default::default()
+    })?;
+    if !any.is_empty() {
+        let named = cfg
+            .units
+            .iter()
+            .filter_map(|m| m.channel.clone())
+            .chain(cfg.select.channel_any.iter().cloned())
+            .chain(cfg.select.channel_all.iter().cloned());
+        for c in named.collect::<BTreeSet<_>>() {
+            let q = StockSelection {
+                channel_any: vec![c.clone()],
+                limit: Some(1),
+                ..Default::default()
+            };
+            if store.select_stocks(&q)?.is_empty() {
+                problems.push(format!(
+                    "unknown channel `{c}`: no stock in the store has ever been in it"
+                ));
+            }
+        }
+    }
     if !problems.is_empty() {
         return Err(T3Error::Config(problems.join("\n")));
     }
