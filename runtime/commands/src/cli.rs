@@ -79,9 +79,12 @@ pub enum RuntimeCommand {
         #[arg(long, default_value = "ampel-out")]
         out: std::path::PathBuf,
     },
-    /// Print the results digest of the store (SHA-256 over a canonical dump of the
+    /// Print the results digest of a store (SHA-256 over a canonical dump of the
     /// output documents, volatile fields removed).
-    Digest,
+    Digest {
+        /// The store (default: --db).
+        db: Option<String>,
+    },
     /// Explain a T2 document: which process, run, unit version and configuration
     /// made each result, and its journal entries.
     Explain {
@@ -317,7 +320,13 @@ pub fn run(
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
         RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
-        RuntimeCommand::Digest => crate::provenance::digest(args),
+        RuntimeCommand::Digest { db } => {
+            let mut a = args.clone();
+            if let Some(db) = db {
+                a.db = db.clone();
+            }
+            crate::provenance::digest(&a)
+        }
         RuntimeCommand::Log {
             run,
             stock,

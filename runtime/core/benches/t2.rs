@@ -89,7 +89,10 @@ fn main() {
                             let cfg = T2WorkerConfig {
                                 owner: format!("bench-{i}"),
                                 units: Some(vec![unit.into()]),
-                                batch: 256,
+                                batch: std::env::var("AMPEL_BENCH_BATCH")
+                                    .ok()
+                                    .and_then(|v| v.parse().ok())
+                                    .unwrap_or(256),
                                 ..T2WorkerConfig::default()
                             };
                             let mut w =

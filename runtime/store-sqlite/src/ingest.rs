@@ -306,6 +306,29 @@ pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Resul
 }
 
 pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
+    // fast path (T2 journals): only a time bump and journal rows; the bump's row count
+    // tells whether the stock exists (every stock has an `any` row)
+    let plain = u.add_name.is_empty() && u.add_tag.is_empty() && u.remove_tag.is_empty();
+    if let (true, Some((channels, ts))) = (plain, &u.bump_upd) {
+        if channels.len() == 1 {
+            let ch = channels
+                .iter()
+                .next()
+                .map(String::as_str)
+                .unwrap_or(ANY_CHANNEL);
+            let n = tx
+                .exec(
+                    "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel IN (?2, 'any')",
+                    params![u.stock, ch, ts],
+                )
+                .map_err(|e| c.err(e))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            append_journal(c, tx, u.stock, &u.journal)?;
+            return Ok(true);
+        }
+    }
     if u.add_name.is_empty() {
         let exists = tx
             .row(
@@ -346,29 +369,12 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
         .map_err(|e| c.err(e))?;
     }
     if let Some((channels, ts)) = &u.bump_upd {
-        match channels.len() {
-            // the usual case (one channel): one statement for it and `any`
-            1 => {
-                let ch = channels
-                    .iter()
-                    .next()
-                    .map(String::as_str)
-                    .unwrap_or(ANY_CHANNEL);
-                tx.exec(
-                    "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel IN (?2, 'any')",
-                    params![u.stock, ch, ts],
-                )
-                .map_err(|e| c.err(e))?;
-            }
-            _ => {
-                for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
-                    tx.exec(
-                        "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
-                        params![u.stock, ch, ts],
-                    )
-                    .map_err(|e| c.err(e))?;
-                }
-            }
+        for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
+            tx.exec(
+                "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
+                params![u.stock, ch, ts],
+            )
+            .map_err(|e| c.err(e))?;
         }
     }
     append_journal(c, tx, u.stock, &u.journal)?;
