@@ -189,13 +189,16 @@ fn stock_tickets(store: &dyn Store, n: i64, config: Value) -> ConfigHash {
     checked.hash
 }
 
-fn spawn_worker(uri: &str, owner: &str, lease: &str, batch: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_ampel-test-worker"))
-        .args([uri, owner, lease, batch])
+fn worker_command(uri: &str, owner: &str, lease: &str, batch: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ampel-test-worker"));
+    c.args([uri, owner, lease, batch])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    c
+}
+
+fn spawn_worker(uri: &str, owner: &str, lease: &str, batch: &str) -> std::process::Child {
+    worker_command(uri, owner, lease, batch).spawn().unwrap()
 }
 
 fn assert_each_done_once(store: &dyn Store, n: usize) {
@@ -229,9 +232,24 @@ fn four_worker_processes_process_ten_thousand_tickets_exactly_once() {
     let uri = format!("sqlite:{}", dir.path().join("q.db").display());
     let store = ampel_commands::open_store(&uri).unwrap();
     stock_tickets(store.as_ref(), 10_000, json!({}));
+    // all four start claiming at the same moment (see ampel-test-worker)
+    let gate = dir.path().join("go");
     let children: Vec<_> = (0..4)
-        .map(|i| spawn_worker(&uri, &format!("proc-{i}"), "30", "32"))
+        .map(|i| {
+            let mut c = worker_command(&uri, &format!("proc-{i}"), "30", "32");
+            c.env("AMPEL_TEST_GATE", &gate);
+            c.spawn().unwrap()
+        })
         .collect();
+    let ready = |i: usize| {
+        let mut p = gate.clone().into_os_string();
+        p.push(format!(".ready.proc-{i}"));
+        std::path::PathBuf::from(p).exists()
+    };
+    while !(0..4).all(ready) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(&gate, b"").unwrap();
     let mut total = 0;
     for c in children {
         let out = c.wait_with_output().unwrap();

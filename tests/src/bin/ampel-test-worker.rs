@@ -1,6 +1,10 @@
 //! Helper process for the multi-process T2 tests: one T2 worker on the store given
 //! as first argument. Usage: `ampel-test-worker URI OWNER LEASE_SECONDS BATCH`.
 //! Runs until no ticket is left, then prints the number of tickets it processed.
+//!
+//! With `AMPEL_TEST_GATE=PATH` the worker opens the store, writes `PATH.ready.OWNER`
+//! and waits for `PATH` to exist before claiming, so a test can start several
+//! workers at the same moment (a late starter would otherwise find the queue empty).
 
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use std::sync::atomic::AtomicBool;
@@ -20,6 +24,12 @@ fn main() -> anyhow::Result<()> {
         ..T2WorkerConfig::default()
     };
     let mut w = T2Worker::new(cfg, &registry, store.as_ref())?;
+    if let Ok(gate) = std::env::var("AMPEL_TEST_GATE") {
+        std::fs::write(format!("{gate}.ready.{owner}"), b"")?;
+        while !std::path::Path::new(&gate).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     w.run(true, &AtomicBool::new(false))?;
     let stats = w.finish()?;
     println!("{}", stats.processed);
