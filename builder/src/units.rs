@@ -1,16 +1,68 @@
-//! The development registry: every unit crate in `units/`, listed explicitly.
-//! Generated instance binaries get a file of the same shape listing only the
-//! units their manifest declares.
+//! The development registry: every unit crate in `units/`, listed explicitly, with
+//! the crate each unit comes from (the builder checks manifests against it).
+//! Generated instance binaries get a file of the same shape listing only the units
+//! their manifest declares.
 
 use ampel_interface::{Registry, RegistryError};
+
+/// A unit crate this binary was built with.
+pub struct UnitCrate {
+    /// Package name.
+    pub name: &'static str,
+    /// Path in this repository.
+    pub path: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// Its registration function.
+    pub register: fn(&mut Registry) -> Result<(), RegistryError>,
+}
+
+/// Every unit crate of `units/`.
+pub const CRATES: &[UnitCrate] = &[
+    UnitCrate {
+        name: "ampel-units-basic",
+        path: "units/basic",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_basic::register,
+    },
+    UnitCrate {
+        name: "ampel-units-ztf",
+        path: "units/ztf",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_ztf::register,
+    },
+    UnitCrate {
+        name: "ampel-units-lsst",
+        path: "units/lsst",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_lsst::register,
+    },
+    UnitCrate {
+        name: "ampel-units-lightcurve",
+        path: "units/lightcurve",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_lightcurve::register,
+    },
+    UnitCrate {
+        name: "ampel-units-report",
+        path: "units/report",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_report::register,
+    },
+];
 
 /// Every unit this binary contains.
 pub fn registry() -> Result<Registry, RegistryError> {
     let mut r = Registry::new();
-    ampel_units_basic::register(&mut r)?;
-    ampel_units_ztf::register(&mut r)?;
-    ampel_units_lsst::register(&mut r)?;
-    ampel_units_lightcurve::register(&mut r)?;
-    ampel_units_report::register(&mut r)?;
+    for c in CRATES {
+        (c.register)(&mut r)?;
+    }
     Ok(r)
+}
+
+/// The units one crate exports.
+pub fn units_of(c: &UnitCrate) -> Result<Vec<String>, RegistryError> {
+    let mut r = Registry::new();
+    (c.register)(&mut r)?;
+    Ok(r.iter().map(|u| u.name().to_string()).collect())
 }

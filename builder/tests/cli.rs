@@ -301,3 +301,90 @@ fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
         "{err}"
     );
 }
+
+#[test]
+fn manifest_check_reports_every_problem_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ok = ampel(
+        &[
+            "manifest",
+            "check",
+            repo.join("manifests/ztf-demo.toml").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let resolved: serde_json::Value = serde_json::from_slice(
+        &ampel(
+            &[
+                "--json",
+                "manifest",
+                "check",
+                repo.join("manifests/ztf-demo.toml").to_str().unwrap(),
+            ],
+            dir.path(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(resolved["t0"]["directives"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        resolved["processes"][1]["name"],
+        "DEMO_BRIGHT-T3ReportExporter"
+    );
+    let units = repo.join("units").display().to_string();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            r#"[instance]
+name = "bad"
+version = "0.0.1"
+
+[[crate]]
+name = "ampel-units-nope"
+path = "{units}/nope"
+units = ["X"]
+
+[[crate]]
+name = "ampel-units-ztf"
+path = "{units}/ztf"
+units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner", "SimpleDecentFilter", "ZiNope"]
+
+[[crate]]
+name = "ampel-units-lightcurve"
+path = "{units}/lightcurve"
+units = ["T2FastRiser"]
+
+[t0]
+supplier = {{ unit = "ZiAlertSupplier" }}
+shaper = {{ unit = "ZiDataPointShaper" }}
+combiner = {{ unit = "ZiT1Combiner" }}
+
+[[channel]]
+name = "A"
+filter = {{ unit = "SimpleDecentFilter", config = {{ min_rb = 7 }} }}
+t2 = [{{ unit = "T2FastRiser" }}, {{ unit = "T2Ghost" }}]
+t3 = [{{ unit = "T3ReportExporter", schedule = "at noon" }}]
+"#
+        ),
+    )
+    .unwrap();
+    let out = ampel(&["manifest", "check", bad.to_str().unwrap()], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("7 problem(s)"), "{err}");
+    let f = bad.display().to_string();
+    for expected in [
+        format!("{f}:6:8: unknown unit crate `ampel-units-nope`"),
+        format!("{f}:13:88: crate `ampel-units-ztf` does not export unit `ZiNope`"),
+        format!("{f}:27:19: channel `A` filter: invalid config for unit `SimpleDecentFilter`\n  - field `min_rb` = 7.0: a score in [0, 1]"),
+        format!("{f}:28:42: channel `A` t2 uses unit `T2Ghost`, which no declared crate provides"),
+        format!("{f}:28:16: `T2FastRiser` depends on `T2RiseDeclineFit`, which channel `A` does not request"),
+        format!("{f}:29:16: channel `A` t3 uses unit `T3ReportExporter`, which no declared crate provides"),
+        format!("{f}:29:47: schedule `at noon` is neither"),
+    ] {
+        assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
+    }
+}
