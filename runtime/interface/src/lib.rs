@@ -58,7 +58,7 @@ pub use config::{resolve_config, ConfigError, FieldProblem, NoConfig, Resolved, 
 pub use documents::*;
 pub use finite::finite_body;
 pub use registry::{
-    CheckedConfig, ErasedUnit, Registry, RegistryError, Typed, UnitInstance, UnitKind,
+    CheckedConfig, ErasedUnit, RegisterAs, Registry, RegistryError, Typed, UnitInstance, UnitKind,
 };
 pub use units::*;
 

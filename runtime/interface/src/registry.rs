@@ -257,17 +257,58 @@ pub struct Registry {
     units: BTreeMap<&'static str, Box<dyn ErasedUnit>>,
 }
 
+/// Marker types, one per unit kind, that let [`Registry::unit`] infer a unit's kind
+/// from the one kind trait it implements (a type implementing two kind traits is
+/// ambiguous and does not compile).
+pub mod kind {
+    macro_rules! markers {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("Marker of the `", stringify!($name), "` kind.")]
+            #[derive(Debug)]
+            pub enum $name {}
+        )*};
+    }
+    markers!(
+        AlertSupplier,
+        AlertFilter,
+        Shaper,
+        Muxer,
+        T1Combiner,
+        PointT2,
+        StateT2,
+        StockT2,
+        TiedPointT2,
+        TiedStateT2,
+        TiedStockT2,
+        T3
+    );
+}
+
+/// A unit type that can be registered as the kind `K` (a marker of [`kind`]);
+/// implemented for every `U: Unit + <kind trait>`.
+pub trait RegisterAs<K> {
+    /// The erased form of the unit.
+    fn erased() -> Box<dyn ErasedUnit>;
+}
+
 macro_rules! typed_registration {
     ($($(#[$m:meta])* $method:ident: $tr:ident => $kind:ident),* $(,)?) => {
+        $(
+            impl<U: Unit + $tr> RegisterAs<kind::$kind> for U {
+                fn erased() -> Box<dyn ErasedUnit> {
+                    Box::new(Typed::<U> {
+                        kind: UnitKind::$kind,
+                        wrap: |u| UnitInstance::$kind(Box::new(u)),
+                        _unit: PhantomData,
+                    })
+                }
+            }
+        )*
         impl Registry {
             $(
                 $(#[$m])*
                 pub fn $method<U: Unit + $tr>(&mut self) -> Result<&mut Self, RegistryError> {
-                    self.add(Box::new(Typed::<U> {
-                        kind: UnitKind::$kind,
-                        wrap: |u| UnitInstance::$kind(Box::new(u)),
-                        _unit: PhantomData,
-                    }))
+                    self.add(<U as RegisterAs<kind::$kind>>::erased())
                 }
             )*
         }
@@ -305,6 +346,13 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Register a unit of any kind; the kind is inferred from the kind trait `U`
+    /// implements: `r.unit::<MyFilter, _>()`. Generated instance registries use this,
+    /// so the builder needs only the unit's type name.
+    pub fn unit<U: RegisterAs<K>, K>(&mut self) -> Result<&mut Self, RegistryError> {
+        self.add(U::erased())
     }
 
     /// Register an erased unit; duplicate names are rejected.

@@ -32,3 +32,32 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.t1_combiner::<ZiT1Combiner>()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_inferred_by_the_generic_registration() {
+        let mut by_kind = Registry::new();
+        register(&mut by_kind).unwrap();
+        let mut inferred = Registry::new();
+        inferred
+            .unit::<ZiAlertSupplier, _>()
+            .unwrap()
+            .unit::<ZiDataPointShaper, _>()
+            .unwrap()
+            .unit::<SimpleDecentFilter, _>()
+            .unwrap()
+            .unit::<ZiMuxer, _>()
+            .unwrap()
+            .unit::<ZiT1Combiner, _>()
+            .unwrap();
+        let kinds = |r: &Registry| -> Vec<(String, &'static str)> {
+            r.iter()
+                .map(|u| (u.name().to_string(), u.kind().as_str()))
+                .collect()
+        };
+        assert_eq!(kinds(&by_kind), kinds(&inferred));
+    }
+}
