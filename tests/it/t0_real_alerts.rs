@@ -401,7 +401,7 @@ fn a_bad_filter_config_is_reported_with_every_problem() {
         "{err}"
     );
     assert!(
-        err.contains("directive `ALL_PUB`, filter: invalid config for unit `SimpleDecentFilter`"),
+        err.contains("channel `ALL_PUB` filter: invalid config for unit `SimpleDecentFilter`"),
         "{err}"
     );
     assert!(

@@ -85,6 +85,10 @@ pub enum RuntimeCommand {
         /// The store (default: --db).
         db: Option<String>,
     },
+    /// Run what an instance image carries: check its configuration against this
+    /// binary, show it, reprocess archives with it, serve its processes.
+    #[command(subcommand)]
+    Instance(crate::instance::InstanceCommand),
     /// Explain a T2 document: which process, run, unit version and configuration
     /// made each result, and its journal entries.
     Explain {
@@ -318,6 +322,7 @@ pub fn run(
             })
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
+        RuntimeCommand::Instance(i) => crate::instance::run(registry, args, i),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
         RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
         RuntimeCommand::Digest { db } => {

@@ -5,10 +5,14 @@
 //! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
 
 mod cli;
+mod instance;
+mod main_fn;
 mod provenance;
 mod t0;
 mod t2;
 mod uri;
 
 pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};
+pub use instance::{InstanceArgs, InstanceCommand};
+pub use main_fn::instance_main;
 pub use uri::{open_store, redact, DEFAULT_DB};

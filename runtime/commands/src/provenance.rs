@@ -40,7 +40,7 @@ pub fn job(
     })
 }
 
-fn summary(task: &Value) -> String {
+pub(crate) fn summary(task: &Value) -> String {
     match task["kind"].as_str() {
         Some("t0") => format!(
             "{} alerts, {} ingested, {} damaged inputs",
@@ -258,6 +258,25 @@ pub fn serve(
 ) -> Result<(), CommandError> {
     let processes =
         ampel_core::serve::load_processes(file, registry).map_err(CommandError::Usage)?;
+    serve_checked(
+        &processes,
+        registry,
+        args,
+        &file.display().to_string(),
+        max_concurrent,
+        out,
+    )
+}
+
+/// Serve checked processes from `origin` until SIGTERM or Ctrl-C.
+pub(crate) fn serve_checked(
+    processes: &[ampel_core::serve::Process],
+    registry: &Registry,
+    args: &RuntimeArgs,
+    origin: &str,
+    max_concurrent: usize,
+    out: &Path,
+) -> Result<(), CommandError> {
     // fail early on an unusable store
     drop(open_store(&args.db)?);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -265,20 +284,12 @@ pub fn serve(
         signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
     }
     let active = processes.iter().filter(|p| p.cfg.active).count();
-    eprintln!("serving {active} active process(es) from {} (max {max_concurrent} at once); SIGTERM or Ctrl-C stops", file.display());
+    eprintln!("serving {active} active process(es) from {origin} (max {max_concurrent} at once); SIGTERM or Ctrl-C stops");
     let db = args.db.clone();
     let open = move || open_store(&db).map_err(|e| e.to_string());
     let started = std::time::Instant::now();
     let log = move |msg: &str| eprintln!("[{:>9.3}s] {msg}", started.elapsed().as_secs_f64());
-    ampel_core::serve::serve(
-        &processes,
-        registry,
-        &open,
-        max_concurrent,
-        &stop,
-        out,
-        &log,
-    );
+    ampel_core::serve::serve(processes, registry, &open, max_concurrent, &stop, out, &log);
     eprintln!("stopped cleanly");
     Ok(())
 }

@@ -170,11 +170,86 @@ pub fn load_t0_config(path: &Path) -> Result<T0Config, JobError> {
     }
 }
 
+/// A task with its files read: what [`run_plan`] executes. Job files and instance
+/// configurations both become a list of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedTask {
+    /// T0 over archives.
+    T0 {
+        /// The T0 process.
+        config: Box<T0Config>,
+        /// Alert sources, read in this order.
+        sources: Vec<PathBuf>,
+    },
+    /// T2 until no ticket is left.
+    T2 {
+        /// Only these units (all if empty).
+        units: Vec<String>,
+        /// Attempts before TOO_MANY_TRIALS.
+        max_try: usize,
+    },
+    /// A T3 process.
+    T3(Box<crate::t3::T3Config>),
+}
+
+impl PlannedTask {
+    /// `t0`, `t2` or `t3`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlannedTask::T0 { .. } => "t0",
+            PlannedTask::T2 { .. } => "t2",
+            PlannedTask::T3(_) => "t3",
+        }
+    }
+}
+
+/// Read the files a job names (T0 configs; sources relative to `base`).
+pub fn plan(job: &JobConfig, base: &Path) -> Result<Vec<PlannedTask>, JobError> {
+    job.tasks
+        .iter()
+        .map(|task| {
+            Ok(match task {
+                Task::T0 {
+                    config,
+                    source,
+                    iter_max,
+                } => {
+                    let mut cfg = load_t0_config(&base.join(config))?;
+                    if iter_max.is_some() {
+                        cfg.iter_max = *iter_max;
+                    }
+                    PlannedTask::T0 {
+                        config: Box::new(cfg),
+                        sources: source.iter().map(|s| base.join(s)).collect(),
+                    }
+                }
+                Task::T2 { units, max_try } => PlannedTask::T2 {
+                    units: units.clone(),
+                    max_try: *max_try,
+                },
+                Task::T3(cfg) => PlannedTask::T3(cfg.clone()),
+            })
+        })
+        .collect()
+}
+
 /// Run a job whose file lives in `base` against `store`, which must be empty; T3
 /// units write their files under `out_dir`.
 pub fn run_job(
     job: &JobConfig,
     base: &Path,
+    registry: &Registry,
+    store: &dyn Store,
+    out_dir: &Path,
+) -> Result<JobReport, JobError> {
+    run_plan(&job.name, &plan(job, base)?, registry, store, out_dir)
+}
+
+/// Run planned tasks in order against `store`, which must be empty, with the data
+/// clock; process names are `<name>#<task number>`.
+pub fn run_plan(
+    name: &str,
+    tasks: &[PlannedTask],
     registry: &Registry,
     store: &dyn Store,
     out_dir: &Path,
@@ -185,29 +260,21 @@ pub fn run_job(
     }
     let clock = Clock::archive(0.0);
     let mut reports = Vec::new();
-    for (i, task) in job.tasks.iter().enumerate() {
-        let fail = |kind: &'static str, message: String| JobError::Task {
+    for (i, task) in tasks.iter().enumerate() {
+        let fail = |message: String| JobError::Task {
             index: i + 1,
-            kind,
+            kind: task.kind(),
             message,
         };
         match task {
-            Task::T0 {
-                config,
-                source,
-                iter_max,
-            } => {
-                let mut cfg = load_t0_config(&base.join(config))?;
-                cfg.process = format!("{}#{}", job.name, i + 1);
-                if iter_max.is_some() {
-                    cfg.iter_max = *iter_max;
-                }
+            PlannedTask::T0 { config, sources } => {
+                let mut cfg = (**config).clone();
+                cfg.process = format!("{name}#{}", i + 1);
                 let mut t0 = T0Processor::new(cfg, registry, store, &clock)
-                    .map_err(|e| fail("t0", e.to_string()))?;
-                let sources: Vec<PathBuf> = source.iter().map(|s| base.join(s)).collect();
+                    .map_err(|e| fail(e.to_string()))?;
                 let mut failed = None;
                 ampel_avro::input::walk(
-                    &sources,
+                    sources,
                     &ampel_avro::ReadOptions::default(),
                     &mut |item| match t0.process(item) {
                         Ok(()) => !t0.done(),
@@ -218,48 +285,44 @@ pub fn run_job(
                     },
                 );
                 if let Some(msg) = failed {
-                    return Err(fail("t0", msg));
+                    return Err(fail(msg));
                 }
                 reports.push(TaskReport::T0(
-                    t0.finish(0.0, None)
-                        .map_err(|e| fail("t0", e.to_string()))?,
+                    t0.finish(0.0, None).map_err(|e| fail(e.to_string()))?,
                 ));
             }
-            Task::T3(cfg) => {
+            PlannedTask::T3(cfg) => {
                 let report = crate::t3::run_t3(cfg, registry, store, &clock, out_dir)
-                    .map_err(|e| fail("t3", e.to_string()))?;
+                    .map_err(|e| fail(e.to_string()))?;
                 if !report.failed.is_empty() {
                     let units: Vec<String> = report
                         .failed
                         .iter()
                         .map(|(u, m)| format!("{u}: {m}"))
                         .collect();
-                    return Err(fail("t3", format!("units failed: {}", units.join("; "))));
+                    return Err(fail(format!("units failed: {}", units.join("; "))));
                 }
                 reports.push(TaskReport::T3(report));
             }
-            Task::T2 { units, max_try } => {
+            PlannedTask::T2 { units, max_try } => {
                 let cfg = T2WorkerConfig {
-                    process: format!("{}#{}", job.name, i + 1),
-                    owner: format!("job-{}", job.name),
+                    process: format!("{name}#{}", i + 1),
+                    owner: format!("job-{name}"),
                     units: (!units.is_empty()).then(|| units.clone()),
                     max_try: *max_try,
                     backoff_base: 0.01,
                     data_time: true,
                     ..T2WorkerConfig::default()
                 };
-                let mut w =
-                    T2Worker::new(cfg, registry, store).map_err(|e| fail("t2", e.to_string()))?;
+                let mut w = T2Worker::new(cfg, registry, store).map_err(|e| fail(e.to_string()))?;
                 w.run(true, &AtomicBool::new(false))
-                    .map_err(|e| fail("t2", e.to_string()))?;
-                reports.push(TaskReport::T2(
-                    w.finish().map_err(|e| fail("t2", e.to_string()))?,
-                ));
+                    .map_err(|e| fail(e.to_string()))?;
+                reports.push(TaskReport::T2(w.finish().map_err(|e| fail(e.to_string()))?));
             }
         }
     }
     Ok(JobReport {
-        name: job.name.clone(),
+        name: name.to_string(),
         tasks: reports,
         digest: results_digest(store)?,
     })

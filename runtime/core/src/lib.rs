@@ -8,10 +8,13 @@
 //! - [`t3`]: selection, channel projection, T3 units, stock updates, T3 documents;
 //! - [`serve`]: scheduled processes (interval or cron), no overlap, graceful stop;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
-//! - [`digest`]: the results digest over a canonical dump of the output documents.
+//! - [`digest`]: the results digest over a canonical dump of the output documents;
+//! - [`instance`]: the resolved configuration an instance image carries, checked
+//!   against the binary, and its archival job.
 
 pub mod clock;
 pub mod digest;
+pub mod instance;
 pub mod job;
 pub mod loader;
 pub mod serve;

@@ -12,7 +12,7 @@ use crate::t3::{run_t3, Select, T3Config, T3UnitModel};
 use crate::Clock;
 use ampel_interface::Registry;
 use ampel_store::Store;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -78,7 +78,7 @@ impl Schedule {
 }
 
 /// A scheduled process, as written in the processes file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessConfig {
     /// Unique name.
@@ -106,6 +106,32 @@ pub struct ProcessConfig {
 
 fn yes() -> bool {
     true
+}
+
+impl ProcessConfig {
+    /// The T3 run of a tier-3 process: its selection (by default the stocks of its
+    /// channel) and its units, each seeing the process's channel unless it names one.
+    pub fn t3_config(&self) -> T3Config {
+        let mut select = self.select.clone().unwrap_or_default();
+        if let Some(c) = &self.channel {
+            if select.channel_any.is_empty() {
+                select.channel_any = vec![c.clone()];
+            }
+        }
+        T3Config {
+            process: self.name.clone(),
+            select,
+            load: Default::default(),
+            units: self
+                .t3_units
+                .iter()
+                .map(|u| T3UnitModel {
+                    channel: u.channel.clone().or_else(|| self.channel.clone()),
+                    ..u.clone()
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The processes file.
@@ -137,11 +163,21 @@ pub fn load_processes(path: &Path, registry: &Registry) -> Result<Vec<Process>, 
             .unwrap_or((0, 0));
         format!("{}:{}:{}: {}", path.display(), at.0, at.1, e.message())
     })?;
+    check_processes(file.processes, registry, &path.display().to_string())
+}
+
+/// Check processes (from `origin`, a file name for messages), reporting every
+/// problem at once.
+pub fn check_processes(
+    processes: Vec<ProcessConfig>,
+    registry: &Registry,
+    origin: &str,
+) -> Result<Vec<Process>, String> {
     let mut problems = Vec::new();
     let mut names = BTreeMap::new();
     let mut out = Vec::new();
-    for (i, p) in file.processes.into_iter().enumerate() {
-        let at = format!("{}: process[{i}] `{}`", path.display(), p.name);
+    for (i, p) in processes.into_iter().enumerate() {
+        let at = format!("{origin}: process[{i}] `{}`", p.name);
         if names.insert(p.name.clone(), i).is_some() {
             problems.push(format!("{at}: the name is used twice"));
         }
@@ -170,8 +206,7 @@ pub fn load_processes(path: &Path, registry: &Registry) -> Result<Vec<Process>, 
         {
             if !names.contains_key(other) {
                 problems.push(format!(
-                    "{}: process `{}`: since_last_run_of names an unknown process `{other}` (known: {})",
-                    path.display(),
+                    "{origin}: process `{}`: since_last_run_of names an unknown process `{other}` (known: {})",
                     p.cfg.name,
                     names.keys().cloned().collect::<Vec<_>>().join(", ")
                 ));
@@ -206,26 +241,7 @@ fn run_once(
             w.finish().map(|_| ()).map_err(|e| e.to_string())
         }
         _ => {
-            let mut select = p.select.clone().unwrap_or_default();
-            if let Some(c) = &p.channel {
-                if select.channel_any.is_empty() {
-                    select.channel_any = vec![c.clone()];
-                }
-            }
-            let units = p
-                .t3_units
-                .iter()
-                .map(|u| T3UnitModel {
-                    channel: u.channel.clone().or_else(|| p.channel.clone()),
-                    ..u.clone()
-                })
-                .collect();
-            let cfg = T3Config {
-                process: p.name.clone(),
-                select,
-                load: Default::default(),
-                units,
-            };
+            let cfg = p.t3_config();
             let r =
                 run_t3(&cfg, registry, store, &Clock::Live, out_dir).map_err(|e| e.to_string())?;
             if r.failed.is_empty() {

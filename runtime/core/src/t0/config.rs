@@ -171,7 +171,7 @@ impl T0Config {
             out.push(req("muxer".into(), &m.unit, &m.config, UnitKind::Muxer));
         }
         for d in &self.directives {
-            let at = |what: String| format!("directive `{}`, {what}", d.channel);
+            let at = |what: String| format!("channel `{}` {what}", d.channel);
             if let Some(f) = &d.filter {
                 out.push(req(
                     at("filter".into()),
