@@ -1,9 +1,102 @@
 //! One file per image: a deterministic, uncompressed tar of the layout directory,
 //! readable as `oci-archive:` by skopeo and loadable by `docker load`.
+//! [`ArchiveLayout`] reads such a file in place (no unpacking to disk), so verify,
+//! inspect and diff never leave files behind.
 
 use crate::layer::{tar_bytes, LayerFile};
+use crate::verify::LayoutSource;
 use crate::{io, ImageError};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// An archive read into memory: its regular files by path.
+pub struct ArchiveLayout {
+    path: PathBuf,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl ArchiveLayout {
+    /// Read an archive file; a file that is not a tar, or a truncated one, is named.
+    pub fn open(path: &Path) -> Result<Self, ImageError> {
+        let file = std::fs::File::open(path).map_err(io(path))?;
+        let bad = |detail: String| ImageError::BadLayout {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let mut files = BTreeMap::new();
+        let mut ar = tar::Archive::new(std::io::BufReader::new(file));
+        for entry in ar
+            .entries()
+            .map_err(|e| bad(format!("not a tar archive: {e}")))?
+        {
+            let mut entry = entry.map_err(|e| bad(format!("damaged tar archive: {e}")))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry
+                .path()
+                .map_err(|e| bad(format!("bad entry name: {e}")))?
+                .to_string_lossy()
+                .trim_start_matches("./")
+                .to_string();
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| bad(format!("truncated entry {name}: {e}")))?;
+            files.insert(name, data);
+        }
+        if files.is_empty() {
+            return Err(bad("not an image archive: no files".into()));
+        }
+        Ok(ArchiveLayout {
+            path: path.to_path_buf(),
+            files,
+        })
+    }
+
+    /// Every file of the archive, by path.
+    pub fn files(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.files
+    }
+}
+
+impl LayoutSource for ArchiveLayout {
+    fn location(&self) -> &Path {
+        &self.path
+    }
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, ImageError> {
+        Ok(self.files.get(rel).cloned())
+    }
+}
+
+/// The regular files of a gzip layer blob: (path, mode, contents), in tar order.
+pub fn layer_files(blob: &[u8]) -> Result<Vec<LayerFile>, ImageError> {
+    let bad = |detail: String| ImageError::Spec {
+        what: "layer",
+        detail,
+    };
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+    let mut out = Vec::new();
+    for entry in ar.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| bad(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
+        let mode = entry.header().mode().unwrap_or(0o644);
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| bad(e.to_string()))?;
+        out.push(LayerFile { path, mode, data });
+    }
+    Ok(out)
+}
 
 /// Pack the layout in `dir` into the archive file `out`.
 pub fn pack(dir: &Path, out: &Path) -> Result<(), ImageError> {

@@ -10,7 +10,9 @@ use std::io::Write;
 /// A file to put in a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerFile {
-    /// Path inside the image, without leading `/` (e.g. `usr/local/bin/ampel`).
+    /// Path inside the image, without leading `/` (e.g. `usr/local/bin/ampel`); a
+    /// path ending in `/` is an (empty) directory with `mode`, e.g. `tmp/` with
+    /// `0o1777`.
     pub path: String,
     /// Permission bits (e.g. `0o755`).
     pub mode: u32,
@@ -48,7 +50,24 @@ pub fn build_layer(files: &[LayerFile]) -> Result<Layer, ImageError> {
 pub fn tar_bytes(files: &[LayerFile]) -> Result<Vec<u8>, ImageError> {
     let mut by_path: BTreeMap<&str, &LayerFile> = BTreeMap::new();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut dir_modes: BTreeMap<String, u32> = BTreeMap::new();
     for f in files {
+        if let Some(d) = f.path.trim_start_matches('/').strip_suffix('/') {
+            if d.is_empty() || d.split('/').any(|s| s == ".." || s.is_empty()) {
+                return Err(ImageError::Spec {
+                    what: "layer",
+                    detail: format!("bad path `{}`", f.path),
+                });
+            }
+            let mut acc = String::new();
+            for seg in d.split('/') {
+                acc.push_str(seg);
+                acc.push('/');
+                dirs.insert(acc.clone());
+            }
+            dir_modes.insert(format!("{d}/"), f.mode);
+            continue;
+        }
         let p = f.path.trim_start_matches('/');
         if p.is_empty() || p.split('/').any(|s| s == ".." || s.is_empty()) {
             return Err(ImageError::Spec {
@@ -83,7 +102,7 @@ pub fn tar_bytes(files: &[LayerFile]) -> Result<Vec<u8>, ImageError> {
         match file {
             None => {
                 h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
+                h.set_mode(dir_modes.get(&path).copied().unwrap_or(0o755));
                 h.set_size(0);
                 builder.append_data(&mut h, &path, std::io::empty())
             }

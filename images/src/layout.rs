@@ -3,10 +3,11 @@
 //! directory also loads with `docker load` (Debian's Docker 20.10 needs it).
 
 use crate::layer::Layer;
-use crate::{canonical_bytes, io, sha256_digest, ImageError, FIXED_CREATED};
+use crate::{canonical_bytes, io, sha256_digest, ImageError};
 use oci_spec::image::{
-    Arch, Config, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, ImageConfigurationBuilder,
-    ImageIndexBuilder, ImageManifestBuilder, MediaType, Os, RootFsBuilder,
+    Arch, Config, ConfigBuilder, Descriptor, DescriptorBuilder, Digest, HistoryBuilder,
+    ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder, MediaType, Os,
+    RootFsBuilder,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,10 @@ pub struct ImageSpec {
     pub layers: Vec<Layer>,
     /// Manifest annotations.
     pub annotations: BTreeMap<String, String>,
+    /// The config's `created` time (RFC 3339), also the time of every history entry.
+    pub created: String,
+    /// What made each layer (`history[].created_by`), one per layer, bottom first.
+    pub history: Vec<String>,
 }
 
 /// Digests of a written image.
@@ -39,26 +44,43 @@ pub struct WrittenImage {
     pub config_digest: String,
 }
 
-/// A default runtime config: non-root user, an entrypoint, no env.
+/// A runtime config: a user, an entrypoint, labels; no env, no default command.
 pub fn runtime_config(
     user: &str,
     entrypoint: &[&str],
     labels: &BTreeMap<String, String>,
 ) -> Result<Config, ImageError> {
-    ConfigBuilder::default()
+    runtime_config_with(user, entrypoint, &[], &[], labels)
+}
+
+/// A runtime config with environment (`KEY=value`) and a default command.
+pub fn runtime_config_with(
+    user: &str,
+    entrypoint: &[&str],
+    cmd: &[&str],
+    env: &[String],
+    labels: &BTreeMap<String, String>,
+) -> Result<Config, ImageError> {
+    let mut b = ConfigBuilder::default()
         .user(user.to_string())
-        .entrypoint(entrypoint.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .labels(
-            labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<HashMap<_, _>>(),
-        )
-        .build()
-        .map_err(|e| ImageError::Spec {
-            what: "image config",
-            detail: e.to_string(),
-        })
+        .entrypoint(entrypoint.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    if !cmd.is_empty() {
+        b = b.cmd(cmd.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    }
+    if !env.is_empty() {
+        b = b.env(env.to_vec());
+    }
+    b.labels(
+        labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<HashMap<_, _>>(),
+    )
+    .build()
+    .map_err(|e| ImageError::Spec {
+        what: "image config",
+        detail: e.to_string(),
+    })
 }
 
 fn digest(d: &str) -> Result<Digest, ImageError> {
@@ -114,8 +136,30 @@ pub fn write_layout(dir: &Path, spec: &ImageSpec) -> Result<WrittenImage, ImageE
         )?);
     }
     let diff_ids: Vec<String> = spec.layers.iter().map(|l| l.diff_id.clone()).collect();
+    if !spec.history.is_empty() && spec.history.len() != spec.layers.len() {
+        return Err(ImageError::Spec {
+            what: "image config",
+            detail: format!(
+                "{} history entries for {} layers",
+                spec.history.len(),
+                spec.layers.len()
+            ),
+        });
+    }
+    let history = spec
+        .history
+        .iter()
+        .map(|by| {
+            HistoryBuilder::default()
+                .created(spec.created.clone())
+                .created_by(by.clone())
+                .build()
+                .map_err(spec_err("history"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let config = ImageConfigurationBuilder::default()
-        .created(FIXED_CREATED.to_string())
+        .created(spec.created.clone())
+        .history(history)
         .architecture(Arch::Amd64)
         .os(Os::Linux)
         .config(spec.config.clone())

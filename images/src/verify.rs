@@ -1,9 +1,11 @@
 //! Verifying a layout: every referenced blob exists, has the size its descriptor
 //! states and hashes to its digest; every layer's uncompressed tar hashes to the
 //! config's diff id; Docker's `manifest.json`, if present, agrees with the index.
+//! The layout is read through [`LayoutSource`]: a directory, or an archive file read
+//! in place ([`crate::archive::ArchiveLayout`]).
 
-use crate::layout::{blob_path, REF_NAME};
-use crate::{io, sha256_digest, ImageError};
+use crate::layout::REF_NAME;
+use crate::{sha256_digest, ImageError};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -22,18 +24,67 @@ pub struct VerifiedImage {
     pub layers: Vec<String>,
     /// Manifest annotations, sorted.
     pub annotations: BTreeMap<String, String>,
+    /// Uncompressed layer digests, bottom first.
+    pub diff_ids: Vec<String>,
+    /// What made each layer (`history[].created_by` of non-empty layers).
+    pub history: Vec<String>,
+    /// Config labels, sorted.
+    pub labels: BTreeMap<String, String>,
+    /// The config's `created` time.
+    pub created: Option<String>,
+    /// The runtime config: user, entrypoint, default command, environment.
+    pub runtime: Option<oci_spec::image::Config>,
 }
 
-fn read_blob(dir: &Path, d: &Descriptor) -> Result<Vec<u8>, ImageError> {
+/// Where the files of a layout come from.
+pub trait LayoutSource {
+    /// The layout's location, for messages.
+    fn location(&self) -> &Path;
+    /// A file of the layout by relative path (`index.json`, `blobs/sha256/<hex>`);
+    /// `Ok(None)` if it does not exist.
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, ImageError>;
+}
+
+/// A layout directory.
+pub struct DirLayout<'a>(pub &'a Path);
+
+impl LayoutSource for DirLayout<'_> {
+    fn location(&self) -> &Path {
+        self.0
+    }
+    fn read(&self, rel: &str) -> Result<Option<Vec<u8>>, ImageError> {
+        let path = self.0.join(rel);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ImageError::Io { path, source: e }),
+        }
+    }
+}
+
+fn blob_rel(digest: &str) -> String {
+    format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"))
+}
+
+fn read_file(src: &dyn LayoutSource, rel: &str) -> Result<Vec<u8>, ImageError> {
+    src.read(rel)?.ok_or_else(|| ImageError::BadLayout {
+        path: src.location().join(rel),
+        detail: "missing".into(),
+    })
+}
+
+/// Read a blob and check its size and digest.
+pub fn read_blob(src: &dyn LayoutSource, d: &Descriptor) -> Result<Vec<u8>, ImageError> {
     let digest = d.digest().to_string();
     let bad = |detail: String| ImageError::BadBlob {
-        layout: dir.to_path_buf(),
+        layout: src.location().to_path_buf(),
         digest: digest.clone(),
         detail,
     };
-    let path = blob_path(dir, &digest);
-    let bytes =
-        std::fs::read(&path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let rel = blob_rel(&digest);
+    let bytes = src
+        .read(&rel)?
+        .ok_or_else(|| bad(format!("cannot read {rel}: no such blob")))?;
     if bytes.len() as u64 != d.size() {
         return Err(bad(format!(
             "size is {} bytes, descriptor says {}",
@@ -57,11 +108,14 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T,
 
 /// Verify every image of the layout in `dir`.
 pub fn verify_layout(dir: &Path) -> Result<Vec<VerifiedImage>, ImageError> {
+    verify(&DirLayout(dir))
+}
+
+/// Verify every image of a layout.
+pub fn verify(src: &dyn LayoutSource) -> Result<Vec<VerifiedImage>, ImageError> {
+    let dir = src.location();
     let layout_file = dir.join("oci-layout");
-    let layout: serde_json::Value = parse(
-        &layout_file,
-        &std::fs::read(&layout_file).map_err(io(&layout_file))?,
-    )?;
+    let layout: serde_json::Value = parse(&layout_file, &read_file(src, "oci-layout")?)?;
     if layout["imageLayoutVersion"] != "1.0.0" {
         return Err(ImageError::BadLayout {
             path: layout_file,
@@ -72,22 +126,17 @@ pub fn verify_layout(dir: &Path) -> Result<Vec<VerifiedImage>, ImageError> {
         });
     }
     let index_file = dir.join("index.json");
-    let index: ImageIndex = parse(
-        &index_file,
-        &std::fs::read(&index_file).map_err(io(&index_file))?,
-    )?;
+    let index: ImageIndex = parse(&index_file, &read_file(src, "index.json")?)?;
     let mut out = Vec::new();
     for mdesc in index.manifests() {
-        let manifest: ImageManifest = parse(&index_file, &read_blob(dir, mdesc)?)?;
-        let config_bytes = read_blob(dir, manifest.config())?;
-        let config: ImageConfiguration = parse(
-            &blob_path(dir, manifest.config().digest().as_ref()),
-            &config_bytes,
-        )?;
+        let manifest: ImageManifest = parse(&index_file, &read_blob(src, mdesc)?)?;
+        let config_path = dir.join(blob_rel(manifest.config().digest().as_ref()));
+        let config_bytes = read_blob(src, manifest.config())?;
+        let config: ImageConfiguration = parse(&config_path, &config_bytes)?;
         let diff_ids = config.rootfs().diff_ids();
         if diff_ids.len() != manifest.layers().len() {
             return Err(ImageError::BadLayout {
-                path: blob_path(dir, manifest.config().digest().as_ref()),
+                path: config_path,
                 detail: format!(
                     "{} diff ids for {} layers",
                     diff_ids.len(),
@@ -96,7 +145,7 @@ pub fn verify_layout(dir: &Path) -> Result<Vec<VerifiedImage>, ImageError> {
             });
         }
         for (layer, diff_id) in manifest.layers().iter().zip(diff_ids) {
-            let blob = read_blob(dir, layer)?;
+            let blob = read_blob(src, layer)?;
             let mut tar = Vec::new();
             flate2::read::GzDecoder::new(blob.as_slice())
                 .read_to_end(&mut tar)
@@ -131,15 +180,35 @@ pub fn verify_layout(dir: &Path) -> Result<Vec<VerifiedImage>, ImageError> {
                 .unwrap_or_default()
                 .into_iter()
                 .collect(),
+            diff_ids: diff_ids.clone(),
+            history: config
+                .history()
+                .iter()
+                .flatten()
+                .filter(|h| !h.empty_layer().unwrap_or(false))
+                .map(|h| h.created_by().clone().unwrap_or_default())
+                .collect(),
+            labels: config
+                .config()
+                .as_ref()
+                .and_then(|c| c.labels().clone())
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            created: config.created().clone(),
+            runtime: config.config().clone(),
         });
     }
-    verify_docker_manifest(dir, &out)?;
+    verify_docker_manifest(src, &out)?;
     Ok(out)
 }
 
-fn verify_docker_manifest(dir: &Path, images: &[VerifiedImage]) -> Result<(), ImageError> {
-    let path = dir.join("manifest.json");
-    let Ok(bytes) = std::fs::read(&path) else {
+fn verify_docker_manifest(
+    src: &dyn LayoutSource,
+    images: &[VerifiedImage],
+) -> Result<(), ImageError> {
+    let path = src.location().join("manifest.json");
+    let Some(bytes) = src.read("manifest.json")? else {
         return Ok(());
     };
     let entries: Vec<serde_json::Value> = parse(&path, &bytes)?;

@@ -47,6 +47,8 @@ fn spec() -> ImageSpec {
         config: runtime_config("65532:65532", &["/usr/local/bin/hello"], &labels).unwrap(),
         layers: vec![build_layer(&files).unwrap()],
         annotations,
+        created: ampel_images::FIXED_CREATED.to_string(),
+        history: vec!["test: files".to_string()],
     }
 }
 
