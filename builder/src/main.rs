@@ -1,14 +1,18 @@
 //! `ampel`, the host binary: the development runtime with every unit of `units/`,
-//! and (as the builder issues land) the instance builder and the image runner.
+//! the instance builder, and the tools that inspect, verify, compare and run
+//! instance images.
 //!
 //! Runtime commands come from `ampel-commands`, shared with the instance binaries the
-//! builder generates; only the unit registry differs (see `units.rs`).
+//! builder generates; only the unit registry differs (see `units.rs`). Host-only
+//! commands (`manifest`, `image`) are implemented in `cli/`.
 
 // mimalloc: the JSON trees built per alert are allocation-heavy; measured 1.4x on T0
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use ampel_builder::{manifest, units};
+mod cli;
+
+use ampel_builder::units;
 use ampel_commands::{RuntimeArgs, RuntimeCommand};
 use clap::{Parser, Subcommand};
 
@@ -18,6 +22,8 @@ use clap::{Parser, Subcommand};
 /// (`--db sqlite:PATH` or AMPEL_DB to choose another).
 ///
 /// Examples:
+///   ampel image build manifests/ztf-demo.toml -o images/ztf-demo.tar
+///   ampel image inspect images/ztf-demo.tar
 ///   ampel units list
 ///   ampel units check CriteriaFilter --config '{"criteria": [{"attribute": "rb", "operator": ">=", "value": 0.3}]}'
 ///   ampel db info --db sqlite:/tmp/run.db --json
@@ -37,76 +43,17 @@ enum HostCommand {
     Runtime(RuntimeCommand),
     /// Check instance manifests (the builder's input).
     #[command(subcommand)]
-    Manifest(ManifestCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum ManifestCommand {
-    /// Validate a manifest: crates, units, configs, channels, T2 dependencies,
-    /// schedules; prints a summary, or the resolved instance configuration with --json.
-    Check {
-        /// The manifest (TOML).
-        file: std::path::PathBuf,
-    },
-}
-
-fn manifest_check(
-    registry: &ampel_interface::Registry,
-    json: bool,
-    file: &std::path::Path,
-) -> anyhow::Result<()> {
-    let instance = manifest::load(file, registry).map_err(|problems| {
-        anyhow::anyhow!(
-            "{} problem(s) in {}:\n{}",
-            problems.len(),
-            file.display(),
-            problems.join("\n")
-        )
-    })?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&instance)?);
-        return Ok(());
-    }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(["", ""]);
-    t.add_row([
-        "instance".to_string(),
-        format!("{} {}", instance.name, instance.version),
-    ]);
-    for c in &instance.crates {
-        t.add_row([
-            format!("crate {} {}", c.name, c.version),
-            c.units.join(", "),
-        ]);
-    }
-    for d in &instance.t0.directives {
-        let t2: Vec<&str> = d
-            .ingest
-            .combine
-            .iter()
-            .flat_map(|c| c.state_t2.iter().map(|t| t.unit.as_str()))
-            .collect();
-        t.add_row([
-            format!("channel {}", d.channel),
-            format!(
-                "filter {}; t2 {}",
-                d.filter.as_ref().map_or("(none)", |f| f.unit.as_str()),
-                t2.join(", ")
-            ),
-        ]);
-    }
-    for p in &instance.processes {
-        t.add_row([
-            format!("process {}", p.name),
-            format!("tier {}, {}", p.tier, p.schedule),
-        ]);
-    }
-    println!("{t}");
-    Ok(())
+    Manifest(cli::ManifestCommand),
+    /// Build, inspect, verify and compare instance images.
+    #[command(subcommand)]
+    Image(cli::ImageCommand),
 }
 
 fn main() -> std::process::ExitCode {
+    // cargo runs this binary as the rustc wrapper of instance builds
+    if let Some(code) = ampel_builder::compose::rustc_wrapper_main() {
+        return code;
+    }
     let cli = Cli::parse();
     let registry = match units::registry() {
         Ok(r) => r,
@@ -119,9 +66,8 @@ fn main() -> std::process::ExitCode {
         HostCommand::Runtime(cmd) => {
             ampel_commands::run(&registry, &cli.args, cmd).map_err(anyhow::Error::from)
         }
-        HostCommand::Manifest(ManifestCommand::Check { file }) => {
-            manifest_check(&registry, cli.args.json, file)
-        }
+        HostCommand::Manifest(cmd) => cli::manifest(&registry, &cli.args, cmd),
+        HostCommand::Image(cmd) => cli::image(&registry, &cli.args, cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,21 +1,29 @@
-//! Instance manifests: parsed in two layers. The raw layer is serde structs with
-//! unknown fields denied and source spans on every name; the validated layer is an
-//! [`Instance`]: the T0 process, the scheduled processes and the channel list, with
-//! every unit checked against the declared crates. All problems are collected and
-//! reported together, each as `file:line:column: message`.
+//! Instance manifests, parsed in two layers. The raw layer is serde structs with
+//! unknown fields denied and source spans on every name; the validated layer is a
+//! [`Manifest`]: the resolved unit crates and the runtime's
+//! [`InstanceConfig`] (the T0 process, one directive per channel, and the scheduled
+//! processes). Every problem is collected and reported together, each as
+//! `file:line:column: message`.
+//!
+//! Units of crates this builder was compiled with (those of `units/`, by path) are
+//! checked now: exported names, configs, tied dependencies. Units of other crates
+//! (git, crates.io, or paths elsewhere) are checked by the instance binary itself
+//! once it is built (`ampel instance check`), which is authoritative anyway.
 
 use crate::units::{units_of, CRATES};
+use crate::BuildError;
+use ampel_core::instance::{dependency_problems, InstanceConfig, UnitInfo, INSTANCE_FORMAT};
 use ampel_core::loader::{check_units, UnitRequest};
 use ampel_core::serve::{ProcessConfig, Schedule};
 use ampel_core::t0::{
     ChannelDirective, CombineBlock, IngestBody, OnStockMatch, T0Config, T2Model, UnitModel,
 };
 use ampel_core::t3::T3UnitModel;
-use ampel_interface::{Registry, UnitInstance};
+use ampel_interface::Registry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 #[derive(Deserialize)]
@@ -44,6 +52,8 @@ struct RawInstance {
     revision: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    created: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +88,10 @@ struct RawT0 {
     muxer: Option<RawUnit>,
     #[serde(default)]
     combiner: Option<RawUnit>,
+    #[serde(default)]
+    error_max: Option<usize>,
+    #[serde(default)]
+    batch_size: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -116,16 +130,16 @@ struct RawProcess {
 }
 
 /// Where a unit crate comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CrateSource {
-    /// A path (relative to the manifest).
-    Path(String),
+    /// A directory (absolute, resolved from the manifest's directory).
+    Path(PathBuf),
     /// A git repository at a revision.
     Git {
         /// URL.
         url: String,
-        /// Revision.
+        /// Revision (commit, tag or branch).
         rev: String,
     },
     /// A crates.io version requirement.
@@ -133,72 +147,42 @@ pub enum CrateSource {
 }
 
 /// A declared unit crate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CrateRef {
     /// Package name.
     pub name: String,
     /// Where it comes from.
     pub source: CrateSource,
-    /// Version of the crate this builder knows.
-    pub version: String,
-    /// The units taken from it.
+    /// The units taken from it (type names exported at the crate root).
     pub units: Vec<String>,
+    /// True if this builder was compiled with this very crate, so its units were
+    /// checked while parsing the manifest.
+    pub known: bool,
 }
 
-/// A validated instance.
-#[derive(Debug, Clone, Serialize)]
-pub struct Instance {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Source URL (annotation).
-    pub source: Option<String>,
-    /// Revision (annotation).
-    pub revision: Option<String>,
-    /// Description.
-    pub description: Option<String>,
+impl CrateRef {
+    /// The crate name as a Rust identifier (`ampel-units-ztf` → `ampel_units_ztf`).
+    pub fn ident(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+/// A validated manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// Its text, as read.
+    pub text: String,
+    /// `sha256:<hex>` of the text.
+    pub digest: String,
+    /// Image creation time (RFC 3339), if the manifest sets one.
+    pub created: Option<String>,
     /// Unit crates.
     pub crates: Vec<CrateRef>,
-    /// The T0 process built from the channels.
-    pub t0: T0Config,
-    /// Scheduled processes (T2 workers, T3 reactions per channel).
-    pub processes: Vec<ProcessSpec>,
-    /// Resources (free-form).
-    pub resources: BTreeMap<String, Value>,
-}
-
-/// A scheduled process of the instance, as `ampel serve` reads it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessSpec {
-    /// Name.
-    pub name: String,
-    /// Tier.
-    pub tier: u8,
-    /// Schedule.
-    pub schedule: String,
-    /// Channel (T3).
-    pub channel: Option<String>,
-    /// T2 units.
-    pub units: Vec<String>,
-    /// T3 units.
-    pub t3_units: Vec<T3UnitModel>,
-}
-
-impl ProcessSpec {
-    /// The form `ampel serve` runs.
-    pub fn to_process(&self) -> ProcessConfig {
-        ProcessConfig {
-            name: self.name.clone(),
-            tier: self.tier,
-            schedule: self.schedule.clone(),
-            active: true,
-            channel: self.channel.clone(),
-            units: self.units.clone(),
-            select: None,
-            t3_units: self.t3_units.clone(),
-        }
-    }
+    /// The resolved configuration. Its `units` are complete for known crates; the
+    /// builder fills in kind, version and digest of the others from the built binary.
+    pub config: InstanceConfig,
 }
 
 struct Located<'a> {
@@ -208,13 +192,9 @@ struct Located<'a> {
 }
 
 impl Located<'_> {
-    fn at(&self, span: std::ops::Range<usize>) -> String {
-        let (l, c) = ampel_core::job::line_col(self.text, span.start);
-        format!("{}:{l}:{c}", self.file)
-    }
     fn push(&mut self, span: std::ops::Range<usize>, msg: impl std::fmt::Display) {
-        let at = self.at(span);
-        self.problems.push(format!("{at}: {msg}"));
+        let (l, c) = ampel_core::job::line_col(self.text, span.start);
+        self.problems.push(format!("{}:{l}:{c}: {msg}", self.file));
     }
 }
 
@@ -224,53 +204,115 @@ fn json(v: &Option<toml::Value>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Parse and validate a manifest; `Err` lists every problem found.
-pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("cannot read {}: {e}", path.display())])?;
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_semver(s: &str) -> bool {
+    let core = s.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn package_name(dir: &Path) -> Result<String, String> {
+    let file = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|_| format!("no Cargo.toml under `{}`", dir.display()))?;
+    let v: toml::Value =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", file.display(), e.message()))?;
+    v.get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{} has no [package] name", file.display()))
+}
+
+/// Parse and validate a manifest against the host registry; `source_root` is the
+/// AMPEL source tree the builder uses (to recognise its own unit crates).
+pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Manifest, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(|e| BuildError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let file = path.display().to_string();
     let raw: RawManifest = toml::from_str(&text).map_err(|e| {
         let (l, c) = e
             .span()
             .map(|s| ampel_core::job::line_col(&text, s.start))
             .unwrap_or((0, 0));
-        vec![format!("{file}:{l}:{c}: {}", e.message())]
+        BuildError::Manifest(vec![format!("{file}:{l}:{c}: {}", e.message())])
     })?;
     let mut p = Located {
         file: &file,
         text: &text,
         problems: Vec::new(),
     };
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = path
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
 
-    // crates and the units they provide
-    let mut declared: BTreeMap<String, String> = BTreeMap::new(); // unit -> crate
-    let mut crates = Vec::new();
-    for c in &raw.crates {
-        let Some(known) = CRATES.iter().find(|k| k.name == c.name.get_ref()) else {
-            let names: Vec<&str> = CRATES.iter().map(|k| k.name).collect();
+    if !valid_name(raw.instance.name.get_ref()) {
+        p.push(
+            raw.instance.name.span(),
+            format!(
+                "instance name `{}`: expected lower-case letters, digits and `-`, starting with a letter (it names the image)",
+                raw.instance.name.get_ref()
+            ),
+        );
+    }
+    if !valid_semver(raw.instance.version.get_ref()) {
+        p.push(
+            raw.instance.version.span(),
+            format!(
+                "instance version `{}`: expected a semantic version such as 1.0.0",
+                raw.instance.version.get_ref()
+            ),
+        );
+    }
+    if let Some(c) = &raw.instance.created {
+        if chrono::DateTime::parse_from_rfc3339(c.get_ref()).is_err() {
             p.push(
-                c.name.span(),
+                c.span(),
                 format!(
-                    "unknown unit crate `{}` (this builder has: {})",
-                    c.name.get_ref(),
-                    names.join(", ")
+                    "created `{}`: expected an RFC 3339 time such as 2026-01-01T00:00:00Z",
+                    c.get_ref()
                 ),
             );
-            continue;
-        };
+        }
+    }
+
+    // crates and the units they provide; `declared` maps unit -> (crate, known)
+    let mut declared: BTreeMap<String, (String, bool)> = BTreeMap::new();
+    let mut crates = Vec::new();
+    let mut unit_infos = Vec::new();
+    for c in &raw.crates {
+        let name = c.name.get_ref();
         let source = match (&c.path, &c.git, &c.version) {
-            (Some(path), None, None) => {
-                if !base.join(path).join("Cargo.toml").is_file() {
-                    p.push(
-                        c.name.span(),
-                        format!(
-                            "crate `{}`: no Cargo.toml under path `{path}`",
-                            c.name.get_ref()
-                        ),
-                    );
+            (Some(rel), None, None) => {
+                let dir = base.join(rel);
+                match package_name(&dir) {
+                    Err(e) => {
+                        p.push(c.name.span(), format!("unknown unit crate `{name}`: {e}"));
+                        continue;
+                    }
+                    Ok(found) if &found != name => {
+                        p.push(
+                            c.name.span(),
+                            format!("crate `{name}`: the package under `{rel}` is `{found}`"),
+                        );
+                        continue;
+                    }
+                    Ok(_) => {}
                 }
-                CrateSource::Path(path.clone())
+                CrateSource::Path(dir.canonicalize().unwrap_or(dir))
             }
             (None, Some(url), None) => CrateSource::Git {
                 url: url.clone(),
@@ -280,72 +322,103 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
             _ => {
                 p.push(
                     c.name.span(),
-                    format!(
-                        "crate `{}`: give exactly one of path, git (+ rev) or version",
-                        c.name.get_ref()
-                    ),
+                    format!("crate `{name}`: give exactly one of path, git (+ rev) or version"),
                 );
                 continue;
             }
         };
-        let exported = units_of(known).unwrap_or_default();
+        if c.rev.is_some() && c.git.is_none() {
+            p.push(c.name.span(), format!("crate `{name}`: `rev` needs `git`"));
+        }
+        let host = CRATES.iter().find(|k| {
+            k.name == name
+                && matches!(&source, CrateSource::Path(d)
+                    if source_root.join(k.path).canonicalize().ok().as_deref() == Some(d.as_path()))
+        });
         let mut units = Vec::new();
-        for u in &c.units {
-            if exported.contains(u.get_ref()) {
-                declared.insert(u.get_ref().clone(), known.name.to_string());
-                units.push(u.get_ref().clone());
-            } else {
+        match host {
+            Some(known) => {
+                let exported = units_of(known).unwrap_or_default();
+                for u in &c.units {
+                    if exported.contains(u.get_ref()) {
+                        units.push(u.get_ref().clone());
+                    } else {
+                        p.push(
+                            u.span(),
+                            format!(
+                                "crate `{name}` does not export unit `{}` (it exports: {})",
+                                u.get_ref(),
+                                exported.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            None => units.extend(c.units.iter().map(|u| u.get_ref().clone())),
+        }
+        for u in &units {
+            if let Some((other, _)) = declared.insert(u.clone(), (name.clone(), host.is_some())) {
                 p.push(
-                    u.span(),
-                    format!(
-                        "crate `{}` does not export unit `{}` (it exports: {})",
-                        known.name,
-                        u.get_ref(),
-                        exported.join(", ")
-                    ),
+                    c.name.span(),
+                    format!("unit `{u}` is declared by crate `{other}` and by crate `{name}`"),
                 );
+            }
+            if host.is_some() {
+                if let Ok(r) = registry.get(u) {
+                    unit_infos.push(UnitInfo {
+                        name: u.clone(),
+                        kind: r.kind().as_str().into(),
+                        version: r.version().into(),
+                        digest: r.code_digest(),
+                        krate: name.clone(),
+                    });
+                }
+            } else {
+                unit_infos.push(UnitInfo {
+                    name: u.clone(),
+                    kind: String::new(),
+                    version: String::new(),
+                    digest: String::new(),
+                    krate: name.clone(),
+                });
             }
         }
         crates.push(CrateRef {
-            name: known.name.into(),
+            name: name.clone(),
             source,
-            version: known.version.into(),
             units,
+            known: host.is_some(),
         });
     }
 
-    // every unit used must be declared, and its config must validate
-    let mut requests = Vec::new();
+    // every unit used must be declared; configs of known units must validate
+    let mut requests: Vec<(std::ops::Range<usize>, UnitRequest)> = Vec::new();
     let mut use_unit = |p: &mut Located, what: String, unit: &Spanned<String>, config: Value| {
-        if !declared.contains_key(unit.get_ref()) {
-            p.push(
+        match declared.get(unit.get_ref()) {
+            None => p.push(
                 unit.span(),
                 format!(
                     "{what} uses unit `{}`, which no declared crate provides",
                     unit.get_ref()
                 ),
-            );
-            return;
+            ),
+            Some((_, true)) => requests.push((
+                unit.span(),
+                UnitRequest {
+                    origin: what,
+                    unit: unit.get_ref().clone(),
+                    config,
+                    kind: None,
+                },
+            )),
+            Some((_, false)) => {} // checked by the built binary
         }
-        requests.push((
-            unit.span(),
-            UnitRequest {
-                origin: what,
-                unit: unit.get_ref().clone(),
-                config,
-                kind: None,
-            },
-        ));
     };
     for (what, u) in [
-        ("t0.supplier", &raw.t0.supplier),
-        ("t0.shaper", &raw.t0.shaper),
-    ] {
-        use_unit(&mut p, what.into(), &u.unit, json(&u.config));
-    }
-    for (what, u) in [
-        ("t0.muxer", &raw.t0.muxer),
-        ("t0.combiner", &raw.t0.combiner),
+        ("t0.supplier", Some(&raw.t0.supplier)),
+        ("t0.shaper", Some(&raw.t0.shaper)),
+        ("t0.muxer", raw.t0.muxer.as_ref()),
+        ("t0.combiner", raw.t0.combiner.as_ref()),
     ] {
         if let Some(u) = u {
             use_unit(&mut p, what.into(), &u.unit, json(&u.config));
@@ -383,30 +456,32 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
         }
     }
     for pr in &raw.processes {
-        if !matches!(*pr.tier.get_ref(), 2 | 3) {
-            p.push(pr.tier.span(), format!("process `{}`: tier {} cannot be scheduled (2: T2 workers; T3 processes are declared per channel)", pr.name.get_ref(), pr.tier.get_ref()));
+        if !matches!(*pr.tier.get_ref(), 2) {
+            p.push(pr.tier.span(), format!("process `{}`: tier {} cannot be declared here (2: T2 workers; T3 processes are declared per channel, T0 is the channels)", pr.name.get_ref(), pr.tier.get_ref()));
+        }
+        if !names.insert(pr.name.get_ref().clone()) {
+            p.push(
+                pr.name.span(),
+                format!("process name `{}` is used twice", pr.name.get_ref()),
+            );
         }
         if let Err(e) = Schedule::parse(pr.schedule.get_ref()) {
             p.push(pr.schedule.span(), format!("schedule {e}"));
         }
         for u in &pr.units {
-            use_unit(
-                &mut p,
-                format!("process `{}`", pr.name.get_ref()),
-                u,
-                Value::Null,
-            );
+            if !declared.contains_key(u.get_ref()) {
+                p.push(
+                    u.span(),
+                    format!(
+                        "process `{}` runs unit `{}`, which no declared crate provides",
+                        pr.name.get_ref(),
+                        u.get_ref()
+                    ),
+                );
+            }
         }
     }
     for (span, req) in &requests {
-        if req.config.is_null()
-            && raw
-                .processes
-                .iter()
-                .any(|pr| pr.units.iter().any(|u| u.get_ref() == &req.unit))
-        {
-            continue; // a process's unit filter, not a configured unit
-        }
         if let Err(problems) = check_units(registry, std::slice::from_ref(req)) {
             for pr in problems {
                 p.push(span.clone(), pr);
@@ -416,50 +491,26 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
 
     // tied T2 units: their dependencies must be requested by the same channel; no cycles
     for ch in &raw.channels {
-        let requested: BTreeSet<&str> = ch.t2.iter().map(|t| t.unit.get_ref().as_str()).collect();
-        let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for t in &ch.t2 {
-            let deps = registry
-                .get(t.unit.get_ref())
-                .ok()
-                .and_then(|u| u.instantiate(&json(&t.config)).ok())
-                .map(|(i, _)| match i {
-                    UnitInstance::TiedPointT2(u) => u.dependencies(),
-                    UnitInstance::TiedStateT2(u) => u.dependencies(),
-                    UnitInstance::TiedStockT2(u) => u.dependencies(),
-                    _ => Vec::new(),
-                });
-            for d in deps.unwrap_or_default() {
-                if !requested.contains(d.unit.as_str()) {
-                    p.push(
-                        t.unit.span(),
-                        format!(
-                            "`{}` depends on `{}`, which channel `{}` does not request",
-                            t.unit.get_ref(),
-                            d.unit,
-                            ch.name.get_ref()
-                        ),
-                    );
-                }
-                edges
-                    .entry(t.unit.get_ref().clone())
-                    .or_default()
-                    .push(d.unit);
-            }
-        }
-        if let Some(cycle) = find_cycle(&edges) {
-            p.push(
-                ch.name.span(),
-                format!(
-                    "T2 dependency cycle in channel `{}`: {}",
-                    ch.name.get_ref(),
-                    cycle.join(" → ")
-                ),
-            );
+        let t2: Vec<(String, Value)> = ch
+            .t2
+            .iter()
+            .filter(|t| matches!(declared.get(t.unit.get_ref()), Some((_, true))))
+            .map(|t| (t.unit.get_ref().clone(), json(&t.config)))
+            .collect();
+        for (i, problem) in dependency_problems(registry, ch.name.get_ref(), &t2) {
+            let span = match i {
+                Some(i) => ch
+                    .t2
+                    .iter()
+                    .find(|t| t.unit.get_ref() == &t2[i].0)
+                    .map_or(ch.name.span(), |t| t.unit.span()),
+                None => ch.name.span(),
+            };
+            p.push(span, problem);
         }
     }
     if !p.problems.is_empty() {
-        return Err(p.problems);
+        return Err(BuildError::Manifest(p.problems));
     }
 
     let unit = |u: &RawUnit| UnitModel {
@@ -474,60 +525,36 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
         directives: raw
             .channels
             .iter()
-            .map(|ch| ChannelDirective {
-                channel: ch.name.get_ref().clone(),
-                access: ch.access.clone(),
-                filter: ch.filter.as_ref().map(unit),
-                groups: None,
-                on_stock_match: ch.on_stock_match,
-                ingest: IngestBody {
-                    combine: raw
-                        .t0
-                        .combiner
-                        .iter()
-                        .map(|c| CombineBlock {
-                            unit: c.unit.get_ref().clone(),
-                            config: json(&c.config),
-                            state_t2: ch
-                                .t2
-                                .iter()
-                                .map(|t| T2Model {
-                                    unit: t.unit.get_ref().clone(),
-                                    config: json(&t.config),
-                                    select: Default::default(),
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                    point_t2: vec![],
-                    stock_t2: vec![],
-                },
-            })
+            .map(|ch| directive(ch, &raw.t0))
             .collect(),
         iter_max: None,
-        error_max: 20,
-        batch_size: 2000,
+        error_max: raw.t0.error_max.unwrap_or(20),
+        batch_size: raw.t0.batch_size.unwrap_or(2000),
     };
-    let mut processes: Vec<ProcessSpec> = raw
+    let mut processes: Vec<ProcessConfig> = raw
         .processes
         .iter()
-        .map(|pr| ProcessSpec {
+        .map(|pr| ProcessConfig {
             name: pr.name.get_ref().clone(),
             tier: *pr.tier.get_ref(),
             schedule: pr.schedule.get_ref().clone(),
+            active: true,
             channel: None,
             units: pr.units.iter().map(|u| u.get_ref().clone()).collect(),
+            select: None,
             t3_units: vec![],
         })
         .collect();
     for ch in &raw.channels {
         for t in &ch.t3 {
-            processes.push(ProcessSpec {
+            processes.push(ProcessConfig {
                 name: format!("{}-{}", ch.name.get_ref(), t.unit.get_ref()),
                 tier: 3,
                 schedule: t.schedule.get_ref().clone(),
+                active: true,
                 channel: Some(ch.name.get_ref().clone()),
                 units: vec![],
+                select: None,
                 t3_units: vec![T3UnitModel {
                     unit: t.unit.get_ref().clone(),
                     config: json(&t.config),
@@ -536,13 +563,15 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
             });
         }
     }
-    Ok(Instance {
+    unit_infos.sort();
+    let config = InstanceConfig {
+        format: INSTANCE_FORMAT,
         name: raw.instance.name.get_ref().clone(),
         version: raw.instance.version.get_ref().clone(),
+        description: raw.instance.description,
         source: raw.instance.source,
         revision: raw.instance.revision,
-        description: raw.instance.description,
-        crates,
+        units: unit_infos,
         t0,
         processes,
         resources: raw
@@ -550,39 +579,50 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Instance, Vec<String>> {
             .into_iter()
             .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Value::Null)))
             .collect(),
+    };
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        digest: ampel_images::sha256_digest(text.as_bytes()),
+        text,
+        created: raw.instance.created.map(|c| c.into_inner()),
+        crates,
+        config,
     })
 }
 
-/// A cycle in a dependency graph, as the path that closes it.
-fn find_cycle(edges: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
-    fn visit(
-        n: &str,
-        edges: &BTreeMap<String, Vec<String>>,
-        stack: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) -> Option<Vec<String>> {
-        if let Some(i) = stack.iter().position(|s| s == n) {
-            let mut c = stack[i..].to_vec();
-            c.push(n.to_string());
-            return Some(c);
-        }
-        if done.contains(n) {
-            return None;
-        }
-        stack.push(n.to_string());
-        for m in edges.get(n).into_iter().flatten() {
-            if let Some(c) = visit(m, edges, stack, done) {
-                return Some(c);
-            }
-        }
-        stack.pop();
-        done.insert(n.to_string());
-        None
+fn directive(ch: &RawChannel, t0: &RawT0) -> ChannelDirective {
+    let unit = |u: &RawUnit| UnitModel {
+        unit: u.unit.get_ref().clone(),
+        config: json(&u.config),
+    };
+    ChannelDirective {
+        channel: ch.name.get_ref().clone(),
+        access: ch.access.clone(),
+        filter: ch.filter.as_ref().map(unit),
+        groups: None,
+        on_stock_match: ch.on_stock_match,
+        ingest: IngestBody {
+            combine: t0
+                .combiner
+                .iter()
+                .map(|c| CombineBlock {
+                    unit: c.unit.get_ref().clone(),
+                    config: json(&c.config),
+                    state_t2: ch
+                        .t2
+                        .iter()
+                        .map(|t| T2Model {
+                            unit: t.unit.get_ref().clone(),
+                            config: json(&t.config),
+                            select: Default::default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            point_t2: vec![],
+            stock_t2: vec![],
+        },
     }
-    let mut done = BTreeSet::new();
-    edges
-        .keys()
-        .find_map(|n| visit(n, edges, &mut Vec::new(), &mut done))
 }
 
 #[cfg(test)]
@@ -590,17 +630,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cycles_are_found() {
-        let e = BTreeMap::from([
-            ("A".into(), vec!["B".into()]),
-            ("B".into(), vec!["C".into()]),
-            ("C".into(), vec!["A".into()]),
-        ]);
-        assert_eq!(
-            find_cycle(&e),
-            Some(vec!["A".into(), "B".into(), "C".into(), "A".into()])
-        );
-        let ok = BTreeMap::from([("A".into(), vec!["B".into()]), ("B".into(), vec![])]);
-        assert_eq!(find_cycle(&ok), None);
+    fn names_and_versions() {
+        assert!(valid_name("ztf-demo") && !valid_name("ZTF") && !valid_name("-a"));
+        assert!(valid_semver("1.0.0") && valid_semver("1.2.3-rc.1") && !valid_semver("1.0"));
     }
 }

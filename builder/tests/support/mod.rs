@@ -1,0 +1,231 @@
+//! Shared helpers of the builder tests: running `ampel`, the demo image (built once
+//! per test binary into a cache under the target directory), real tools, and a
+//! throw-away dockerd on its own socket.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The build cache shared by the tests of one run (kept between runs).
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("ampel-cache")
+}
+
+/// Builds share a generated-crate directory per instance name: one at a time.
+pub fn build_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run `ampel` with `args` in `dir`.
+pub fn ampel(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AMPEL_DB")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("run ampel")
+}
+
+/// stdout or stderr as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `ampel --json ...` that must succeed; its stdout as JSON.
+pub fn ampel_json(args: &[&str], dir: &Path) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = ampel(&all, dir);
+    assert!(
+        out.status.success(),
+        "ampel {args:?} failed:\n{}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "ampel {args:?} printed no JSON ({e}):\n{}",
+            text(&out.stdout)
+        )
+    })
+}
+
+/// Build a manifest into `out` with `cache`; the `--json` report.
+pub fn build(manifest: &Path, out: &Path, cache: &Path, source: &Path) -> serde_json::Value {
+    let _g = build_lock();
+    ampel_json(
+        &[
+            "image",
+            "build",
+            manifest.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--source",
+            source.to_str().unwrap(),
+        ],
+        &repo(),
+    )
+}
+
+/// The ZTF demo image, built once per test binary; (archive, build report).
+pub fn demo_image() -> &'static (PathBuf, serde_json::Value) {
+    static IMAGE: OnceLock<(PathBuf, serde_json::Value)> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("images-{}", std::process::id()))
+            .join("ztf-demo.tar");
+        let report = build(
+            &repo().join("manifests/ztf-demo.toml"),
+            &out,
+            &shared_cache(),
+            &repo(),
+        );
+        (out, report)
+    })
+}
+
+/// A tool that the tests need; `.ci/run` installs it.
+pub fn tool(name: &str) -> Command {
+    assert!(
+        have(name),
+        "{name} is required for this test (apt-get install {name}; .ci/run installs it)"
+    );
+    Command::new(name)
+}
+
+/// True if `name` is on PATH.
+pub fn have(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Copy a source tree (without `target/` and hidden entries) to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        let s = name.to_string_lossy();
+        if s.starts_with('.') || s == "target" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A dockerd of our own (vfs storage, no iptables, no bridge, its own socket and
+/// directories under a temp dir), stopped by pid on drop; the flags are the ones
+/// that work on these hosts (see the README).
+pub struct Dockerd {
+    /// The daemon.
+    child: std::process::Child,
+    /// Its directory (socket, data, exec root).
+    pub dir: tempfile::TempDir,
+}
+
+impl Dockerd {
+    /// Start dockerd and wait until it answers; `Err` says why it cannot run here.
+    pub fn start() -> Result<Dockerd, String> {
+        if !have("dockerd") {
+            return Err("dockerd is not installed (apt-get install docker.io)".into());
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("dkr")
+            .tempdir_in("/tmp")
+            .map_err(|e| e.to_string())?;
+        let d = dir.path();
+        let log = std::fs::File::create(d.join("dockerd.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("dockerd")
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--bridge=none",
+                "--storage-driver=vfs",
+            ])
+            .arg(format!("--data-root={}", d.join("data").display()))
+            .arg(format!("--exec-root={}", d.join("exec").display()))
+            .arg(format!("--pidfile={}", d.join("dockerd.pid").display()))
+            .arg(format!("--host=unix://{}", d.join("docker.sock").display()))
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start dockerd: {e}"))?;
+        let mut me = Dockerd { child, dir };
+        for _ in 0..300 {
+            if me.docker(&["version"]).status.success() {
+                return Ok(me);
+            }
+            if let Ok(Some(status)) = me.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(me.dir.path().join("dockerd.log")).unwrap_or_default();
+                return Err(format!("dockerd exited ({status}):\n{log}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err("dockerd did not answer within 30 s".into())
+    }
+
+    /// The `unix://` address of the daemon.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    /// Run the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let netns = self.dir.path().join("exec/netns/default");
+        let _ = Command::new("umount").arg(&netns).status();
+        // vfs layers can hold mounts; unmount anything left under the directory
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "grep -o ' {}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+                    self.dir.path().display()
+                ),
+            ])
+            .status();
+    }
+}
