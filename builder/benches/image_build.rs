@@ -54,7 +54,12 @@ fn main() {
     let binary = std::fs::metadata(
         cache
             .join("builds")
-            .join(r["build_key"].as_str().unwrap().trim_start_matches("sha256:"))
+            .join(
+                r["build_key"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("sha256:"),
+            )
             .join("ampel"),
     )
     .unwrap()

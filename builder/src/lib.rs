@@ -8,7 +8,11 @@
 //! - [`attest`]: SBOM (SPDX) and provenance (in-toto, SLSA v1);
 //! - [`pack`]: the three layers, annotations, the archive;
 //! - [`inspect`]: reading an archive back: units, channels, processes, digests, and
-//!   the diff of two images.
+//!   the diff of two images;
+//! - [`run`]: running an image natively, under runc, or (with [`docker`]) under a
+//!   Docker Engine, with the same `/inputs` and `/out` everywhere;
+//! - [`reproduce`]: rerun an archived instance on pinned inputs, write a run record,
+//!   and compare results digests.
 //!
 //! **Architecture invariant:** the builder never runs units. It runs the *built*
 //! binary only to ask it which units it registers and whether the configuration
@@ -16,9 +20,12 @@
 
 pub mod attest;
 pub mod compose;
+pub mod docker;
 pub mod inspect;
 pub mod manifest;
 pub mod pack;
+pub mod reproduce;
+pub mod run;
 pub mod units;
 
 use std::path::{Path, PathBuf};

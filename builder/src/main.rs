@@ -44,9 +44,15 @@ enum HostCommand {
     /// Check instance manifests (the builder's input).
     #[command(subcommand)]
     Manifest(cli::ManifestCommand),
-    /// Build, inspect, verify and compare instance images.
+    /// Build, inspect, verify, compare and run instance images.
     #[command(subcommand)]
     Image(cli::ImageCommand),
+    /// Rerun an archived instance on pinned inputs: verify the image, hash every
+    /// input, run the instance's archival job, write a run record (run.json), and
+    /// print REPRODUCED when the results digest equals the expected one.
+    ///
+    /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf-fink-2020-v3.3
+    Reproduce(cli::ReproduceArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +74,7 @@ fn main() -> std::process::ExitCode {
         }
         HostCommand::Manifest(cmd) => cli::manifest(&registry, &cli.args, cmd),
         HostCommand::Image(cmd) => cli::image(&registry, &cli.args, cmd),
+        HostCommand::Reproduce(r) => cli::reproduce(&registry, &cli.args, r),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 use ampel_builder::compose::BuildOptions;
 use ampel_builder::inspect::{self, Change, ImageInfo};
+use ampel_builder::run::{RunOptions, RunSpec, Runtime};
 use ampel_builder::{manifest, short};
 use ampel_commands::RuntimeArgs;
 use ampel_interface::Registry;
@@ -77,6 +78,87 @@ pub enum ImageCommand {
         /// The second archive.
         b: PathBuf,
     },
+    /// Run an instance image: verify it, then run its binary with ARGS under a
+    /// runtime. Inside, the inputs are read-only under /inputs/<name> and the output
+    /// directory is /out, under every runtime (native rewrites those paths).
+    ///
+    /// Example: ampel image run images/ztf-demo.tar --runtime oci --input alerts/ --out res -- instance run --inputs /inputs --out /out
+    Run {
+        /// The archive.
+        archive: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Arguments of the instance binary.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Where and how an image runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// native (a host process), oci (runc) or docker (Engine API).
+    #[arg(long, value_enum, default_value = "native")]
+    pub runtime: Runtime,
+    /// An input (file or directory), mounted read-only at /inputs/<name>; repeatable.
+    #[arg(long = "input")]
+    pub inputs: Vec<PathBuf>,
+    /// The output directory, mounted read-write at /out.
+    #[arg(long, default_value = "ampel-out")]
+    pub out: PathBuf,
+    /// Environment for the instance, KEY=VALUE; repeatable.
+    #[arg(long = "env", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Give the container the host's network (off by default).
+    #[arg(long)]
+    pub network: bool,
+    /// The Docker daemon (unix:///path); default $DOCKER_HOST or /var/run/docker.sock.
+    #[arg(long)]
+    pub docker_host: Option<String>,
+    /// The OCI runtime binary.
+    #[arg(long, default_value = "runc")]
+    pub oci_runtime: String,
+    /// Cache for extracted images (default: $AMPEL_CACHE or ~/.cache/ampel).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE"))
+}
+
+/// `ampel reproduce ...`
+#[derive(Debug, clap::Args)]
+pub struct ReproduceArgs {
+    /// The image archive, or a manifest (.toml), built first into images/<name>.tar.
+    pub image: PathBuf,
+    /// The inputs: directories, alert files, tar archives; repeatable.
+    #[arg(long, required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// The expected results digest (sha256:...), or a previous run.json: its inputs
+    /// and image are checked before anything runs.
+    #[arg(long)]
+    pub expect: Option<String>,
+    /// Output directory: store, reports, run.json.
+    #[arg(long, default_value = "ampel-out")]
+    pub out: PathBuf,
+    /// A store URI to pass through (default: a fresh embedded store, OUT/ampel.db).
+    #[arg(long = "store")]
+    pub store: Option<String>,
+    /// native, oci or docker.
+    #[arg(long, value_enum, default_value = "native")]
+    pub runtime: Runtime,
+    /// The Docker daemon (unix:///path).
+    #[arg(long)]
+    pub docker_host: Option<String>,
+    /// The OCI runtime binary.
+    #[arg(long, default_value = "runc")]
+    pub oci_runtime: String,
+    /// Cache for builds and extracted images.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
 }
 
 fn table(header: &[&str]) -> Table {
@@ -223,7 +305,188 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
             show_diff(args.json, &x.info, &y.info, &changes);
             Ok(())
         }
+        ImageCommand::Run {
+            archive,
+            run,
+            args: inner,
+        } => {
+            let img = inspect::open(archive).with_context(|| {
+                format!("{} does not verify; nothing was run", archive.display())
+            })?;
+            let opts = RunOptions {
+                cache_dir: ampel_builder::cache_dir(run.cache.as_deref()),
+                docker_host: run.docker_host.clone(),
+                oci_runtime: run.oci_runtime.clone(),
+            };
+            let outcome = ampel_builder::run::run(
+                &img,
+                run.runtime,
+                &RunSpec {
+                    args: inner.clone(),
+                    inputs: run.inputs.clone(),
+                    out: run.out.clone(),
+                    env: run.env.clone(),
+                    network: run.network,
+                    capture_stdout: false,
+                },
+                &opts,
+            )?;
+            if outcome.exit_code != 0 {
+                anyhow::bail!(
+                    "the instance exited with code {} ({})",
+                    outcome.exit_code,
+                    outcome.runtime_detail
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+/// Run `ampel reproduce`.
+pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let step = |s: &str| eprintln!("[{:>6.1}s] {s}", started.elapsed().as_secs_f64());
+    let archive = if r.image.extension().is_some_and(|e| e == "toml") {
+        let m = manifest::load(&r.image, registry, &ampel_builder::source_root(None)?)?;
+        let out = PathBuf::from("images").join(format!("{}.tar", m.config.name));
+        let opts = BuildOptions {
+            source_root: ampel_builder::source_root(None)?,
+            cache_dir: ampel_builder::cache_dir(r.cache.as_deref()),
+            progress: std::io::stderr().is_terminal(),
+            wrapper: std::env::current_exe()
+                .context("cannot find the ampel executable (the rustc wrapper)")?,
+        };
+        let b = ampel_builder::build(&r.image, registry, &opts, None, &out, &step)?;
+        step(&format!(
+            "image {} ({:.1} MB) built",
+            out.display(),
+            b.image.size as f64 / 1e6
+        ));
+        out
+    } else {
+        r.image.clone()
+    };
+    let img = inspect::open(&archive)
+        .with_context(|| format!("{} does not verify; nothing was run", archive.display()))?;
+    let opts = RunOptions {
+        cache_dir: ampel_builder::cache_dir(r.cache.as_deref()),
+        docker_host: r.docker_host.clone(),
+        oci_runtime: r.oci_runtime.clone(),
+    };
+    let spec = ampel_builder::reproduce::ReproduceSpec {
+        inputs: r.inputs.clone(),
+        out: r.out.clone(),
+        expect: r.expect.clone(),
+        db: r.store.clone(),
+        runtime: r.runtime,
+    };
+    let done = ampel_builder::reproduce::reproduce(&img, &spec, &opts, &step)?;
+    let rec = &done.record;
+    if args.json {
+        print_json(&ampel_builder::reproduce::to_json(&done));
+    } else {
+        let mut t = table(&["", ""]);
+        t.add_row([
+            "instance".to_string(),
+            format!("{} {}", rec.image.name, rec.image.version),
+        ]);
+        t.add_row([
+            "image digest".to_string(),
+            rec.image.manifest_digest.clone(),
+        ]);
+        t.add_row([
+            "image id (config)".to_string(),
+            rec.image.config_digest.clone(),
+        ]);
+        t.add_row([
+            "inputs".to_string(),
+            format!("{} files, {}", rec.inputs.len(), rec.inputs_digest),
+        ]);
+        t.add_row([
+            "runtime".to_string(),
+            format!("{} — {}", rec.runtime, rec.runtime_detail),
+        ]);
+        for task in &rec.tasks {
+            t.add_row([
+                format!(
+                    "tier {}",
+                    task["kind"].as_str().unwrap_or("?").trim_start_matches('t')
+                ),
+                ampel_builder::reproduce::task_summary(task),
+            ]);
+        }
+        for (name, (n, _)) in &rec.collections {
+            t.add_row([format!("{name} documents"), n.to_string()]);
+        }
+        t.add_row([
+            "results digest".to_string(),
+            rec.results_digest.clone().unwrap_or_else(|| "-".into()),
+        ]);
+        if let Some(e) = &rec.expected {
+            t.add_row(["expected".to_string(), e.clone()]);
+        }
+        t.add_row([
+            "run record".to_string(),
+            done.record_path.display().to_string(),
+        ]);
+        for report in reports(&r.out) {
+            t.add_row(["T3 report".to_string(), report.display().to_string()]);
+        }
+        println!("{t}");
+        println!("{}", rec.verdict);
+        for d in &done.differences {
+            println!("first difference in {}:", d.collection);
+            println!(
+                "  expected: {}",
+                d.expected.as_deref().unwrap_or("(no document)")
+            );
+            println!(
+                "  actual:   {}",
+                d.actual.as_deref().unwrap_or("(no document)")
+            );
+        }
+    }
+    match rec.verdict.as_str() {
+        "REPRODUCED" | "RECORDED" => Ok(()),
+        "FAILED" => anyhow::bail!(
+            "the instance exited with code {}; see {}",
+            rec.exit_code,
+            done.record_path.display()
+        ),
+        _ => anyhow::bail!(
+            "results differ: expected {}, got {}",
+            rec.expected.as_deref().unwrap_or("-"),
+            rec.results_digest.as_deref().unwrap_or("-")
+        ),
+    }
+}
+
+/// HTML reports under an output directory.
+fn reports(out: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(rd) = std::fs::read_dir(out) else {
+        return found;
+    };
+    let mut dirs: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    dirs.sort();
+    for d in dirs {
+        if d.is_dir() {
+            let mut sub: Vec<PathBuf> = std::fs::read_dir(&d)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("index.html"))
+                .filter(|p| p.is_file())
+                .collect();
+            sub.sort();
+            if d.join("index.html").is_file() {
+                found.push(d.join("index.html"));
+            }
+            found.extend(sub);
+        }
+    }
+    found
 }
 
 fn build(

@@ -216,7 +216,10 @@ impl Drop for Dockerd {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let netns = self.dir.path().join("exec/netns/default");
-        let _ = Command::new("umount").arg(&netns).status();
+        let _ = Command::new("umount")
+            .arg(&netns)
+            .stderr(Stdio::null())
+            .status();
         // vfs layers can hold mounts; unmount anything left under the directory
         let _ = Command::new("sh")
             .args([
