@@ -12,7 +12,9 @@
 //! - [`run`]: running an image natively, under runc, or (with [`docker`]) under a
 //!   Docker Engine, with the same `/inputs` and `/out` everywhere;
 //! - [`reproduce`]: rerun an archived instance on pinned inputs, write a run record,
-//!   and compare results digests.
+//!   and compare results digests;
+//! - [`registry`]: push and pull images over the OCI distribution API, keeping the
+//!   manifest bytes (and so the digest) exactly.
 //!
 //! **Architecture invariant:** the builder never runs units. It runs the *built*
 //! binary only to ask it which units it registers and whether the configuration
@@ -24,6 +26,7 @@ pub mod docker;
 pub mod inspect;
 pub mod manifest;
 pub mod pack;
+pub mod registry;
 pub mod reproduce;
 pub mod run;
 pub mod units;

@@ -116,6 +116,61 @@ fn write_blob(dir: &Path, bytes: &[u8]) -> Result<String, ImageError> {
     Ok(d)
 }
 
+/// Write `index.json` (one manifest, tagged `tag`, named `name:tag`), `oci-layout`
+/// and Docker's `manifest.json` into a layout whose blobs are in place. A pulled
+/// image gets the same files as the built one, hence the same archive bytes.
+pub fn write_index(
+    dir: &Path,
+    manifest_digest: &str,
+    manifest_size: u64,
+    config_digest: &str,
+    layers: &[String],
+    name: &str,
+    tag: &str,
+) -> Result<(), ImageError> {
+    let spec_err = |what| {
+        move |e: oci_spec::OciSpecError| ImageError::Spec {
+            what,
+            detail: e.to_string(),
+        }
+    };
+    let mut mdesc = descriptor(
+        MediaType::ImageManifest,
+        manifest_digest,
+        manifest_size as usize,
+    )?;
+    mdesc.set_annotations(Some(HashMap::from([
+        (REF_NAME.to_string(), tag.to_string()),
+        (
+            "io.containerd.image.name".to_string(),
+            format!("{name}:{tag}"),
+        ),
+    ])));
+    let index = ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(vec![mdesc])
+        .build()
+        .map_err(spec_err("index"))?;
+    let write = |file: &str, bytes: Vec<u8>| {
+        let p = dir.join(file);
+        std::fs::write(&p, bytes).map_err(io(&p))
+    };
+    write("index.json", canonical_bytes(&index, "index")?)?;
+    write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())?;
+    let docker = serde_json::json!([{
+        "Config": format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
+        "RepoTags": [format!("{name}:{tag}")],
+        "Layers": layers.iter()
+            .map(|l| format!("blobs/sha256/{}", l.trim_start_matches("sha256:")))
+            .collect::<Vec<_>>(),
+    }]);
+    write(
+        "manifest.json",
+        canonical_bytes(&docker, "docker manifest")?,
+    )
+}
+
 /// Write `spec` as an image layout into `dir` (created if needed).
 pub fn write_layout(dir: &Path, spec: &ImageSpec) -> Result<WrittenImage, ImageError> {
     let blobs = dir.join("blobs").join("sha256");
@@ -190,40 +245,18 @@ pub fn write_layout(dir: &Path, spec: &ImageSpec) -> Result<WrittenImage, ImageE
     }
     let manifest_bytes = canonical_bytes(&manifest, "manifest")?;
     let manifest_digest = write_blob(dir, &manifest_bytes)?;
-    let mut mdesc = descriptor(
-        MediaType::ImageManifest,
+    write_index(
+        dir,
         &manifest_digest,
-        manifest_bytes.len(),
-    )?;
-    mdesc.set_annotations(Some(HashMap::from([
-        (REF_NAME.to_string(), spec.tag.clone()),
-        (
-            "io.containerd.image.name".to_string(),
-            format!("{}:{}", spec.name, spec.tag),
-        ),
-    ])));
-    let index = ImageIndexBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageIndex)
-        .manifests(vec![mdesc])
-        .build()
-        .map_err(spec_err("index"))?;
-    let write = |name: &str, bytes: Vec<u8>| {
-        let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(io(&p))
-    };
-    write("index.json", canonical_bytes(&index, "index")?)?;
-    write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())?;
-    let docker = serde_json::json!([{
-        "Config": format!("blobs/sha256/{}", config_digest.trim_start_matches("sha256:")),
-        "RepoTags": [format!("{}:{}", spec.name, spec.tag)],
-        "Layers": spec.layers.iter()
-            .map(|l| format!("blobs/sha256/{}", l.digest.trim_start_matches("sha256:")))
+        manifest_bytes.len() as u64,
+        &config_digest,
+        &spec
+            .layers
+            .iter()
+            .map(|l| l.digest.clone())
             .collect::<Vec<_>>(),
-    }]);
-    write(
-        "manifest.json",
-        canonical_bytes(&docker, "docker manifest")?,
+        &spec.name,
+        &spec.tag,
     )?;
     Ok(WrittenImage {
         manifest_digest,

@@ -78,14 +78,43 @@ pub enum ImageCommand {
         /// The second archive.
         b: PathBuf,
     },
+    /// Publish an image to an OCI registry: blobs the registry has are not sent
+    /// again; the manifest goes up byte for byte, so its digest stays the archive's.
+    ///
+    /// Credentials: AMPEL_REGISTRY_USERNAME/AMPEL_REGISTRY_PASSWORD or
+    /// ~/.docker/config.json. Plain HTTP only for loopback registries or --insecure.
+    ///
+    /// Example: ampel image push images/ztf-demo.tar 127.0.0.1:5000/ampel/ztf-demo:1.0.0
+    Push {
+        /// The archive.
+        archive: PathBuf,
+        /// REGISTRY/REPOSITORY:TAG.
+        reference: String,
+        /// Allow plain HTTP to a registry that is not on this machine.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Fetch an image by digest into an archive, and verify it.
+    ///
+    /// Example: ampel image pull 127.0.0.1:5000/ampel/ztf-demo@sha256:... -o ztf-demo.tar
+    Pull {
+        /// REGISTRY/REPOSITORY@sha256:DIGEST.
+        reference: String,
+        /// The archive to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Allow plain HTTP to a registry that is not on this machine.
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Run an instance image: verify it, then run its binary with ARGS under a
     /// runtime. Inside, the inputs are read-only under /inputs/<name> and the output
     /// directory is /out, under every runtime (native rewrites those paths).
     ///
     /// Example: ampel image run images/ztf-demo.tar --runtime oci --input alerts/ --out res -- instance run --inputs /inputs --out /out
     Run {
-        /// The archive.
-        archive: PathBuf,
+        /// The archive, or REGISTRY/REPOSITORY@sha256:DIGEST (pulled into the cache).
+        archive: String,
         #[command(flatten)]
         run: RunArgs,
         /// Arguments of the instance binary.
@@ -121,6 +150,9 @@ pub struct RunArgs {
     /// Cache for extracted images (default: $AMPEL_CACHE or ~/.cache/ampel).
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -132,8 +164,9 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 /// `ampel reproduce ...`
 #[derive(Debug, clap::Args)]
 pub struct ReproduceArgs {
-    /// The image archive, or a manifest (.toml), built first into images/<name>.tar.
-    pub image: PathBuf,
+    /// The image archive, a manifest (.toml: built first into images/<name>.tar), or
+    /// REGISTRY/REPOSITORY@sha256:DIGEST (pulled into the cache and verified).
+    pub image: String,
     /// The inputs: directories, alert files, tar archives; repeatable.
     #[arg(long, required = true, num_args = 1..)]
     pub inputs: Vec<PathBuf>,
@@ -159,6 +192,34 @@ pub struct ReproduceArgs {
     /// Cache for builds and extracted images.
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// An archive path, or a registry reference by digest pulled into the cache.
+fn local_archive(image: &str, cache: Option<&Path>, insecure: bool) -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(image);
+    if path.exists() {
+        return Ok(path);
+    }
+    let reference = match ampel_builder::registry::Reference::parse(image) {
+        Ok(r) => r,
+        Err(_) if !image.contains('@') => return Ok(path), // a file that is not there
+        Err(e) => return Err(e.into()),
+    };
+    let cache = ampel_builder::cache_dir(cache);
+    let archive = ampel_builder::registry::cached_pull(
+        &reference,
+        &cache,
+        insecure,
+        std::io::stderr().is_terminal(),
+    )?;
+    eprintln!(
+        "{reference}: pulled and verified into {}",
+        archive.display()
+    );
+    Ok(archive)
 }
 
 fn table(header: &[&str]) -> Table {
@@ -305,11 +366,91 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
             show_diff(args.json, &x.info, &y.info, &changes);
             Ok(())
         }
+        ImageCommand::Push {
+            archive,
+            reference,
+            insecure,
+        } => {
+            let r = ampel_builder::registry::Reference::parse(reference)?;
+            let report = ampel_builder::registry::Client::new(
+                &r,
+                *insecure,
+                std::io::stderr().is_terminal(),
+            )
+            .push(archive)?;
+            if args.json {
+                print_json(&serde_json::to_value(&report)?);
+            } else {
+                let mut t = table(&["", ""]);
+                t.add_row(["pushed".to_string(), report.reference.clone()]);
+                t.add_row([
+                    "manifest digest".to_string(),
+                    report.manifest_digest.clone(),
+                ]);
+                t.add_row([
+                    "blobs uploaded".to_string(),
+                    format!(
+                        "{} ({:.1} MB)",
+                        report.uploaded.len(),
+                        report.bytes as f64 / 1e6
+                    ),
+                ]);
+                t.add_row([
+                    "blobs already there".to_string(),
+                    report.present.len().to_string(),
+                ]);
+                println!("{t}");
+            }
+            Ok(())
+        }
+        ImageCommand::Pull {
+            reference,
+            output,
+            insecure,
+        } => {
+            let r = ampel_builder::registry::Reference::parse(reference)?;
+            let report = ampel_builder::registry::Client::new(
+                &r,
+                *insecure,
+                std::io::stderr().is_terminal(),
+            )
+            .pull(output)?;
+            // the same verification as `ampel image verify`, and an instance check
+            let img = inspect::open(output)
+                .with_context(|| format!("{} does not verify", output.display()))?;
+            if args.json {
+                print_json(&json!({"pull": report, "verified": true,
+                    "instance": img.info.config.name, "version": img.info.config.version}));
+            } else {
+                let mut t = table(&["", ""]);
+                t.add_row(["pulled".to_string(), report.reference.clone()]);
+                t.add_row(["archive".to_string(), output.display().to_string()]);
+                t.add_row([
+                    "manifest digest".to_string(),
+                    report.manifest_digest.clone(),
+                ]);
+                t.add_row([
+                    "config digest (image id)".to_string(),
+                    report.config_digest.clone(),
+                ]);
+                t.add_row([
+                    "instance".to_string(),
+                    format!("{} {}", img.info.config.name, img.info.config.version),
+                ]);
+                t.add_row([
+                    "verified".to_string(),
+                    "every blob, diff id and manifest".to_string(),
+                ]);
+                println!("{t}");
+            }
+            Ok(())
+        }
         ImageCommand::Run {
             archive,
             run,
             args: inner,
         } => {
+            let archive = &local_archive(archive, run.cache.as_deref(), run.insecure)?;
             let img = inspect::open(archive).with_context(|| {
                 format!("{} does not verify; nothing was run", archive.display())
             })?;
@@ -347,8 +488,9 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
 pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let step = |s: &str| eprintln!("[{:>6.1}s] {s}", started.elapsed().as_secs_f64());
-    let archive = if r.image.extension().is_some_and(|e| e == "toml") {
-        let m = manifest::load(&r.image, registry, &ampel_builder::source_root(None)?)?;
+    let image = PathBuf::from(&r.image);
+    let archive = if image.extension().is_some_and(|e| e == "toml") {
+        let m = manifest::load(&image, registry, &ampel_builder::source_root(None)?)?;
         let out = PathBuf::from("images").join(format!("{}.tar", m.config.name));
         let opts = BuildOptions {
             source_root: ampel_builder::source_root(None)?,
@@ -357,7 +499,7 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
             wrapper: std::env::current_exe()
                 .context("cannot find the ampel executable (the rustc wrapper)")?,
         };
-        let b = ampel_builder::build(&r.image, registry, &opts, None, &out, &step)?;
+        let b = ampel_builder::build(&image, registry, &opts, None, &out, &step)?;
         step(&format!(
             "image {} ({:.1} MB) built",
             out.display(),
@@ -365,7 +507,7 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
         ));
         out
     } else {
-        r.image.clone()
+        local_archive(&r.image, r.cache.as_deref(), r.insecure)?
     };
     let img = inspect::open(&archive)
         .with_context(|| format!("{} does not verify; nothing was run", archive.display()))?;

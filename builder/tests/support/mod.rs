@@ -232,3 +232,93 @@ impl Drop for Dockerd {
             .status();
     }
 }
+
+/// Debian's docker-registry (distribution v2) on 127.0.0.1, storage in a temp dir,
+/// optionally with htpasswd (bcrypt) users; stopped by pid on drop.
+pub struct Registry {
+    child: std::process::Child,
+    /// Its directory: config, storage (`data/`), log.
+    pub dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Registry {
+    /// Start a registry and wait until it answers `/v2/`.
+    pub fn start(users: &[(&str, &str)]) -> Registry {
+        assert!(
+            have("docker-registry"),
+            "docker-registry is required for this test (apt-get install docker-registry; .ci/run installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if !users.is_empty() {
+            let lines: Vec<String> = users
+                .iter()
+                .map(|(u, p)| format!("{u}:{}", bcrypt::hash(p, 4).unwrap()))
+                .collect();
+            std::fs::write(dir.path().join("htpasswd"), lines.join("\n") + "\n").unwrap();
+            cfg.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: ampel-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), cfg).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let me = Registry { child, dir, addr };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&me.addr).is_ok() {
+                return me;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "docker-registry did not listen on {}:\n{}",
+            me.addr,
+            me.log()
+        );
+    }
+
+    /// The registry's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Completed blob-upload requests (POST/PATCH/PUT on `/blobs/uploads/`) so far,
+    /// counted from the registry's own log.
+    pub fn blob_uploads(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| {
+                l.contains("msg=\"response completed\"")
+                    && l.contains("/blobs/uploads/")
+                    && ["POST", "PATCH", "PUT"]
+                        .iter()
+                        .any(|m| l.contains(&format!("http.request.method={m} ")))
+            })
+            .count()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
