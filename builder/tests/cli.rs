@@ -388,3 +388,108 @@ t3 = [{{ unit = "T3ReportExporter", schedule = "at noon" }}]
         assert!(err.contains(&expected), "missing `{expected}` in:\n{err}");
     }
 }
+
+#[test]
+fn export_and_import_between_stores_keep_the_results_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let job = repo.join("manifests/ztf-demo.job.toml");
+    let out = ampel(
+        &[
+            "--db",
+            "sqlite:a.db",
+            "job",
+            job.to_str().unwrap(),
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let digest_of = |db: &str| -> String {
+        let o = ampel(&["--json", "digest", db], dir.path());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["digest"].as_str().unwrap().to_string()
+    };
+    let a = digest_of("sqlite:a.db");
+    let exp = ampel(&["--db", "sqlite:a.db", "db", "export", "dump"], dir.path());
+    assert!(exp.status.success(), "{}", text(&exp.stderr));
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dump/header.json")).unwrap())
+            .unwrap();
+    assert_eq!(header["results_digest"], a.as_str());
+    assert_eq!(header["layout"], 1);
+    let imp = ampel(&["--db", "sqlite:b.db", "db", "import", "dump"], dir.path());
+    assert!(imp.status.success(), "{}", text(&imp.stderr));
+    assert_eq!(digest_of("sqlite:b.db"), a, "export -> import -> digest");
+    // provenance came along, and new runs continue after the imported ones
+    let events = |db: &str| -> Vec<i64> {
+        let o = ampel(&["--json", "--db", db, "event"], dir.path());
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["run"].as_i64().unwrap())
+            .collect()
+    };
+    let before = events("sqlite:b.db");
+    assert_eq!(before, events("sqlite:a.db"));
+    let t2 = ampel(
+        &["--db", "sqlite:b.db", "t2", "run", "--until-empty"],
+        dir.path(),
+    );
+    assert!(t2.status.success(), "{}", text(&t2.stderr));
+    let after = events("sqlite:b.db");
+    assert!(
+        after.len() > before.len() && after.last() > before.last(),
+        "{after:?}"
+    );
+
+    // bad input: nothing is imported, nothing is left behind
+    let fails = |args: &[&str], expected: &str| {
+        let o = ampel(args, dir.path());
+        let err = text(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    };
+    fails(
+        &["--db", "sqlite:b.db", "db", "import", "dump"],
+        "already holds documents; import into a fresh store",
+    );
+    let t0 = dir.path().join("dump/t0.jsonl");
+    let full = std::fs::read_to_string(&t0).unwrap();
+    let cut: String = full.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&t0, cut).unwrap();
+    fails(
+        &["--db", "sqlite:c.db", "db", "import", "dump"],
+        "t0.jsonl: content hashes to",
+    );
+    std::fs::write(&t0, &full).unwrap();
+    let mut newer = header.clone();
+    newer["format"] = serde_json::json!(99);
+    std::fs::write(dir.path().join("dump/header.json"), newer.to_string()).unwrap();
+    fails(
+        &["--db", "sqlite:c.db", "db", "import", "dump"],
+        "dump format 99 is newer than this ampel reads",
+    );
+    std::fs::remove_file(dir.path().join("dump/header.json")).unwrap();
+    fails(
+        &["--db", "sqlite:c.db", "db", "import", "dump"],
+        "not a dump, or an export that did not finish",
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".import-"))
+        .collect();
+    assert!(left.is_empty(), "staging files left: {left:?}");
+    let info = ampel(&["--json", "--db", "sqlite:c.db", "db", "info"], dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert!(
+        v["counts"].as_object().unwrap().values().all(|n| n == 0),
+        "the failed imports left nothing in c.db: {v}"
+    );
+}

@@ -12,7 +12,8 @@ use std::io::Write;
 /// Options every runtime command takes.
 #[derive(Debug, Clone, Args)]
 pub struct RuntimeArgs {
-    /// Store to use: `sqlite:PATH` (embedded, default) or `mongodb://HOST/...`.
+    /// Store to use: `sqlite:PATH` (embedded, default), `mongodb://[user:pw@]HOST[:PORT]/[PREFIX]`,
+    /// or `secret:NAME` (a URI kept in AMPEL_SECRET_NAME or the AMPEL_SECRETS_FILE JSON).
     #[arg(long, global = true, env = "AMPEL_DB", default_value = DEFAULT_DB)]
     pub db: String,
     /// Print JSON instead of tables (for scripts).
@@ -148,6 +149,24 @@ pub enum DbCommand {
     Init,
     /// Print layout version and document counts per collection.
     Info,
+    /// Write the store to a portable dump: one canonical JSON-lines file per
+    /// collection and a header with the layout version, file digests and the
+    /// results digest.
+    ///
+    /// Example: ampel --db sqlite:run.db db export run-dump/
+    Export {
+        /// The dump directory (new, or without a header.json).
+        dir: std::path::PathBuf,
+    },
+    /// Load a dump into a fresh store (any backend): every file is checked, the
+    /// documents are staged in a temporary store, the results digest is verified,
+    /// and only then is the staging store switched into place.
+    ///
+    /// Example: ampel --db mongodb://db.example.org/Ampel db import run-dump/
+    Import {
+        /// The dump directory.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// `ampel hash ...`
@@ -309,6 +328,8 @@ pub fn run(
                 t
             })
         }
+        RuntimeCommand::Db(DbCommand::Export { dir }) => crate::dump::export(args, dir),
+        RuntimeCommand::Db(DbCommand::Import { dir }) => crate::dump::import(args, dir),
         RuntimeCommand::Hash(HashCommand::Config { config }) => {
             let v = parse_json("config", config)?;
             if !v.is_object() {

@@ -5,6 +5,7 @@
 //! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
 
 mod cli;
+mod dump;
 mod instance;
 mod main_fn;
 mod provenance;
@@ -15,4 +16,4 @@ mod uri;
 pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};
 pub use instance::{InstanceArgs, InstanceCommand};
 pub use main_fn::instance_main;
-pub use uri::{open_store, redact, DEFAULT_DB};
+pub use uri::{open_store, redact, resolve_secret, DEFAULT_DB};

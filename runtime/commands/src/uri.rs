@@ -1,5 +1,8 @@
 //! Store URIs: `sqlite:PATH` (or a bare path) for the embedded store,
-//! `mongodb://...` for MongoDB. Credentials are removed before a URI is shown.
+//! `mongodb://[user:password@]host[:port]/[prefix][?options]` (or `mongodb+srv://`)
+//! for MongoDB, and `secret:NAME` for a URI kept as a secret (`AMPEL_SECRET_NAME`, or
+//! the key NAME of the JSON object in `AMPEL_SECRETS_FILE`), so that credentials
+//! need not be on the command line. Credentials are removed before a URI is shown.
 
 use ampel_store::{Store, StoreError};
 use ampel_store_sqlite::SqliteStore;
@@ -7,8 +10,36 @@ use ampel_store_sqlite::SqliteStore;
 /// The default store: an embedded file in the working directory.
 pub const DEFAULT_DB: &str = "sqlite:ampel.db";
 
+/// The URI a `secret:NAME` stands for (other URIs unchanged).
+pub fn resolve_secret(uri: &str) -> Result<String, StoreError> {
+    let Some(name) = uri.strip_prefix("secret:") else {
+        return Ok(uri.to_string());
+    };
+    let missing = |why: String| {
+        StoreError::BadUri {
+        uri: uri.into(),
+        detail: format!("{why} (set AMPEL_SECRET_{name}, or the key `{name}` in the JSON file named by AMPEL_SECRETS_FILE)"),
+    }
+    };
+    if let Ok(v) = std::env::var(format!("AMPEL_SECRET_{name}")) {
+        return Ok(v);
+    }
+    let path = std::env::var("AMPEL_SECRETS_FILE")
+        .map_err(|_| missing(format!("secret `{name}` is not set")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| missing(format!("cannot read secrets file {path}: {e}")))?;
+    let map: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| missing(format!("secrets file {path} is not a JSON object: {e}")))?;
+    map.get(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| missing(format!("secret `{name}` is not in {path}")))
+}
+
 /// Open the store a URI names.
 pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
+    let resolved = resolve_secret(uri)?;
+    let uri = resolved.as_str();
     if let Some(path) = uri
         .strip_prefix("sqlite://")
         .or_else(|| uri.strip_prefix("sqlite:"))
@@ -22,10 +53,7 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
         return Ok(Box::new(SqliteStore::open(path)?));
     }
     if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") {
-        return Err(StoreError::BadUri {
-            uri: redact(uri),
-            detail: "this build has no MongoDB backend yet; use sqlite:PATH".into(),
-        });
+        return Ok(Box::new(ampel_store_mongo::MongoStore::open(uri)?));
     }
     if let Some((scheme, _)) = uri.split_once("://") {
         return Err(StoreError::BadUri {
@@ -36,15 +64,9 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(uri)?))
 }
 
-/// `scheme://user:secret@host` → `scheme://***@host`.
+/// `scheme://user:secret@host/path` → `scheme://***@host/path`.
 pub fn redact(uri: &str) -> String {
-    match uri.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => uri.to_string(),
-        },
-        None => uri.to_string(),
-    }
+    ampel_store_mongo::redact(uri)
 }
 
 #[cfg(test)]
@@ -57,7 +79,12 @@ mod tests {
             redact("mongodb://u:p%40ss@db:27017/x"),
             "mongodb://***@db:27017/x"
         );
-        let e = open_store("mongodb://admin:hunter2@127.0.0.1:1")
+        assert_eq!(
+            redact("mongodb://u:p@ss@db:27017/x?authSource=admin"),
+            "mongodb://***@db:27017/x?authSource=admin"
+        );
+        // nothing listens on port 1: the server-selection timeout names the host only
+        let e = open_store("mongodb://admin:hunter2@127.0.0.1:1/?serverSelectionTimeoutMS=300")
             .err()
             .unwrap()
             .to_string();
@@ -65,6 +92,19 @@ mod tests {
             !e.contains("hunter2") && e.contains("***@127.0.0.1:1"),
             "{e}"
         );
+        assert!(e.contains("no MongoDB server answered"), "{e}");
+    }
+
+    #[test]
+    fn uris_can_be_secrets() {
+        std::env::set_var("AMPEL_SECRET_TEST_DB_URI", "sqlite:/nonexistent-dir/x.db");
+        let e = open_store("secret:TEST_DB_URI").err().unwrap().to_string();
+        assert!(e.contains("/nonexistent-dir"), "{e}");
+        let e = open_store("secret:NO_SUCH_SECRET_XYZ")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("AMPEL_SECRET_NO_SUCH_SECRET_XYZ"), "{e}");
     }
 
     #[test]

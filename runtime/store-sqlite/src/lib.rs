@@ -10,6 +10,7 @@
 mod ingest;
 mod query;
 mod queue;
+mod restore;
 mod schema;
 
 use ampel_interface::*;
@@ -177,7 +178,7 @@ impl Cached for Transaction<'_> {
 
 /// What the operation modules need to build errors.
 pub(crate) struct Ctx<'a> {
-    location: &'a str,
+    pub(crate) location: &'a str,
     busy_ms: u64,
 }
 
@@ -361,6 +362,9 @@ impl Store for SqliteStore {
     }
     fn dump(&self, collection: &str, emit: &mut dyn FnMut(Body) -> Result<()>) -> Result<()> {
         self.read(|c, tx| query::dump(c, tx, collection, emit))
+    }
+    fn restore(&self, collection: &str, docs: &[Body]) -> Result<()> {
+        self.write(|c, tx| restore::restore(c, tx, collection, docs))
     }
 }
 

@@ -261,6 +261,10 @@ pub trait Store: Send + Sync {
     /// Every document of a collection (one of [`COLLECTIONS`]) as JSON, in the
     /// collection's canonical order (by primary key), passed to `emit` one by one.
     fn dump(&self, collection: &str, emit: &mut dyn FnMut(Body) -> Result<()>) -> Result<()>;
+    /// Insert documents exactly as [`Store::dump`] emitted them, in that order, into a
+    /// store being imported (fresh: nothing is merged). The run-id counter is kept
+    /// above every imported event's run.
+    fn restore(&self, collection: &str, docs: &[Body]) -> Result<()>;
 }
 
 /// Collections, in dump order, with the key their documents are ordered by.
