@@ -5,9 +5,11 @@ Each copy k of a real alert gets a new objectId (the name's 7 letters shifted by
 base 26) and new candids (alert and every previous detection shifted by k * 10**9,
 keeping their length), so every copy is a new object with new datapoints and the
 same content. Cutouts are kept. Output: one Avro container file (null codec, 500
-alerts per block), written with fastavro.
+alerts per block), written with fastavro; or, if OUT ends with `/`, one container
+file per alert named `<candid>.avro` in that directory (as on ZTF's Kafka topics).
 
     /tmp/pyampel/bin/python benches/make_replay.py 100000 /tmp/replay.avro
+    /tmp/pyampel/bin/python benches/make_replay.py 10000 /tmp/replay-split/
 """
 import copy
 import glob
@@ -65,6 +67,16 @@ def copies():
         yield rec
 
 
-with open(OUT, "wb") as out:
-    fastavro.writer(out, schema, copies(), codec="null", sync_interval=500 * 70000)
-print(f"wrote {N} alerts to {OUT} ({os.path.getsize(OUT) / 1e9:.2f} GB)")
+if OUT.endswith("/"):
+    os.makedirs(OUT, exist_ok=True)
+    size = 0
+    for rec in copies():
+        path = os.path.join(OUT, f"{rec['candid']}.avro")
+        with open(path, "wb") as out:
+            fastavro.writer(out, schema, [rec], codec="null")
+        size += os.path.getsize(path)
+    print(f"wrote {N} alert files to {OUT} ({size / 1e9:.2f} GB)")
+else:
+    with open(OUT, "wb") as out:
+        fastavro.writer(out, schema, copies(), codec="null", sync_interval=500 * 70000)
+    print(f"wrote {N} alerts to {OUT} ({os.path.getsize(OUT) / 1e9:.2f} GB)")

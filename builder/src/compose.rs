@@ -24,7 +24,9 @@
 //! **Paths never leak:** `--remap-path-prefix` maps the cargo home, the AMPEL
 //! sources, the generated crate, the target directory and every out-of-tree unit crate
 //! to fixed names (`/cargo`, `/ampel`, `/instance`, `/target`, `/units/<crate>`), and
-//! C code built by build scripts gets the same maps through `-ffile-prefix-map`.
+//! C code built by build scripts gets the same maps through `-ffile-prefix-map`
+//! (in `CFLAGS_<target>` for cc-based builds and in `CFLAGS` for configure-based
+//! ones such as librdkafka).
 //! The remap flags are added by a rustc wrapper ([`rustc_wrapper_main`], the `ampel`
 //! binary itself), not through `RUSTFLAGS`: cargo hashes `RUSTFLAGS` into every
 //! crate's `-C metadata`, so machine-specific paths there would change symbol hashes
@@ -40,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Bumped when the generated crate or the build flags change meaning.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
 
 /// The target every instance binary is built for.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -508,7 +510,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
         "lock": lock,
         "rustc": rustc,
         "cargo": cargo_v,
-        "flags": ["-C target-feature=+crt-static", "remapped paths", "SOURCE_DATE_EPOCH=1"],
+        "flags": ["-C target-feature=+crt-static", "remapped paths", "SOURCE_DATE_EPOCH=1", "CFLAGS=-O2 + file-prefix-map"],
         "sources": sources,
     });
     let key =
@@ -599,6 +601,8 @@ fn cargo_build(
             format!("CFLAGS_{}", TARGET.replace('-', "_")),
             flags.cflags.join(" "),
         )
+        // configure-based C builds (librdkafka) read only plain CFLAGS
+        .env("CFLAGS", format!("-O2 {}", flags.cflags.join(" ")))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd

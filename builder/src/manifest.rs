@@ -39,6 +39,17 @@ struct RawManifest {
     processes: Vec<RawProcess>,
     #[serde(default)]
     resources: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    live: Option<RawLive>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLive {
+    #[serde(default)]
+    brokers: Option<String>,
+    topics: Spanned<Vec<String>>,
+    group: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -509,6 +520,14 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
             p.push(span, problem);
         }
     }
+    if let Some(l) = &raw.live {
+        if l.topics.get_ref().is_empty() {
+            p.push(l.topics.span(), "[live] topics: give at least one topic");
+        }
+        if l.group.get_ref().is_empty() {
+            p.push(l.group.span(), "[live] group: give a consumer group name");
+        }
+    }
     if !p.problems.is_empty() {
         return Err(BuildError::Manifest(p.problems));
     }
@@ -543,6 +562,8 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
             units: pr.units.iter().map(|u| u.get_ref().clone()).collect(),
             select: None,
             t3_units: vec![],
+            kafka: None,
+            t0_config: None,
         })
         .collect();
     for ch in &raw.channels {
@@ -560,6 +581,8 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
                     config: json(&t.config),
                     channel: Some(ch.name.get_ref().clone()),
                 }],
+                kafka: None,
+                t0_config: None,
             });
         }
     }
@@ -579,6 +602,11 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
             .into_iter()
             .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Value::Null)))
             .collect(),
+        live: raw.live.map(|l| ampel_core::serve::KafkaSource {
+            brokers: l.brokers.unwrap_or_default(),
+            topics: l.topics.into_inner(),
+            group: l.group.into_inner(),
+        }),
     };
     Ok(Manifest {
         path: path.to_path_buf(),

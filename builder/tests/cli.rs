@@ -329,6 +329,11 @@ fn manifest_check_reports_every_problem_with_its_position() {
     )
     .unwrap();
     assert_eq!(resolved["t0"]["directives"].as_array().unwrap().len(), 2);
+    assert_eq!(resolved["live"]["topics"][0], "ztf_public");
+    assert_eq!(
+        resolved["live"]["brokers"], "",
+        "brokers come from AMPEL_KAFKA_BROKERS"
+    );
     assert_eq!(
         resolved["processes"][1]["name"],
         "DEMO_BRIGHT-T3ReportExporter"

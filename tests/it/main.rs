@@ -3,6 +3,7 @@
 mod conformance;
 mod golden_hashes;
 mod jobs;
+mod live;
 mod sqlite_errors;
 mod t0_real_alerts;
 mod t2;

@@ -322,3 +322,117 @@ impl Drop for Registry {
         let _ = self.child.wait();
     }
 }
+
+/// The tansu Kafka broker: on `$PATH` or in `$CARGO_HOME/bin`.
+pub fn tansu_binary() -> PathBuf {
+    if have("tansu") {
+        return PathBuf::from("tansu");
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    let p = home.join("bin/tansu");
+    assert!(
+        p.is_file(),
+        "tansu is required for the Kafka tests: cargo install tansu --locked --features dynostore,libsql (.ci/run installs it)"
+    );
+    p
+}
+
+/// A Kafka-protocol broker (tansu) on 127.0.0.1, stopped on drop.
+pub struct Kafka {
+    child: Option<std::process::Child>,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    storage: String,
+    /// Log directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Kafka {
+    /// A broker keeping messages in memory.
+    pub fn start() -> Kafka {
+        Self::start_with("memory://tansu/".into(), None)
+    }
+
+    /// A broker keeping messages in an SQLite file, so that it can be restarted.
+    pub fn start_persistent() -> Kafka {
+        // tansu resolves the file relative to its working directory (the log dir)
+        Self::start_with(
+            "sqlite://tansu.db".into(),
+            Some(tempfile::tempdir().unwrap()),
+        )
+    }
+
+    fn start_with(storage: String, dir: Option<tempfile::TempDir>) -> Kafka {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut k = Kafka {
+            child: None,
+            addr: format!("127.0.0.1:{port}"),
+            storage,
+            dir: dir.unwrap_or_else(|| tempfile::tempdir().unwrap()),
+        };
+        k.restart();
+        k
+    }
+
+    /// (Re)start the broker on the same port and storage.
+    pub fn restart(&mut self) {
+        let url = format!("tcp://{}", self.addr);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("tansu.log"))
+            .unwrap();
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &self.storage])
+            .current_dir(self.dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(&self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("tansu did not listen on {}", self.addr);
+    }
+
+    /// Stop the broker (SIGTERM), as a lost broker.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            for _ in 0..100 {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Kafka {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -103,6 +103,45 @@ pub fn walk_bytes(
     Walker::run(opts, emit, |w| w.bytes(origin, bytes))
 }
 
+/// Decodes a stream of in-memory messages (Kafka: one Avro container file or one
+/// Confluent-framed message each), keeping parsed schemas across messages — ZTF
+/// repeats its whole schema in every message, and parsing it costs more than
+/// decoding the alert.
+pub struct MessageDecoder {
+    registry: SchemaRegistry,
+    opts: ReadOptions,
+}
+
+impl MessageDecoder {
+    /// A decoder with an empty schema cache.
+    pub fn new(opts: ReadOptions) -> Self {
+        MessageDecoder {
+            registry: SchemaRegistry::new(),
+            opts,
+        }
+    }
+
+    /// Decode one message, calling `emit` for each item (packets, or one damaged
+    /// item for a message that cannot be read) until it returns false.
+    pub fn decode(&mut self, origin: &str, bytes: &[u8], emit: &mut dyn FnMut(Item) -> bool) {
+        let registry = std::mem::take(&mut self.registry);
+        let mut w = Walker {
+            registry,
+            opts: self.opts.clone(),
+            stats: ReadStats::default(),
+            emit,
+            go_on: true,
+        };
+        w.bytes(origin, bytes);
+        self.registry = w.registry;
+    }
+
+    /// Schemas parsed so far (cache misses).
+    pub fn schemas_parsed(&self) -> usize {
+        self.registry.parsed
+    }
+}
+
 /// Read `paths` on this thread, calling `emit` for each item until it returns false.
 pub fn walk(
     paths: &[PathBuf],

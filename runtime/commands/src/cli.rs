@@ -86,6 +86,9 @@ pub enum RuntimeCommand {
         /// The store (default: --db).
         db: Option<String>,
     },
+    /// Kafka: create topics, publish alert files, run a live T0 from topics.
+    #[command(subcommand)]
+    Kafka(crate::kafka::KafkaCommand),
     /// Run what an instance image carries: check its configuration against this
     /// binary, show it, reprocess archives with it, serve its processes.
     #[command(subcommand)]
@@ -344,6 +347,7 @@ pub fn run(
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::Instance(i) => crate::instance::run(registry, args, i),
+        RuntimeCommand::Kafka(k) => crate::kafka::run(registry, args, k),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
         RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
         RuntimeCommand::Digest { db } => {

@@ -125,9 +125,23 @@ pub fn run(
         } => {
             let cfg = load_checked(registry, instance)?;
             let origin = instance.instance.display().to_string();
-            let processes =
-                ampel_core::serve::check_processes(cfg.processes.clone(), registry, &origin)
-                    .map_err(CommandError::Usage)?;
+            let mut all = cfg.processes.clone();
+            if let Some(source) = &cfg.live {
+                all.push(ampel_core::serve::ProcessConfig {
+                    name: format!("{}-live", cfg.name),
+                    tier: 0,
+                    schedule: ampel_core::serve::LIVE.into(),
+                    active: true,
+                    channel: None,
+                    units: vec![],
+                    select: None,
+                    t3_units: vec![],
+                    kafka: Some(source.clone()),
+                    t0_config: None,
+                });
+            }
+            let processes = ampel_core::serve::check_processes(all, registry, &origin)
+                .map_err(CommandError::Usage)?;
             crate::provenance::serve_checked(
                 &processes,
                 registry,
@@ -135,6 +149,7 @@ pub fn run(
                 &origin,
                 *max_concurrent,
                 out,
+                (PathBuf::from("."), Some(cfg.t0.clone())),
             )
         }
     }

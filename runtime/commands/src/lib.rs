@@ -7,6 +7,7 @@
 mod cli;
 mod dump;
 mod instance;
+mod kafka;
 mod main_fn;
 mod provenance;
 mod t0;

@@ -258,6 +258,7 @@ pub fn serve(
 ) -> Result<(), CommandError> {
     let processes =
         ampel_core::serve::load_processes(file, registry).map_err(CommandError::Usage)?;
+    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     serve_checked(
         &processes,
         registry,
@@ -265,10 +266,12 @@ pub fn serve(
         &file.display().to_string(),
         max_concurrent,
         out,
+        (base, None),
     )
 }
 
-/// Serve checked processes from `origin` until SIGTERM or Ctrl-C.
+/// Serve checked processes from `origin` until SIGTERM or Ctrl-C; live T0 processes
+/// read their T0 config relative to `live.0`, or use `live.1` (an instance's).
 pub(crate) fn serve_checked(
     processes: &[ampel_core::serve::Process],
     registry: &Registry,
@@ -276,6 +279,7 @@ pub(crate) fn serve_checked(
     origin: &str,
     max_concurrent: usize,
     out: &Path,
+    live: (std::path::PathBuf, Option<ampel_core::t0::T0Config>),
 ) -> Result<(), CommandError> {
     // fail early on an unusable store
     drop(open_store(&args.db)?);
@@ -289,7 +293,17 @@ pub(crate) fn serve_checked(
     let open = move || open_store(&db).map_err(|e| e.to_string());
     let started = std::time::Instant::now();
     let log = move |msg: &str| eprintln!("[{:>9.3}s] {msg}", started.elapsed().as_secs_f64());
-    ampel_core::serve::serve(processes, registry, &open, max_concurrent, &stop, out, &log);
+    let runner = crate::kafka::live_runner(registry, args.db.clone(), live.0, live.1);
+    ampel_core::serve::serve(
+        processes,
+        registry,
+        &open,
+        Some(&runner),
+        max_concurrent,
+        &stop,
+        out,
+        &log,
+    );
     eprintln!("stopped cleanly");
     Ok(())
 }

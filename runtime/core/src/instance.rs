@@ -70,6 +70,10 @@ pub struct InstanceConfig {
     /// Free-form resources.
     #[serde(default)]
     pub resources: BTreeMap<String, Body>,
+    /// The live stream of `ampel instance serve` (brokers may be left to
+    /// `$AMPEL_KAFKA_BROKERS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::serve::KafkaSource>,
 }
 
 /// Why an instance configuration cannot be used.

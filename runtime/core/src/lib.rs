@@ -7,6 +7,7 @@
 //! - [`t2`]: the worker (leased claims, dependencies, retries, provenance);
 //! - [`t3`]: selection, channel projection, T3 units, stock updates, T3 documents;
 //! - [`serve`]: scheduled processes (interval or cron), no overlap, graceful stop;
+//! - [`live`]: live T0 from an alert stream (Kafka): batches flushed, then committed;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
 //! - [`digest`]: the results digest over a canonical dump of the output documents;
 //! - [`instance`]: the resolved configuration an instance image carries, checked
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod digest;
 pub mod instance;
 pub mod job;
+pub mod live;
 pub mod loader;
 pub mod serve;
 pub mod t0;

@@ -1,4 +1,6 @@
-//! Scheduled processes: `ampel serve` runs every active process on its schedule.
+//! Scheduled processes: `ampel serve` runs every active process on its schedule,
+//! and live T0 processes (tier 0, `schedule = "live"`, a Kafka source) for the
+//! whole time, beside them.
 //!
 //! A process is a tier, a schedule (`every 30s` / `every 5m` / `every 1h`, or a cron
 //! expression with seconds, e.g. `0 */5 * * * *`) and the tier's config. The
@@ -102,7 +104,30 @@ pub struct ProcessConfig {
     /// T3: the units.
     #[serde(default, rename = "t3_units")]
     pub t3_units: Vec<T3UnitModel>,
+    /// T0 (live): the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaSource>,
+    /// T0 (live): the T0 config file (TOML or JSON), relative to the processes file;
+    /// an instance's live process uses the instance's T0 process instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t0_config: Option<PathBuf>,
 }
+
+/// The Kafka source of a live T0 process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSource {
+    /// `host:port[,...]`; empty: taken from `$AMPEL_KAFKA_BROKERS` when it runs.
+    #[serde(default)]
+    pub brokers: String,
+    /// Topics.
+    pub topics: Vec<String>,
+    /// Consumer group.
+    pub group: String,
+}
+
+/// The schedule of live processes.
+pub const LIVE: &str = "live";
 
 fn yes() -> bool {
     true
@@ -181,8 +206,28 @@ pub fn check_processes(
         if names.insert(p.name.clone(), i).is_some() {
             problems.push(format!("{at}: the name is used twice"));
         }
-        if !matches!(p.tier, 2 | 3) {
-            problems.push(format!("{at}: tier {} cannot be scheduled here (2: T2 worker, 3: T3 run; live T0 comes with the Kafka source)", p.tier));
+        if !matches!(p.tier, 0 | 2 | 3) {
+            problems.push(format!(
+                "{at}: tier {} cannot run here (0: live T0 from Kafka, 2: T2 worker, 3: T3 run)",
+                p.tier
+            ));
+        }
+        if p.tier == 0 {
+            if p.kafka.is_none() {
+                problems.push(format!(
+                    "{at}: a live T0 process needs `kafka = {{ brokers, topics, group }}`"
+                ));
+            }
+            if p.schedule != LIVE {
+                problems.push(format!(
+                    "{at}: a live T0 process runs all the time: schedule = \"{LIVE}\""
+                ));
+            }
+            out.push(Process {
+                schedule: Schedule::Every(Duration::from_secs(3600)),
+                cfg: p,
+            });
+            continue;
         }
         for u in p.units.iter().chain(p.t3_units.iter().map(|m| &m.unit)) {
             if let Err(e) = registry.get(u) {
@@ -253,22 +298,48 @@ fn run_once(
     }
 }
 
-/// Run the processes until `stop` is set. `open` opens a store connection per run.
+/// Runs one live (tier-0) process until its stop flag is set; returns a summary.
+pub type LiveRunner<'a> = dyn Fn(&ProcessConfig, &AtomicBool) -> Result<String, String> + Sync + 'a;
+
+/// Run the processes until `stop` is set. `open` opens a store connection per run;
+/// `live` runs the live T0 processes (each on its own thread, for the whole time).
+#[allow(clippy::too_many_arguments)]
 pub fn serve(
     processes: &[Process],
     registry: &Registry,
     open: &(dyn Fn() -> Result<Box<dyn Store>, String> + Sync),
+    live: Option<&LiveRunner<'_>>,
     max_concurrent: usize,
     stop: &AtomicBool,
     out_dir: &Path,
     on_event: &(dyn Fn(&str) + Sync),
 ) {
-    let active: Vec<&Process> = processes.iter().filter(|p| p.cfg.active).collect();
+    let live_processes: Vec<&Process> = processes
+        .iter()
+        .filter(|p| p.cfg.active && p.cfg.tier == 0)
+        .collect();
+    let active: Vec<&Process> = processes
+        .iter()
+        .filter(|p| p.cfg.active && p.cfg.tier != 0)
+        .collect();
     let now = SystemTime::now();
     let mut due: Vec<SystemTime> = active.iter().map(|p| p.schedule.next_after(now)).collect();
     let running: Mutex<Vec<bool>> = Mutex::new(vec![false; active.len()]);
     let out_dir: PathBuf = out_dir.to_path_buf();
     std::thread::scope(|s| {
+        for p in &live_processes {
+            s.spawn(move || {
+                on_event(&format!("{}: live T0 started", p.cfg.name));
+                let result = match live {
+                    Some(run) => run(&p.cfg, stop),
+                    None => Err("this binary cannot read live streams".into()),
+                };
+                match result {
+                    Ok(summary) => on_event(&format!("{}: live T0 stopped: {summary}", p.cfg.name)),
+                    Err(e) => on_event(&format!("{}: live T0 failed: {e}", p.cfg.name)),
+                }
+            });
+        }
         while !stop.load(Ordering::SeqCst) {
             let now = SystemTime::now();
             for (i, p) in active.iter().enumerate() {

@@ -1,0 +1,491 @@
+//! Live mode against a real Kafka-protocol broker (tansu) on 127.0.0.1: the real
+//! alerts of `../shared/data` produced with `ampel kafka produce` and consumed by a
+//! live T0. A stop mid-stream and a restart lose and repeat nothing (the documents
+//! equal an archive ingestion of the same files); a poison message is a trouble
+//! record and its offset is committed past; a broker down at start is a clear error
+//! after retries; a broker lost mid-stream is waited for; `ampel serve` takes alerts
+//! from the topic to a T3 report with no manual step.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn shared() -> PathBuf {
+    std::env::var_os("AMPEL_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"))
+        .join("alerts")
+}
+
+/// T0 config accepting every alert into one channel, with one state T2.
+fn t0_config(dir: &Path, survey: &str) -> PathBuf {
+    let (supplier, shaper, combine) = match survey {
+        "ztf" => (
+            "ZiAlertSupplier",
+            "ZiDataPointShaper",
+            "[[directives.ingest.combine]]\nunit = \"ZiT1Combiner\"\nstate_t2 = [{ unit = \"T2LightCurveSummary\" }]\n",
+        ),
+        _ => ("LsstAlertSupplier", "LsstDataPointShaper", ""),
+    };
+    let p = dir.join(format!("{survey}-all.t0.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "process = \"{survey}-live\"\nsupplier = {{ unit = \"{supplier}\" }}\nshaper = {{ unit = \"{shaper}\" }}\n\n[[directives]]\nchannel = \"ALL\"\naccess = [\"ZTF_PUB\", \"LSST\"]\n{combine}"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    ampel(args, dir)
+}
+
+fn consumer(dir: &Path, db: &str, cfg: &Path, kafka: &Kafka, topic: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .args(["--json", "--db", db, "kafka", "consume", "--config"])
+        .arg(cfg)
+        .args([
+            "--brokers",
+            &kafka.addr,
+            "--topic",
+            topic,
+            "--group",
+            "tests",
+        ])
+        .args(["--batch", "5", "--batch-ms", "100"])
+        .args(extra)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(c: Child) -> Value {
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "consumer failed:\n{}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+fn sigterm(c: &Child) {
+    Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+fn produce(dir: &Path, kafka: &Kafka, topic: &str, paths: &[PathBuf], rate: &str) -> Value {
+    let mut args = vec![
+        "--json".to_string(),
+        "kafka".into(),
+        "produce".into(),
+        "--brokers".into(),
+        kafka.addr.clone(),
+        "--topic".into(),
+        topic.into(),
+        "--rate".into(),
+        rate.into(),
+    ];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(dir, &args);
+    assert!(out.status.success(), "produce: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn create_topic(dir: &Path, kafka: &Kafka, topic: &str) {
+    let out = run(
+        dir,
+        &["kafka", "create-topic", topic, "--brokers", &kafka.addr],
+    );
+    assert!(out.status.success(), "create-topic: {}", text(&out.stderr));
+}
+
+/// What a store holds, by meaning: datapoints with their number of ingestions,
+/// states, T2 documents, stocks with their journal length (from a dump).
+fn contents(dir: &Path, db: &str) -> BTreeMap<String, Value> {
+    let dump = dir.join(format!("dump-{}", db.replace([':', '/', '.'], "_")));
+    let _ = std::fs::remove_dir_all(&dump);
+    let out = run(dir, &["--db", db, "db", "export", dump.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = |c: &str| -> Vec<Value> {
+        std::fs::read_to_string(dump.join(format!("{c}.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let mut m = BTreeMap::new();
+    m.insert(
+        "t0".into(),
+        lines("t0")
+            .iter()
+            .map(|d| serde_json::json!([d["id"], d["meta"].as_array().unwrap().len()]))
+            .collect(),
+    );
+    m.insert(
+        "t1".into(),
+        lines("t1")
+            .iter()
+            .map(|d| serde_json::json!([d["stock"], d["link"]]))
+            .collect(),
+    );
+    m.insert(
+        "t2".into(),
+        lines("t2").iter().map(|d| d["id"].clone()).collect(),
+    );
+    m.insert(
+        "stock".into(),
+        lines("stock")
+            .iter()
+            .map(|d| serde_json::json!([d["stock"], d["journal"].as_array().unwrap().len()]))
+            .collect(),
+    );
+    m
+}
+
+fn archive(dir: &Path, cfg: &Path, sources: &[PathBuf]) -> BTreeMap<String, Value> {
+    let mut args = vec![
+        "--db".to_string(),
+        "sqlite:archive.db".into(),
+        "t0".into(),
+        "--config".into(),
+        cfg.display().to_string(),
+    ];
+    for s in sources {
+        args.push("--source".into());
+        args.push(s.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(dir, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    contents(dir, "sqlite:archive.db")
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn t0_count(dir: &Path, db: &str) -> u64 {
+    let out = run(dir, &["--json", "--db", db, "db", "info"]);
+    serde_json::from_slice::<Value>(&out.stdout)
+        .map(|v| v["counts"]["t0"].as_u64().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
+    let kafka = Kafka::start();
+    let dir = tempfile::tempdir().unwrap();
+    create_topic(dir.path(), &kafka, "ztf");
+    let sources: Vec<PathBuf> = [
+        "ztf/fink-2020-v3.3",
+        "ztf/fink-2019-v3.1",
+        "ztf/ampel-2018-v1.8",
+    ]
+    .iter()
+    .map(|s| shared().join(s))
+    .collect();
+    let cfg = t0_config(dir.path(), "ztf");
+    // produce slowly in the background while the consumer runs, stop it mid-stream
+    let producer = {
+        let (d, addr) = (dir.path().to_path_buf(), kafka.addr.clone());
+        let paths = sources.clone();
+        std::thread::spawn(move || {
+            let mut args = vec![
+                "--json",
+                "kafka",
+                "produce",
+                "--brokers",
+                &addr,
+                "--topic",
+                "ztf",
+                "--rate",
+                "25",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+            args.extend(paths.iter().map(|p| p.display().to_string()));
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = ampel(&a, &d);
+            assert!(out.status.success(), "produce: {}", text(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()["messages"]
+                .as_u64()
+                .unwrap()
+        })
+    };
+    let c = consumer(dir.path(), "sqlite:live.db", &cfg, &kafka, "ztf", &[]);
+    wait_for("the first alerts", Duration::from_secs(60), || {
+        t0_count(dir.path(), "sqlite:live.db") > 0
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    sigterm(&c); // mid-stream
+    let first = finish(c);
+    assert_eq!(first["live"]["ended"], "stopped");
+    let produced = producer.join().unwrap();
+    let n1 = first["live"]["messages"].as_u64().unwrap();
+    assert!(
+        n1 > 0 && n1 < produced,
+        "stopped mid-stream: {n1} of {produced}"
+    );
+    // restart: resumes from the committed offsets
+    let second = finish(consumer(
+        dir.path(),
+        "sqlite:live.db",
+        &cfg,
+        &kafka,
+        "ztf",
+        &["--until-idle", "3"],
+    ));
+    let n2 = second["live"]["messages"].as_u64().unwrap();
+    assert_eq!(n1 + n2, produced, "every message consumed exactly once");
+    assert!(
+        second["live"]["damaged"].as_u64().unwrap() > 0,
+        "the damaged 2018 files"
+    );
+    assert_eq!(
+        contents(dir.path(), "sqlite:live.db"),
+        archive(dir.path(), &cfg, &sources),
+        "live ingestion = archive ingestion of the same files"
+    );
+}
+
+#[test]
+fn rubin_alerts_and_a_poison_message_are_committed_past() {
+    let kafka = Kafka::start();
+    let dir = tempfile::tempdir().unwrap();
+    create_topic(dir.path(), &kafka, "lsst");
+    let poison = dir.path().join("poison.bin");
+    std::fs::write(&poison, b"\x00\x00\x00\x03\x84 this is not an alert").unwrap();
+    let confluent = shared().join("lsst/boom-confluent-v9.0");
+    let fink = shared().join("lsst/fink-rubin-v9.0");
+    let p = produce(
+        dir.path(),
+        &kafka,
+        "lsst",
+        &[confluent.clone(), poison, fink.clone()],
+        "0",
+    );
+    let produced = p["messages"].as_u64().unwrap();
+    let cfg = t0_config(dir.path(), "lsst");
+    let got = finish(consumer(
+        dir.path(),
+        "sqlite:lsst.db",
+        &cfg,
+        &kafka,
+        "lsst",
+        &["--until-idle", "3"],
+    ));
+    assert_eq!(got["live"]["messages"].as_u64().unwrap(), produced);
+    assert_eq!(got["live"]["damaged"], 1, "the poison message");
+    assert_eq!(got["t0"]["alerts"].as_u64().unwrap(), produced - 1);
+    // its trouble record names the message; everything after it was processed
+    let dump = dir.path().join("lsst-dump");
+    let out = run(
+        dir.path(),
+        &[
+            "--db",
+            "sqlite:lsst.db",
+            "db",
+            "export",
+            dump.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let troubles = std::fs::read_to_string(dump.join("trouble.jsonl")).unwrap();
+    assert!(troubles.contains("kafka:lsst/0@1"), "{troubles}");
+    assert_eq!(
+        contents(dir.path(), "sqlite:lsst.db"),
+        archive(dir.path(), &cfg, &[confluent, fink])
+    );
+    // the offsets were committed past everything, the poison message included
+    let again = finish(consumer(
+        dir.path(),
+        "sqlite:lsst.db",
+        &cfg,
+        &kafka,
+        "lsst",
+        &["--until-idle", "2"],
+    ));
+    assert_eq!(again["live"]["messages"], 0);
+}
+
+#[test]
+fn a_broker_down_at_start_is_retried_then_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = t0_config(dir.path(), "ztf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = run(
+        dir.path(),
+        &[
+            "kafka",
+            "consume",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--brokers",
+            &addr,
+            "--topic",
+            "ztf",
+            "--connect-attempts",
+            "2",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!(
+            "cannot reach the Kafka brokers {addr} after 2 attempt(s)"
+        )),
+        "{err}"
+    );
+    // a missing topic is named too
+    let kafka = Kafka::start();
+    let out = run(
+        dir.path(),
+        &[
+            "kafka",
+            "consume",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--brokers",
+            &kafka.addr,
+            "--topic",
+            "nope",
+        ],
+    );
+    assert!(
+        text(&out.stderr).contains("topic `nope` does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_broker_lost_mid_stream_is_waited_for_and_consumption_resumes() {
+    let mut kafka = Kafka::start_persistent();
+    let dir = tempfile::tempdir().unwrap();
+    create_topic(dir.path(), &kafka, "ztf");
+    let cfg = t0_config(dir.path(), "ztf");
+    let a = shared().join("ztf/fink-2020-v3.3");
+    let b = shared().join("ztf/fink-2019-v3.1");
+    produce(dir.path(), &kafka, "ztf", std::slice::from_ref(&a), "0");
+    let c = consumer(dir.path(), "sqlite:lost.db", &cfg, &kafka, "ztf", &[]);
+    let want_a = archive(dir.path(), &cfg, std::slice::from_ref(&a))["t0"]
+        .as_array()
+        .unwrap()
+        .len() as u64;
+    wait_for("the first half", Duration::from_secs(60), || {
+        t0_count(dir.path(), "sqlite:lost.db") == want_a
+    });
+    kafka.stop(); // the broker goes away ...
+    std::thread::sleep(Duration::from_secs(3));
+    kafka.restart(); // ... and comes back with its data
+    produce(dir.path(), &kafka, "ztf", std::slice::from_ref(&b), "0");
+    let _ = std::fs::remove_file(dir.path().join("archive.db"));
+    let want = archive(dir.path(), &cfg, &[a, b]);
+    let want_n = want["t0"].as_array().unwrap().len() as u64;
+    wait_for("the second half", Duration::from_secs(120), || {
+        t0_count(dir.path(), "sqlite:lost.db") == want_n
+    });
+    sigterm(&c);
+    let got = finish(c);
+    assert_eq!(got["live"]["ended"], "stopped");
+    assert_eq!(got["live"]["messages"], 81, "50 + 31 messages, each once");
+    assert_eq!(contents(dir.path(), "sqlite:lost.db"), want);
+}
+
+#[test]
+fn serve_takes_alerts_from_the_topic_to_a_t3_report() {
+    let kafka = Kafka::start();
+    let dir = tempfile::tempdir().unwrap();
+    create_topic(dir.path(), &kafka, "ztf");
+    let cfg = t0_config(dir.path(), "ztf");
+    let processes = dir.path().join("live.processes.toml");
+    std::fs::write(
+        &processes,
+        format!(
+            r#"[[process]]
+name = "ztf-live"
+tier = 0
+schedule = "live"
+t0_config = "{}"
+kafka = {{ brokers = "{}", topics = ["ztf"], group = "serve" }}
+
+[[process]]
+name = "t2"
+tier = 2
+schedule = "every 1s"
+
+[[process]]
+name = "report"
+tier = 3
+schedule = "every 2s"
+channel = "ALL"
+t3_units = [{{ unit = "T3ReportExporter" }}]
+"#,
+            cfg.file_name().unwrap().to_str().unwrap(),
+            kafka.addr
+        ),
+    )
+    .unwrap();
+    let serve = Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .args(["--db", "sqlite:serve.db", "serve", "--processes"])
+        .arg(&processes)
+        .args(["--out", "out"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    produce(
+        dir.path(),
+        &kafka,
+        "ztf",
+        &[shared().join("ztf/fink-2020-v3.3")],
+        "0",
+    );
+    // a report listing the alerts' objects appears without any manual step
+    let report_rows = || -> usize {
+        let Ok(rd) = std::fs::read_dir(dir.path().join("out/report")) else {
+            return 0;
+        };
+        rd.filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path().join("objects.csv")).ok())
+            .map(|csv| csv.lines().count().saturating_sub(1))
+            .max()
+            .unwrap_or(0)
+    };
+    wait_for(
+        "a T3 report with the live alerts' objects",
+        Duration::from_secs(90),
+        || report_rows() > 0,
+    );
+    sigterm(&serve);
+    let out = serve.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("ztf-live: live T0 started"), "{err}");
+    assert!(err.contains("ztf-live: live T0 stopped"), "{err}");
+    assert!(err.contains("stopped cleanly"), "{err}");
+}
