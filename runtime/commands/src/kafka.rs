@@ -90,7 +90,17 @@ pub enum KafkaCommand {
         /// Attempts to reach the brokers at start (with doubling backoff from 1 s).
         #[arg(long, default_value_t = 5)]
         connect_attempts: u32,
+        /// A librdkafka consumer property, KEY=VALUE (e.g. fetch.wait.max.ms=20,
+        /// security.protocol=SASL_SSL); repeatable; values are never printed.
+        #[arg(long = "property", value_parser = property)]
+        properties: Vec<(String, String)>,
     },
+}
+
+fn property(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE"))
 }
 
 fn fail(e: impl std::fmt::Display) -> CommandError {
@@ -253,10 +263,12 @@ pub fn run(
             until_idle,
             max_messages,
             connect_attempts,
+            properties,
         } => {
             let cfg = ampel_core::job::load_t0_config(config).map_err(fail)?;
             let mut settings = KafkaSettings::new(&brokers.brokers, topics.clone(), group);
             settings.connect_attempts = *connect_attempts;
+            settings.properties.extend(properties.iter().cloned());
             let opts = LiveOptions {
                 batch_max: *batch,
                 batch_wait: Duration::from_millis(*batch_ms),

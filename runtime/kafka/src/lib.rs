@@ -170,7 +170,9 @@ impl KafkaStream {
             .set("session.timeout.ms", "10000")
             // backpressure: at most 64 MiB of prefetched messages
             .set("queued.max.messages.kbytes", "65536")
-            .set("fetch.message.max.bytes", "8388608")
+            // large fetches, answered without waiting long for more (latency)
+            .set("fetch.message.max.bytes", "33554432")
+            .set("fetch.wait.max.ms", "50")
             .create()
             .map_err(err)?;
         wait_for_brokers(
