@@ -59,9 +59,12 @@ pub struct PackedImage {
     pub config: InstanceConfig,
 }
 
-/// Pretty JSON with sorted keys (serde_json maps are sorted: no `preserve_order`).
+/// Pretty JSON with keys sorted at every level (through the canonical encoding, so
+/// it holds even if a dependency turns on serde_json's `preserve_order`).
 pub fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+    let sorted: Value =
+        serde_json::from_str(&ampel_interface::hash::canonical_json(v)).unwrap_or(Value::Null);
+    serde_json::to_string_pretty(&sorted).unwrap_or_default() + "\n"
 }
 
 fn file(path: &str, mode: u32, data: Vec<u8>) -> LayerFile {

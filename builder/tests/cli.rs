@@ -295,7 +295,7 @@ fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
         "{err}"
     );
     assert!(
-        err.contains("tier 1 cannot be scheduled")
+        err.contains("tier 1 cannot run here")
             && err.contains("unknown unit `T2Nope`")
             && err.contains("`at noon` is neither"),
         "{err}"

@@ -54,3 +54,15 @@ fn no_rust_file_is_over_800_lines() {
         .collect();
     assert!(long.is_empty(), "split these files: {long:#?}");
 }
+
+#[test]
+fn serde_json_maps_stay_sorted() {
+    // a dependency enabling serde_json's `preserve_order` (bson 2 did) makes every
+    // JSON object an IndexMap: slower T0 and T2, and unsorted pretty JSON
+    let v: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": 2}"#).unwrap();
+    assert_eq!(
+        v.to_string(),
+        r#"{"a":2,"b":1}"#,
+        "some crate enabled serde_json/preserve_order (see `cargo tree -e features -i serde_json`)"
+    );
+}

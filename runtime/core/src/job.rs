@@ -272,18 +272,27 @@ pub fn run_plan(
                 cfg.process = format!("{name}#{}", i + 1);
                 let mut t0 = T0Processor::new(cfg, registry, store, &clock)
                     .map_err(|e| fail(e.to_string()))?;
-                let mut failed = None;
-                ampel_avro::input::walk(
-                    sources,
-                    &ampel_avro::ReadOptions::default(),
-                    &mut |item| match t0.process(item) {
-                        Ok(()) => !t0.done(),
-                        Err(e) => {
-                            failed = Some(e.to_string());
-                            false
-                        }
+                // decoding (straight into JSON) runs on a reader thread; items
+                // arrive in the same deterministic order as a walk on this thread
+                let (rx, reader) = ampel_avro::read_inputs(
+                    sources.clone(),
+                    ampel_avro::ReadOptions {
+                        json: true,
+                        ..ampel_avro::ReadOptions::default()
                     },
                 );
+                let mut failed = None;
+                for item in rx.iter() {
+                    if let Err(e) = t0.process(item) {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                    if t0.done() {
+                        break;
+                    }
+                }
+                drop(rx);
+                let _ = reader.join();
                 if let Some(msg) = failed {
                     return Err(fail(msg));
                 }

@@ -58,8 +58,13 @@ impl Schedule {
         cron::Schedule::from_str(s)
             .map(|c| Schedule::Cron(Box::new(c)))
             .map_err(|e| {
+                // the cron crate's message spans lines (it echoes the input
+                // with a caret); keep only its last line so every problem
+                // stays one line in a report
+                let e = e.to_string();
+                let why = e.lines().last().unwrap_or_default().trim();
                 format!(
-                    "`{s}` is neither `every <n>s|m|h` nor a cron expression with seconds ({e})"
+                    "`{s}` is neither `every <n>s|m|h` nor a cron expression with seconds ({why})"
                 )
             })
     }

@@ -12,7 +12,7 @@ const INTERNAL: &[&str] = &["seq"];
 
 /// A typed document as stored: its key field renamed to `_id`, `extra` added.
 pub fn to_stored<T: Serialize>(v: &T, key: &str, extra: Document) -> Result<Document, String> {
-    let mut d = mongodb::bson::to_document(v).map_err(|e| e.to_string())?;
+    let mut d = mongodb::bson::serialize_to_document(v).map_err(|e| e.to_string())?;
     if key != "_id" {
         let id = d
             .remove(key)
@@ -34,13 +34,13 @@ pub fn from_stored<T: DeserializeOwned>(mut d: Document, key: &str) -> Result<T,
             d.insert(key, id);
         }
     }
-    mongodb::bson::from_document(d).map_err(|e| e.to_string())
+    mongodb::bson::deserialize_from_document(d).map_err(|e| e.to_string())
 }
 
 /// A stored document as JSON (for the config registry, whose documents are
 /// `{_id: hash, config}`).
 pub fn to_json(b: Bson) -> Result<Body, String> {
-    mongodb::bson::from_bson(b).map_err(|e| e.to_string())
+    mongodb::bson::deserialize_from_bson(b).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -63,7 +63,7 @@ mod tests {
             expiry: None,
         };
         let stored = to_stored(&dp, "id", doc! {"seq": 3_i64}).unwrap();
-        assert_eq!(stored.get_i64("_id"), Ok(-5));
+        assert_eq!(stored.get_i64("_id").ok(), Some(-5));
         assert!(!stored.contains_key("id"));
         let back: DataPoint = from_stored(stored, "id").unwrap();
         assert_eq!(back, dp);

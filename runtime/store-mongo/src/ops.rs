@@ -19,7 +19,7 @@ use serde::Serialize;
 
 /// A value as BSON; the only failure is a number BSON cannot hold (u64 > i64::MAX).
 pub fn bson<T: Serialize + ?Sized>(v: &T) -> Result<Bson, String> {
-    mongodb::bson::to_bson(v).map_err(|e| e.to_string())
+    mongodb::bson::serialize_to_bson(v).map_err(|e| e.to_string())
 }
 
 fn array<T: Serialize>(items: impl IntoIterator<Item = T>) -> Result<Bson, String> {

@@ -240,6 +240,23 @@ impl Store for MongoStore {
             .collect()
     }
 
+    fn get_states(&self, keys: &[(StockId, LinkId)]) -> Result<Vec<T1Document>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let any: Vec<Document> = keys
+            .iter()
+            .map(|(s, l)| doc! {"stock": s, "link": l})
+            .collect();
+        let mut found = std::collections::BTreeMap::new();
+        for mut d in self.find_all("t1", doc! {"$or": any}, doc! {"seq": 1}, None)? {
+            d.remove("_id");
+            let t: T1Document = self.typed("t1", d, "")?;
+            found.insert((t.stock, t.link), t);
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(k)).collect())
+    }
+
     fn get_stock(&self, stock: StockId) -> Result<Option<Stock>> {
         self.one("stock", doc! {"_id": stock})?
             .map(|d| self.typed("stock", d, "stock"))

@@ -263,6 +263,15 @@ impl Store for SqliteStore {
     fn stock_states(&self, stock: StockId) -> Result<Vec<T1Document>> {
         self.read(|c, tx| query::states(c, tx, stock, None))
     }
+    fn get_states(&self, keys: &[(StockId, LinkId)]) -> Result<Vec<T1Document>> {
+        self.read(|c, tx| {
+            let mut out = Vec::with_capacity(keys.len());
+            for (s, l) in keys {
+                out.extend(query::states(c, tx, *s, Some(*l))?);
+            }
+            Ok(out)
+        })
+    }
     fn get_stock(&self, stock: StockId) -> Result<Option<Stock>> {
         self.read(|c, tx| query::stock(c, tx, stock))
     }
@@ -273,10 +282,12 @@ impl Store for SqliteStore {
         self.read(|c, tx| queue::find(c, tx, filter))
     }
     fn claim_t2(&self, req: &ClaimRequest) -> Result<Option<T2Document>> {
-        self.write(|c, tx| queue::claim(c, tx, req))
+        Ok(self.claim_t2_many(req, 1)?.pop())
     }
     fn claim_t2_many(&self, req: &ClaimRequest, n: usize) -> Result<Vec<T2Document>> {
-        self.write(|c, tx| queue::claim_many(c, tx, req, n))
+        // the claim holds the write lock; the documents are decoded after it
+        let seqs = self.write(|c, tx| queue::claim_many(c, tx, req, n))?;
+        self.read(|c, tx| queue::by_seqs(c, tx, &seqs))
     }
     fn complete_t2_many(
         &self,

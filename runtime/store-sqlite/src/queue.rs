@@ -15,7 +15,6 @@ const COLUMNS: &str =
     "seq, id, stock, unit, config, link, code, lease_owner, lease_until, retry_after, doc";
 
 struct RawT2 {
-    seq: i64,
     id: String,
     stock: i64,
     unit: String,
@@ -30,7 +29,6 @@ struct RawT2 {
 
 fn raw(r: &Row) -> rusqlite::Result<RawT2> {
     Ok(RawT2 {
-        seq: r.get(0)?,
         id: r.get(1)?,
         stock: r.get(2)?,
         unit: r.get(3)?,
@@ -114,18 +112,14 @@ pub(crate) fn find(c: &Ctx, tx: &Transaction, f: &T2Filter) -> Result<Vec<T2Docu
     Ok(out)
 }
 
-pub(crate) fn claim(c: &Ctx, tx: &Transaction, req: &ClaimRequest) -> Result<Option<T2Document>> {
-    Ok(claim_many(c, tx, req, 1)?.pop())
-}
-
 /// Claim up to `n` tickets with three statements: the oldest claimable seqs, the
-/// oldest expired leases, then one `UPDATE ... RETURNING` over the chosen rows.
+/// oldest expired leases, then one `UPDATE` over the chosen rows; returns their seqs.
 pub(crate) fn claim_many(
     c: &Ctx,
     tx: &Transaction,
     req: &ClaimRequest,
     n: usize,
-) -> Result<Vec<T2Document>> {
+) -> Result<Vec<i64>> {
     let unit_clause = req
         .units
         .as_ref()
@@ -168,19 +162,34 @@ pub(crate) fn claim_many(
     }
     let until = req.now + req.lease_seconds;
     let sql = format!(
-        "UPDATE t2 SET code = -5, lease_owner = ?, lease_until = ?, retry_after = NULL WHERE {} RETURNING {COLUMNS}",
+        "UPDATE t2 SET code = -5, lease_owner = ?, lease_until = ?, retry_after = NULL WHERE {}",
         in_list("seq", chosen.len())
     );
     let mut args = vec![Sql::Text(req.owner.clone()), Sql::Real(until)];
     args.extend(chosen.iter().map(|s| Sql::Integer(*s)));
+    tx.prepare_cached(&sql)
+        .and_then(|mut st| st.execute(params_from_iter(args)))
+        .map_err(|e| c.err(e))?;
+    Ok(chosen)
+}
+
+/// The documents of claimed rows, oldest first (read after the claim committed, so
+/// that decoding them does not hold the write lock).
+pub(crate) fn by_seqs(c: &Ctx, tx: &Transaction, seqs: &[i64]) -> Result<Vec<T2Document>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM t2 WHERE {} ORDER BY seq",
+        in_list("seq", seqs.len())
+    );
     let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
     let rows = stmt
-        .query_map(params_from_iter(args), raw)
+        .query_map(params_from_iter(seqs.iter().map(|s| Sql::Integer(*s))), raw)
         .map_err(|e| c.err(e))?;
-    let mut raws = rows
+    let raws = rows
         .collect::<Result<Vec<RawT2>, _>>()
         .map_err(|e| c.err(e))?;
-    raws.sort_by_key(|r| r.seq); // RETURNING order is unspecified; claims are oldest first
     raws.into_iter().map(|r| assemble(c, r)).collect()
 }
 

@@ -162,6 +162,15 @@ pub trait Store: Send + Sync {
     fn get_state(&self, stock: StockId, link: LinkId) -> Result<Option<T1Document>>;
     /// All states of a stock, in insertion order.
     fn stock_states(&self, stock: StockId) -> Result<Vec<T1Document>>;
+    /// Several states by (stock, link), in the order asked; missing ones are skipped.
+    /// Backends override this to read them in one round trip (T2 batches).
+    fn get_states(&self, keys: &[(StockId, LinkId)]) -> Result<Vec<T1Document>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (s, l) in keys {
+            out.extend(self.get_state(*s, *l)?);
+        }
+        Ok(out)
+    }
     /// One stock, with its journal.
     fn get_stock(&self, stock: StockId) -> Result<Option<Stock>>;
     /// One T2 document by id.

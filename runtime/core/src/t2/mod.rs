@@ -7,6 +7,7 @@
 //! dependency is put back with a jittered `retry_after`, so waiting is neither a
 //! deadlock nor a busy loop.
 
+mod inputs;
 mod outdated;
 mod run;
 

@@ -1,5 +1,6 @@
 //! The T2 worker loop and the processing of one ticket. See the module docs of `t2`.
 
+use super::inputs::{load_inputs, Inputs, Prefetch};
 use super::T2Error;
 use ampel_interface::*;
 use ampel_store::*;
@@ -78,7 +79,7 @@ fn wall() -> f64 {
 }
 
 /// What processing one ticket came to.
-enum Outcome {
+pub(super) enum Outcome {
     Done(Box<UnitResult>, TraceId),
     Wait,
     Fail {
@@ -89,7 +90,7 @@ enum Outcome {
     },
 }
 
-fn fail(code: DocumentCode, message: impl Into<String>) -> Outcome {
+pub(super) fn fail(code: DocumentCode, message: impl Into<String>) -> Outcome {
     Outcome::Fail {
         code,
         message: message.into(),
@@ -276,6 +277,7 @@ impl<'a> T2Worker<'a> {
         }
         let mut completions = Vec::with_capacity(batch.len());
         let mut journals = Vec::new();
+        let mut prefetch = Prefetch::load(self.store, &batch);
         for doc in batch {
             let t = Instant::now();
             let outcome = if doc.trials() >= self.cfg.max_try {
@@ -285,7 +287,7 @@ impl<'a> T2Worker<'a> {
                     format!("gave up after {} attempts", doc.trials()),
                 )
             } else {
-                self.compute(&doc)
+                self.compute(&doc, &mut prefetch)
             };
             let duration = t.elapsed().as_secs_f64();
             let (c, j) = self.finish_ticket(&doc, outcome, duration)?;
@@ -489,7 +491,7 @@ impl<'a> T2Worker<'a> {
         })
     }
 
-    fn compute(&mut self, doc: &T2Document) -> Outcome {
+    fn compute(&mut self, doc: &T2Document, prefetch: &mut Prefetch) -> Outcome {
         let store = self.store;
         let registry = self.registry;
         let loaded = match self.load(doc) {
@@ -519,7 +521,7 @@ impl<'a> T2Worker<'a> {
                 ),
             );
         }
-        let inputs = match load_inputs(store, doc) {
+        let inputs = match load_inputs(store, doc, prefetch) {
             Ok(i) => i,
             Err(o) => return o,
         };
@@ -572,81 +574,6 @@ impl<'a> T2Worker<'a> {
     pub fn finish(self) -> Result<T2Stats, T2Error> {
         self.store.record_event(&self.event(EventCode::OK))?;
         Ok(self.stats)
-    }
-}
-
-struct Inputs {
-    state: Option<T1Document>,
-    dps: Vec<DataPoint>,
-    stock: Option<Stock>,
-}
-
-fn load_inputs(store: &dyn Store, doc: &T2Document) -> Result<Inputs, Outcome> {
-    let internal = |e: StoreError| fail(DocumentCode::INTERNAL_ERROR, e.to_string());
-    match doc.col {
-        T2Kind::Point => {
-            let dps = store.get_datapoints(&[doc.link]).map_err(internal)?;
-            if dps.is_empty() {
-                return Err(fail(
-                    DocumentCode::UNKNOWN_LINK,
-                    format!("datapoint {} does not exist", doc.link),
-                ));
-            }
-            Ok(Inputs {
-                state: None,
-                dps,
-                stock: None,
-            })
-        }
-        T2Kind::State => {
-            let state = store
-                .get_state(doc.stock, doc.link)
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    fail(
-                        DocumentCode::UNKNOWN_LINK,
-                        format!("state {} of stock {} does not exist", doc.link, doc.stock),
-                    )
-                })?;
-            let dps = store.get_datapoints(&state.dps).map_err(internal)?;
-            if dps.len() != state.dps.len() {
-                let found: std::collections::BTreeSet<i64> = dps.iter().map(|d| d.id).collect();
-                let missing: Vec<i64> = state
-                    .dps
-                    .iter()
-                    .filter(|i| !found.contains(i))
-                    .copied()
-                    .collect();
-                return Err(fail(
-                    DocumentCode::MISSING_INFO,
-                    format!(
-                        "state {} references missing datapoints {missing:?}",
-                        doc.link
-                    ),
-                ));
-            }
-            Ok(Inputs {
-                state: Some(state),
-                dps,
-                stock: None,
-            })
-        }
-        T2Kind::Stock => {
-            let stock = store
-                .get_stock(doc.stock)
-                .map_err(internal)?
-                .ok_or_else(|| {
-                    fail(
-                        DocumentCode::UNKNOWN_LINK,
-                        format!("stock {} does not exist", doc.stock),
-                    )
-                })?;
-            Ok(Inputs {
-                state: None,
-                dps: Vec::new(),
-                stock: Some(stock),
-            })
-        }
     }
 }
 

@@ -84,6 +84,18 @@ pub fn state_is_shared_by_channels(b: &dyn Backend) {
     assert_eq!(got.meta.len(), 2);
     assert_eq!(st.stock_states(10).unwrap().len(), 1);
     assert!(st.get_state(10, link + 1).unwrap().is_none());
+    // batch reads: in the order asked, missing ones skipped
+    let other = T1Document {
+        stock: 11,
+        link: link + 7,
+        ..state("A", 3)
+    };
+    st.upsert_states(&[other]).unwrap();
+    let both = st
+        .get_states(&[(11, link + 7), (10, link + 1), (10, link)])
+        .unwrap();
+    let keys: Vec<(i64, i64)> = both.iter().map(|t| (t.stock, t.link)).collect();
+    assert_eq!(keys, vec![(11, link + 7), (10, link)]);
 }
 
 /// Stock times take min tied / max upd per channel and for `any`; journal keeps order.
