@@ -1,5 +1,7 @@
 //! The `ampel` binary as a user runs it: output, exit codes and error messages.
 
+mod support;
+
 use std::process::{Command, Output};
 
 fn ampel(args: &[&str], dir: &std::path::Path) -> Output {
@@ -147,16 +149,14 @@ fn link_hash_matches_python_ampel() {
 fn explain_tells_who_made_a_t2_result() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shared = std::env::var_os("AMPEL_SHARED_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo.join("../shared/data"));
+    let shared = support::shared_alerts();
     let job = dir.path().join("demo.job.toml");
     std::fs::write(
         &job,
         format!(
             "name = \"demo\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n",
             repo.join("manifests/ztf-demo.t0.toml").display().to_string(),
-            shared.join("alerts/ztf/fink-2019-v3.1").display().to_string()
+            shared.join("ztf/fink-2019-v3.1").display().to_string()
         ),
     )
     .unwrap();
@@ -220,16 +220,14 @@ fn explain_tells_who_made_a_t2_result() {
 fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shared = std::env::var_os("AMPEL_SHARED_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo.join("../shared/data"));
+    let shared = support::shared_alerts();
     let t0 = ampel(
         &[
             "t0",
             "--config",
             repo.join("manifests/ztf-demo.t0.toml").to_str().unwrap(),
             "--source",
-            shared.join("alerts/ztf/fink-2019-v3.1").to_str().unwrap(),
+            shared.join("ztf/fink-2019-v3.1").to_str().unwrap(),
         ],
         dir.path(),
     );
@@ -496,5 +494,49 @@ fn export_and_import_between_stores_keep_the_results_digest() {
     assert!(
         v["counts"].as_object().unwrap().values().all(|n| n == 0),
         "the failed imports left nothing in c.db: {v}"
+    );
+}
+
+#[test]
+fn missing_sources_are_refused_before_anything_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cfg = repo.join("manifests/ztf-demo.t0.toml");
+    let out = ampel(
+        &[
+            "--db",
+            "sqlite:t0.db",
+            "t0",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--source",
+            "no-such-dir",
+            "--source",
+            "typo.avro",
+        ],
+        dir.path(),
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("source no-such-dir: No such file") && err.contains("source typo.avro"),
+        "{err}"
+    );
+    assert!(!dir.path().join("t0.db").exists(), "no store was created");
+    let job = dir.path().join("j.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"j\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [\"a\", \"b\"]\n",
+            cfg.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = ampel(&["--db", "sqlite:j.db", "job", "j.toml"], dir.path());
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("task 1 (t0): source") && err.matches("No such file").count() == 2,
+        "{err}"
     );
 }

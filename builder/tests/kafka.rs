@@ -15,13 +15,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 
-fn shared() -> PathBuf {
-    std::env::var_os("AMPEL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"))
-        .join("alerts")
-}
-
 /// T0 config accepting every alert into one channel, with one state T2.
 fn t0_config(dir: &Path, survey: &str) -> PathBuf {
     let (supplier, shaper, combine) = match survey {
@@ -199,7 +192,7 @@ fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
         "ztf/ampel-2018-v1.8",
     ]
     .iter()
-    .map(|s| shared().join(s))
+    .map(|s| shared_alerts().join(s))
     .collect();
     let cfg = t0_config(dir.path(), "ztf");
     // produce slowly in the background while the consumer runs, stop it mid-stream
@@ -273,8 +266,8 @@ fn rubin_alerts_and_a_poison_message_are_committed_past() {
     create_topic(dir.path(), &kafka, "lsst");
     let poison = dir.path().join("poison.bin");
     std::fs::write(&poison, b"\x00\x00\x00\x03\x84 this is not an alert").unwrap();
-    let confluent = shared().join("lsst/boom-confluent-v9.0");
-    let fink = shared().join("lsst/fink-rubin-v9.0");
+    let confluent = shared_alerts().join("lsst/boom-confluent-v9.0");
+    let fink = shared_alerts().join("lsst/fink-rubin-v9.0");
     let p = produce(
         dir.path(),
         &kafka,
@@ -387,8 +380,8 @@ fn a_broker_lost_mid_stream_is_waited_for_and_consumption_resumes() {
     let dir = tempfile::tempdir().unwrap();
     create_topic(dir.path(), &kafka, "ztf");
     let cfg = t0_config(dir.path(), "ztf");
-    let a = shared().join("ztf/fink-2020-v3.3");
-    let b = shared().join("ztf/fink-2019-v3.1");
+    let a = shared_alerts().join("ztf/fink-2020-v3.3");
+    let b = shared_alerts().join("ztf/fink-2019-v3.1");
     produce(dir.path(), &kafka, "ztf", std::slice::from_ref(&a), "0");
     let c = consumer(dir.path(), "sqlite:lost.db", &cfg, &kafka, "ztf", &[]);
     let want_a = archive(dir.path(), &cfg, std::slice::from_ref(&a))["t0"]
@@ -462,7 +455,7 @@ t3_units = [{{ unit = "T3ReportExporter" }}]
         dir.path(),
         &kafka,
         "ztf",
-        &[shared().join("ztf/fink-2020-v3.3")],
+        &[shared_alerts().join("ztf/fink-2020-v3.3")],
         "0",
     );
     // a report listing the alerts' objects appears without any manual step

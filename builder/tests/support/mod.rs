@@ -16,6 +16,21 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
+/// The shared real alerts: `$AMPEL_SHARED_DATA/alerts`, by default
+/// `../shared/data/alerts` beside the repository; a clear failure when absent.
+pub fn shared_alerts() -> PathBuf {
+    let data = std::env::var_os("AMPEL_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    let p = data.join("alerts");
+    assert!(
+        p.is_dir(),
+        "the shared alert data is missing at {} (set AMPEL_SHARED_DATA)",
+        p.display()
+    );
+    p
+}
+
 /// The build cache shared by the tests of one run (kept between runs).
 pub fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("ampel-cache")

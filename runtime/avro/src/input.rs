@@ -81,6 +81,19 @@ pub struct ReadStats {
     pub schemas_parsed: usize,
 }
 
+/// The paths in `paths` that do not exist, each with what went wrong, so a caller
+/// can refuse a mistyped source before reading anything (a damaged file *inside* a
+/// source is reported as a damaged item and skipped instead).
+pub fn missing_sources(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .filter_map(|p| match std::fs::metadata(p) {
+            Ok(_) => None,
+            Err(e) => Some(format!("source {}: {e}", p.display())),
+        })
+        .collect()
+}
+
 /// Read `paths` on a background thread; items arrive in a deterministic order
 /// (paths as given, directories sorted, archives in member order).
 pub fn read_inputs(

@@ -16,7 +16,9 @@ pub mod registry;
 pub mod schema;
 pub mod value;
 
-pub use input::{read_inputs, walk_bytes, Damaged, Item, MessageDecoder, Packet, ReadOptions};
+pub use input::{
+    missing_sources, read_inputs, walk_bytes, Damaged, Item, MessageDecoder, Packet, ReadOptions,
+};
 pub use registry::SchemaRegistry;
 pub use schema::{parse_schema, parse_schema_set, RecordSchema, Schema};
 pub use value::{Decoder, Payload, Record, Value};

@@ -49,6 +49,10 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
     if t0.iter_max.is_some() {
         cfg.iter_max = t0.iter_max;
     }
+    let missing = ampel_avro::missing_sources(&t0.source);
+    if !missing.is_empty() {
+        return Err(CommandError::Usage(missing.join("\n")));
+    }
     let store = open_store(&args.db)?;
     let clock = match t0.clock {
         ClockSource::Data => Clock::archive(0.0),

@@ -254,6 +254,21 @@ pub fn run_plan(
     store: &dyn Store,
     out_dir: &Path,
 ) -> Result<JobReport, JobError> {
+    // every missing source of every task at once, before anything runs
+    let missing: Vec<String> = tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, task)| match task {
+            PlannedTask::T0 { sources, .. } => ampel_avro::missing_sources(sources)
+                .into_iter()
+                .map(|m| format!("task {} (t0): {m}", i + 1))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(JobError::Config(missing.join("\n")));
+    }
     let info = store.info()?;
     if info.counts.values().any(|n| *n > 0) {
         return Err(JobError::NotFresh(info.location));
