@@ -512,3 +512,88 @@ fn filter_errors_are_recorded_and_error_max_stops_the_run() {
         Some("stopped after 3 unit errors (error_max = 3); see the trouble records")
     );
 }
+
+/// Every document of the collections T0 writes, as canonical JSON lines.
+fn t0_documents(store: &dyn Store) -> BTreeMap<&'static str, Vec<String>> {
+    ["t0", "t1", "t2", "stock"]
+        .into_iter()
+        .map(|c| {
+            let mut docs = Vec::new();
+            store
+                .dump(c, &mut |d| {
+                    docs.push(ampel_interface::hash::canonical_json(&d));
+                    Ok(())
+                })
+                .unwrap();
+            (c, docs)
+        })
+        .collect()
+}
+
+#[test]
+fn filtering_on_named_fields_gives_the_same_documents_as_whole_alerts() {
+    // ZTF: SimpleDecentFilter (relaxed so some alerts pass) and a history criterion;
+    // Rubin: criteria on the latest source and on the history
+    let ztf = {
+        let mut cfg = ztf_config();
+        cfg.directives[0].filter = Some(
+            serde_json::from_value(json!({"unit": "SimpleDecentFilter",
+                "config": {"min_ndet": 1, "min_tspan": 0, "min_rb": 0.3, "min_gal_lat": 0,
+                           "min_archive_tspan": -1, "max_archive_tspan": 1e9}}))
+            .unwrap(),
+        );
+        cfg.directives[1].filter = Some(
+            serde_json::from_value(json!({"unit": "CriteriaFilter", "config": {
+                "over": "history", "min_count": 3,
+                "criteria": [{"attribute": "magpsf", "operator": "<", "value": 19.0}]}}))
+            .unwrap(),
+        );
+        cfg
+    };
+    let rubin: T0Config = serde_json::from_value(json!({
+        "supplier": { "unit": "LsstAlertSupplier" },
+        "shaper": { "unit": "LsstDataPointShaper" },
+        "directives": [
+            {"channel": "RELIABLE", "access": ["LSST"], "filter": {"unit": "CriteriaFilter",
+             "config": {"criteria": [{"attribute": "reliability", "operator": ">=", "value": 0.5}]}}},
+            {"channel": "BRIGHT", "access": ["LSST"], "filter": {"unit": "CriteriaFilter",
+             "config": {"over": "history", "min_count": 2,
+                        "criteria": [{"attribute": "psfFlux", "operator": ">", "value": 5000}]}}}],
+    }))
+    .unwrap();
+    let registry = registry();
+    for (cfg, folder) in [(ztf, "ztf"), (rubin, "lsst")] {
+        let mut results = Vec::new();
+        for whole in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(dir.path().join("t0.db")).unwrap();
+            let clock = Clock::archive(0.0);
+            let mut proc = T0Processor::new(cfg.clone(), &registry, &store, &clock).unwrap();
+            assert!(proc.projects(), "{folder}: every filter names its fields");
+            if whole {
+                proc.filter_whole_alerts();
+            }
+            walk(
+                &[ampel_tests::shared_alerts().join(folder)],
+                &ReadOptions::default(),
+                &mut |item| {
+                    proc.process(item).unwrap();
+                    true
+                },
+            );
+            let stats = proc.finish(0.0, None).unwrap();
+            results.push((stats, t0_documents(&store)));
+        }
+        let (projected, whole) = (&results[0], &results[1]);
+        for (channel, n) in &projected.0.accepted {
+            assert!(*n > 0, "{folder}: channel {channel} accepts some alerts");
+            assert!(
+                projected.0.rejected.get(channel).is_some_and(|r| *r > 0),
+                "{folder}: channel {channel} rejects some alerts"
+            );
+        }
+        assert_eq!(projected.0.accepted.len(), 2, "{folder}: {:?}", projected.0);
+        assert_eq!(projected.0, whole.0, "{folder}: same counts");
+        assert_eq!(projected.1, whole.1, "{folder}: same documents");
+    }
+}

@@ -94,15 +94,53 @@ pub fn missing_sources(paths: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
+/// Items handed from the reader thread to the consumer in chunks of this many, so
+/// the two threads wake each other once per chunk, not once per alert.
+const CHUNK: usize = 32;
+
+/// The items of [`read_inputs`], in order. Dropping it stops the reader.
+pub struct Items {
+    rx: Receiver<Vec<Item>>,
+    chunk: std::vec::IntoIter<Item>,
+}
+
+impl Iterator for Items {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.chunk.next() {
+                return Some(item);
+            }
+            self.chunk = self.rx.recv().ok()?.into_iter();
+        }
+    }
+}
+
 /// Read `paths` on a background thread; items arrive in a deterministic order
-/// (paths as given, directories sorted, archives in member order).
-pub fn read_inputs(
-    paths: Vec<PathBuf>,
-    opts: ReadOptions,
-) -> (Receiver<Item>, JoinHandle<ReadStats>) {
-    let (tx, rx) = sync_channel(opts.capacity.max(1));
-    let handle = std::thread::spawn(move || walk(&paths, &opts, &mut |item| tx.send(item).is_ok()));
-    (rx, handle)
+/// (paths as given, directories sorted, archives in member order). At most about
+/// `opts.capacity` decoded items wait for the consumer.
+pub fn read_inputs(paths: Vec<PathBuf>, opts: ReadOptions) -> (Items, JoinHandle<ReadStats>) {
+    let (tx, rx) = sync_channel::<Vec<Item>>((opts.capacity / CHUNK).max(1));
+    let handle = std::thread::spawn(move || {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let stats = walk(&paths, &opts, &mut |item| {
+            chunk.push(item);
+            chunk.len() < CHUNK
+                || tx
+                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    .is_ok()
+        });
+        if !chunk.is_empty() {
+            let _ = tx.send(chunk);
+        }
+        stats
+    });
+    let items = Items {
+        rx,
+        chunk: Vec::new().into_iter(),
+    };
+    (items, handle)
 }
 
 /// Read one in-memory payload (e.g. a Kafka message: a container file or a

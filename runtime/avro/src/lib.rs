@@ -17,11 +17,12 @@ pub mod schema;
 pub mod value;
 
 pub use input::{
-    missing_sources, read_inputs, walk_bytes, Damaged, Item, MessageDecoder, Packet, ReadOptions,
+    missing_sources, read_inputs, walk_bytes, Damaged, Item, Items, MessageDecoder, Packet,
+    ReadOptions,
 };
 pub use registry::SchemaRegistry;
 pub use schema::{parse_schema, parse_schema_set, RecordSchema, Schema};
-pub use value::{Decoder, Payload, Record, Value};
+pub use value::{Decoder, Payload, Projection, Record, Value};
 
 /// What can go wrong decoding Avro.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -7,6 +7,7 @@
 use crate::schema::{RecordSchema, Schema};
 use crate::AvroError;
 use serde_json::Value as Json;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A decoded value.
@@ -96,6 +97,70 @@ impl Record {
         for (name, v) in self.schema.fields.iter().zip(&self.values) {
             map.insert(name.clone(), v.to_json());
         }
+        Json::Object(map)
+    }
+}
+
+/// Converts records to JSON with their nested records (direct fields, or items of
+/// array fields: the datapoints of an alert) reduced to a set of field names; other
+/// values convert as in [`Record::to_json`]. A kept field is present exactly when
+/// it is in the full form, so a reader of only those fields sees the same values in
+/// both. Which fields of a record schema are kept is worked out once per schema.
+pub struct Projection {
+    keep: HashSet<String>,
+    /// By schema address; the `Arc` is held so the address is not reused.
+    masks: HashMap<usize, (Arc<RecordSchema>, Vec<bool>)>,
+}
+
+impl Projection {
+    /// A projection keeping `fields` of nested records.
+    pub fn new(fields: impl IntoIterator<Item = String>) -> Self {
+        Projection {
+            keep: fields.into_iter().collect(),
+            masks: HashMap::new(),
+        }
+    }
+
+    /// The JSON form of `record`, projected.
+    pub fn to_json(&mut self, record: &Record) -> Json {
+        let mut map = serde_json::Map::new();
+        for (name, v) in record.schema.fields.iter().zip(&record.values) {
+            let j = match v {
+                Value::Record(r) => self.nested(r),
+                Value::Array(items) => Json::Array(
+                    items
+                        .iter()
+                        .map(|item| match item {
+                            Value::Record(r) => self.nested(r),
+                            other => other.to_json(),
+                        })
+                        .collect(),
+                ),
+                other => other.to_json(),
+            };
+            map.insert(name.clone(), j);
+        }
+        Json::Object(map)
+    }
+
+    fn nested(&mut self, r: &Record) -> Json {
+        let keep = &self.keep;
+        let (_, mask) = self
+            .masks
+            .entry(Arc::as_ptr(&r.schema) as usize)
+            .or_insert_with(|| {
+                let mask = r.schema.fields.iter().map(|f| keep.contains(f)).collect();
+                (r.schema.clone(), mask)
+            });
+        let map = r
+            .schema
+            .fields
+            .iter()
+            .zip(&r.values)
+            .zip(mask.iter())
+            .filter(|(_, keep)| **keep)
+            .map(|((name, v), _)| (name.clone(), v.to_json()))
+            .collect();
         Json::Object(map)
     }
 }
@@ -379,5 +444,45 @@ impl<'a> Decoder<'a> {
                 item(self)?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_schema;
+
+    #[test]
+    fn projection_keeps_the_top_level_and_reduces_nested_records() {
+        let schema = parse_schema(
+            r#"{"type": "record", "name": "alert", "fields": [
+                {"name": "id", "type": "long"},
+                {"name": "dp", "type": {"type": "record", "name": "dp", "fields": [
+                    {"name": "jd", "type": "double"},
+                    {"name": "mag", "type": ["null", "float"]},
+                    {"name": "note", "type": "string"}]}},
+                {"name": "prv", "type": ["null", {"type": "array", "items": "dp"}]}]}"#,
+        )
+        .unwrap();
+        // id 7; dp {jd 1.5, mag null, note "x"}; prv [{jd 2.0, mag 19.5, note ""}]
+        let mut bytes = vec![14];
+        bytes.extend(1.5f64.to_le_bytes());
+        bytes.extend([0, 2, b'x', 2, 2]);
+        bytes.extend(2.0f64.to_le_bytes());
+        bytes.extend([2]);
+        bytes.extend(19.5f32.to_le_bytes());
+        bytes.extend([0, 0]);
+        let Value::Record(r) = Decoder::new(&bytes, false).value(&schema).unwrap() else {
+            panic!("not a record")
+        };
+        let mut projection = Projection::new(["jd".to_string(), "mag".to_string()]);
+        assert_eq!(
+            projection.to_json(&r),
+            serde_json::json!({"id": 7, "dp": {"jd": 1.5, "mag": null},
+                               "prv": [{"jd": 2.0, "mag": 19.5}]})
+        );
+        let full = r.to_json();
+        assert_eq!(full["dp"]["note"], "x");
+        assert_eq!(full["prv"][0]["note"], "");
     }
 }

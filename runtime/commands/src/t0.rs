@@ -69,10 +69,11 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         })?;
         proc.register_rejections(Box::new(std::io::BufWriter::new(file)))?;
     }
-    let (rx, reader) = read_inputs(
+    let (mut rx, reader) = read_inputs(
         t0.source.clone(),
         ReadOptions {
-            json: true,
+            // a projecting processor builds JSON itself, for accepted alerts only
+            json: !proc.projects(),
             ..ReadOptions::default()
         },
     );
@@ -84,7 +85,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let mut stopped = None;
-    for item in rx.iter() {
+    for item in rx.by_ref() {
         if let ampel_avro::Item::Damaged(d) = &item {
             bar.suspend(|| eprintln!("damaged input: {d}"));
         }

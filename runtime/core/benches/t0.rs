@@ -64,14 +64,17 @@ fn full_t0(path: &std::path::Path, filtered: bool) {
     let clock = Clock::archive(0.0);
     let t = Instant::now();
     let mut proc = T0Processor::new(config(filtered), &registry, &store, &clock).expect("t0");
-    let (rx, reader) = read_inputs(
+    if std::env::var_os("AMPEL_BENCH_WHOLE").is_some() {
+        proc.filter_whole_alerts();
+    }
+    let (mut rx, reader) = read_inputs(
         vec![path.to_path_buf()],
         ReadOptions {
-            json: true,
+            json: !proc.projects(),
             ..ReadOptions::default()
         },
     );
-    for item in rx.iter() {
+    for item in rx.by_ref() {
         proc.process(item).expect("process");
     }
     reader.join().expect("reader");
@@ -101,30 +104,42 @@ fn main() {
     let path = std::path::PathBuf::from(path);
     println!("| stage                              |  alerts | seconds | alerts/s | ingested | datapoints | RSS MB |");
     println!("|------------------------------------|--------:|--------:|---------:|--------:|----------:|-------:|");
-    let t = Instant::now();
-    let mut n = 0usize;
-    walk(
-        std::slice::from_ref(&path),
-        &ReadOptions::default(),
-        &mut |_| {
+    // AMPEL_BENCH_STAGES picks stages: decode,json,demo,all (default: every one)
+    let stages =
+        std::env::var("AMPEL_BENCH_STAGES").unwrap_or_else(|_| "decode,json,demo,all".into());
+    let stage = |s: &str| stages.split(',').any(|x| x == s);
+    if stage("decode") {
+        let t = Instant::now();
+        let mut n = 0usize;
+        walk(
+            std::slice::from_ref(&path),
+            &ReadOptions::default(),
+            &mut |_| {
+                n += 1;
+                true
+            },
+        );
+        let s = t.elapsed().as_secs_f64();
+        println!("| decode only (one thread)           | {n:>7} | {s:>7.2} | {:>8.0} |       - |         - | {:>6.0} |", n as f64 / s, peak_rss_mb());
+    }
+    if stage("json") {
+        let t = Instant::now();
+        let mut n = 0usize;
+        let opts = ReadOptions {
+            json: true,
+            ..ReadOptions::default()
+        };
+        walk(std::slice::from_ref(&path), &opts, &mut |_| {
             n += 1;
             true
-        },
-    );
-    let s = t.elapsed().as_secs_f64();
-    println!("| decode only (one thread)           | {n:>7} | {s:>7.2} | {:>8.0} |       - |         - | {:>6.0} |", n as f64 / s, peak_rss_mb());
-    let t = Instant::now();
-    let mut n = 0usize;
-    let opts = ReadOptions {
-        json: true,
-        ..ReadOptions::default()
-    };
-    walk(std::slice::from_ref(&path), &opts, &mut |_| {
-        n += 1;
-        true
-    });
-    let s = t.elapsed().as_secs_f64();
-    println!("| decode into JSON (one thread)      | {n:>7} | {s:>7.2} | {:>8.0} |       - |         - | {:>6.0} |", n as f64 / s, peak_rss_mb());
-    full_t0(&path, true);
-    full_t0(&path, false);
+        });
+        let s = t.elapsed().as_secs_f64();
+        println!("| decode into JSON (one thread)      | {n:>7} | {s:>7.2} | {:>8.0} |       - |         - | {:>6.0} |", n as f64 / s, peak_rss_mb());
+    }
+    if stage("demo") {
+        full_t0(&path, true);
+    }
+    if stage("all") {
+        full_t0(&path, false);
+    }
 }

@@ -48,14 +48,14 @@ fn main() {
     .expect("config");
     let clock = Clock::archive(0.0);
     let mut t0 = T0Processor::new(cfg, &registry, store.as_ref(), &clock).expect("t0");
-    let (rx, reader) = read_inputs(
+    let (mut rx, reader) = read_inputs(
         vec![path.into()],
         ReadOptions {
             json: true,
             ..ReadOptions::default()
         },
     );
-    for item in rx.iter() {
+    for item in rx.by_ref() {
         t0.process(item).expect("t0");
         if t0.done() {
             break;

@@ -287,17 +287,18 @@ pub fn run_plan(
                 cfg.process = format!("{name}#{}", i + 1);
                 let mut t0 = T0Processor::new(cfg, registry, store, &clock)
                     .map_err(|e| fail(e.to_string()))?;
-                // decoding (straight into JSON) runs on a reader thread; items
-                // arrive in the same deterministic order as a walk on this thread
-                let (rx, reader) = ampel_avro::read_inputs(
+                // decoding runs on a reader thread (straight into JSON unless the
+                // processor builds JSON for accepted alerts only); items arrive in
+                // the same deterministic order as a walk on this thread
+                let (mut rx, reader) = ampel_avro::read_inputs(
                     sources.clone(),
                     ampel_avro::ReadOptions {
-                        json: true,
+                        json: !t0.projects(),
                         ..ampel_avro::ReadOptions::default()
                     },
                 );
                 let mut failed = None;
-                for item in rx.iter() {
+                for item in rx.by_ref() {
                     if let Err(e) = t0.process(item) {
                         failed = Some(e.to_string());
                         break;

@@ -83,6 +83,13 @@ pub struct AmpelAlert {
 pub trait AlertSupplier: Send + Sync {
     /// Build the alert; the packet is consumed so its maps can be moved, not copied.
     fn supply(&self, packet: Body) -> Result<AmpelAlert, UnitError>;
+
+    /// The fields of the packet's nested records (the datapoints) that `supply`
+    /// itself reads, if the supplier can name them; see [`AlertFilter::fields`].
+    /// `None` (the default): the supplier needs whole packets.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// A filter's decision on one alert.
@@ -107,6 +114,18 @@ impl FilterDecision {
 pub trait AlertFilter: Send + Sync {
     /// Decide on one alert.
     fn process(&self, alert: &AmpelAlert) -> Result<FilterDecision, UnitError>;
+
+    /// The datapoint fields `process` reads, if the filter can name them. When
+    /// every channel's filter (and the supplier) names its fields, T0 filters on an
+    /// alert whose datapoints hold only those fields, and builds the whole alert
+    /// only for the accepted ones (most alerts are rejected, and building every
+    /// field of every datapoint costs more than decoding them). A named field is
+    /// present, with the same value, exactly when it is in the whole alert; a
+    /// filter that reads a field it did not name sees it missing. `None` (the
+    /// default): the filter gets whole alerts.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// A datapoint as shaped from an alert, before channels and meta are attached.

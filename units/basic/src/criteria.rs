@@ -231,6 +231,16 @@ impl AlertFilter for CriteriaFilter {
             FilterDecision::Reject(None)
         })
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        Some(
+            self.0
+                .criteria
+                .iter()
+                .map(|c| c.attribute.clone())
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

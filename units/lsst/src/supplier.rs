@@ -62,4 +62,9 @@ impl AlertSupplier for LsstAlertSupplier {
             extra,
         })
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        // the stock, from `diaObject` or `diaSource` (see [`stock_of`])
+        Some(["diaObjectId", "ssObjectId"].map(String::from).into())
+    }
 }

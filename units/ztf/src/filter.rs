@@ -231,6 +231,17 @@ impl AlertFilter for SimpleDecentFilter {
         }
         Ok(FilterDecision::Accept)
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        let read = ["magpsf", "jd", "drb", "jdendhist", "jdstarthist"];
+        Some(
+            REQUIRED
+                .iter()
+                .chain(&read)
+                .map(|k| k.to_string())
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -86,4 +86,9 @@ impl AlertSupplier for ZiAlertSupplier {
             extra,
         })
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        // `candid` tells detections from upper limits, `diffmaglim` drops bad ones
+        Some(["candid", "diffmaglim"].map(String::from).into())
+    }
 }
