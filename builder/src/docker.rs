@@ -110,13 +110,7 @@ pub fn run_docker(
     rt.block_on(async {
         let (d, detail) = connect(&host).await?;
         let id = ensure_loaded(&d, &host, image).await?;
-        let user = image
-            .info
-            .verified
-            .runtime
-            .as_ref()
-            .and_then(|c| c.user().clone())
-            .unwrap_or_default();
+        let user = crate::run::image_user_spec(image);
         let out = crate::run::prepare_out_for(&spec.out, image)?;
         let mut binds: Vec<String> = inputs
             .iter()

@@ -148,15 +148,20 @@ pub fn cached_rootfs(image: &OpenImage, cache: &Path) -> Result<PathBuf, BuildEr
     Ok(done)
 }
 
-/// `(uid, gid)` of the image's user (`65532:65532`), root if unset.
-fn image_user(image: &OpenImage) -> (u32, u32) {
-    let user = image
+/// The image config's `User` (`65532:65532`), empty if unset.
+pub(crate) fn image_user_spec(image: &OpenImage) -> String {
+    image
         .info
         .verified
         .runtime
         .as_ref()
         .and_then(|c| c.user().clone())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `(uid, gid)` of the image's user (`65532:65532`), root if unset.
+fn image_user(image: &OpenImage) -> (u32, u32) {
+    let user = image_user_spec(image);
     let mut parts = user.split(':').map(|p| p.parse::<u32>().unwrap_or(0));
     let uid = parts.next().unwrap_or(0);
     (uid, parts.next().unwrap_or(uid))

@@ -26,6 +26,19 @@ fn reproduce(archive: &Path, extra: &[&str], dir: &Path) -> std::process::Output
     ampel(&args, dir)
 }
 
+/// `reproduce` on the alerts of `tests/data`, writing into `out`.
+fn reproduce_demo(archive: &Path, out: &Path, extra: &[&str], dir: &Path) -> std::process::Output {
+    let alerts = alerts();
+    let mut args = vec![
+        "--inputs",
+        alerts.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    reproduce(archive, &args, dir)
+}
+
 fn record(out: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap()
 }
@@ -35,16 +48,7 @@ fn native_oci_and_docker_give_the_same_results_digest() {
     let (archive, report) = demo_image();
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("native");
-    let out = reproduce(
-        archive,
-        &[
-            "--inputs",
-            alerts().to_str().unwrap(),
-            "--out",
-            base.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let out = reproduce_demo(archive, &base, &[], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let first = record(&base);
     let digest = first["results_digest"].as_str().unwrap().to_string();
@@ -124,18 +128,7 @@ fn native_oci_and_docker_give_the_same_results_digest() {
     );
     // and a plain digest works as the expectation too
     let o = dir.path().join("again");
-    let out = reproduce(
-        archive,
-        &[
-            "--inputs",
-            alerts().to_str().unwrap(),
-            "--out",
-            o.to_str().unwrap(),
-            "--expect",
-            &digest,
-        ],
-        dir.path(),
-    );
+    let out = reproduce_demo(archive, &o, &["--expect", &digest], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(record(&o)["verdict"], "REPRODUCED");
 }
@@ -213,18 +206,7 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
     w.finish().unwrap();
     for runtime in ["native", "oci", "docker"] {
         let o = dir.path().join(format!("tampered-{runtime}"));
-        let out = reproduce(
-            &bad,
-            &[
-                "--inputs",
-                alerts().to_str().unwrap(),
-                "--out",
-                o.to_str().unwrap(),
-                "--runtime",
-                runtime,
-            ],
-            dir.path(),
-        );
+        let out = reproduce_demo(&bad, &o, &["--runtime", runtime], dir.path());
         let err = text(&out.stderr);
         assert!(!out.status.success());
         assert!(
@@ -361,16 +343,7 @@ fn different_results_are_shown_by_their_first_differing_documents() {
     let (archive, _) = demo_image();
     let dir = tempfile::tempdir().unwrap();
     let earlier = dir.path().join("earlier");
-    let out = reproduce(
-        archive,
-        &[
-            "--inputs",
-            alerts().to_str().unwrap(),
-            "--out",
-            earlier.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let out = reproduce_demo(archive, &earlier, &[], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     // the archived run's store disagrees: its fast-riser results were never computed
     let store =
@@ -397,16 +370,10 @@ fn different_results_are_shown_by_their_first_differing_documents() {
     drop(store);
 
     let now = dir.path().join("now");
-    let out = reproduce(
+    let out = reproduce_demo(
         archive,
-        &[
-            "--inputs",
-            alerts().to_str().unwrap(),
-            "--out",
-            now.to_str().unwrap(),
-            "--expect",
-            rec_path.to_str().unwrap(),
-        ],
+        &now,
+        &["--expect", rec_path.to_str().unwrap()],
         dir.path(),
     );
     assert!(

@@ -122,16 +122,19 @@ pub struct JobReport {
 pub fn load_job(path: &Path) -> Result<JobConfig, JobError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| JobError::Config(format!("cannot read job {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| {
-        let at = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-        JobError::Config(format!(
-            "{}:{}:{}: {}",
-            path.display(),
-            at.0,
-            at.1,
-            e.message()
-        ))
-    })
+    toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))
+}
+
+/// A TOML error as `file:line:column: message`.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> JobError {
+    let at = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+    JobError::Config(format!(
+        "{}:{}:{}: {}",
+        path.display(),
+        at.0,
+        at.1,
+        e.message()
+    ))
 }
 
 /// Line and column (1-based) of a byte offset.
@@ -157,16 +160,7 @@ pub fn load_t0_config(path: &Path) -> Result<T0Config, JobError> {
             ))
         })
     } else {
-        toml::from_str(&text).map_err(|e| {
-            let at = e.span().map(|s| line_col(&text, s.start)).unwrap_or((0, 0));
-            JobError::Config(format!(
-                "{}:{}:{}: {}",
-                path.display(),
-                at.0,
-                at.1,
-                e.message()
-            ))
-        })
+        toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))
     }
 }
 

@@ -37,6 +37,11 @@
 //!             FilterDecision::Reject(None)
 //!         })
 //!     }
+//!     // it reads no field, only how many datapoints there are: T0 may filter on
+//!     // datapoints reduced to the fields other filters and the supplier name
+//!     fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+//!         Some(Default::default())
+//!     }
 //! }
 //!
 //! let mut registry = Registry::new();

@@ -328,13 +328,7 @@ pub fn select_filter(q: &StockSelection) -> Result<Document, String> {
     if !q.channel_all.is_empty() {
         and.push(doc! {"channel": {"$all": q.channel_all.clone()}});
     }
-    let time_channels: Vec<String> = if !q.channel_any.is_empty() {
-        q.channel_any.clone()
-    } else if !q.channel_all.is_empty() {
-        q.channel_all.clone()
-    } else {
-        vec![ANY_CHANNEL.to_string()]
-    };
+    let time_channels = q.time_channels();
     for (field, r) in [("tied", &q.created), ("upd", &q.updated)] {
         if r.is_open() {
             continue;

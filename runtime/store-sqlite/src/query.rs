@@ -172,13 +172,7 @@ pub(crate) fn select_stocks(c: &Ctx, tx: &Transaction, q: &StockSelection) -> Re
         args.push(text(ch));
     }
     // time constraints apply to the selected channels' times (any of them), else `any`
-    let time_channels: Vec<String> = if !q.channel_any.is_empty() {
-        q.channel_any.clone()
-    } else if !q.channel_all.is_empty() {
-        q.channel_all.clone()
-    } else {
-        vec![ANY_CHANNEL.to_string()]
-    };
+    let time_channels = q.time_channels();
     for (column, range) in [("tied", &q.created), ("upd", &q.updated)] {
         if range.is_open() {
             continue;

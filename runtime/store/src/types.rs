@@ -206,6 +206,20 @@ pub struct StockSelection {
     pub limit: Option<usize>,
 }
 
+impl StockSelection {
+    /// The channels whose times `created` and `updated` constrain: the selected
+    /// channels (any of them), else the cross-channel times (`any`).
+    pub fn time_channels(&self) -> Vec<Channel> {
+        if !self.channel_any.is_empty() {
+            self.channel_any.clone()
+        } else if !self.channel_all.is_empty() {
+            self.channel_all.clone()
+        } else {
+            vec![ampel_interface::ANY_CHANNEL.to_string()]
+        }
+    }
+}
+
 /// Event query.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventQuery {
