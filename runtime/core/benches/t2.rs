@@ -70,8 +70,15 @@ fn main() {
     );
     println!("| unit                | workers | tickets | seconds | tickets/s |");
     println!("|---------------------|--------:|--------:|--------:|----------:|");
-    for unit in ["T2LightCurveSummary", "T2RiseDeclineFit", "T2FastRiser"] {
-        for workers in [1usize, 2] {
+    // AMPEL_BENCH_UNITS / AMPEL_BENCH_WORKERS pick units and worker counts
+    let list = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
+    let units = list(
+        "AMPEL_BENCH_UNITS",
+        "T2LightCurveSummary,T2RiseDeclineFit,T2FastRiser",
+    );
+    let counts = list("AMPEL_BENCH_WORKERS", "1,2");
+    for unit in units.split(',') {
+        for workers in counts.split(',').filter_map(|w| w.parse::<usize>().ok()) {
             let filter = T2Filter {
                 unit: Some(vec![unit.into()]),
                 ..Default::default()
