@@ -438,3 +438,56 @@ fn results_of_another_unit_version_are_listed_as_outdated_and_can_be_rerun() {
         "the old result is kept, the new one is current"
     );
 }
+
+#[test]
+fn units_reading_named_fields_give_the_results_of_whole_datapoints() {
+    let registry = registry();
+    let cfg: T0Config = serde_json::from_value(json!({
+        "supplier": {"unit": "ZiAlertSupplier"},
+        "shaper": {"unit": "ZiDataPointShaper"},
+        "muxer": {"unit": "ZiMuxer"},
+        "directives": [{"channel": "ALL", "access": ["ZTF_PUB", "ZTF_PRIV"], "ingest": {"combine": [{"unit": "ZiT1Combiner",
+            "state_t2": [{"unit": "T2LightCurveSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
+    }))
+    .unwrap();
+    let mut results = Vec::new();
+    for named_fields in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t2.db")).unwrap();
+        let clock = Clock::archive(0.0);
+        let mut t0 = T0Processor::new(cfg.clone(), &registry, &store, &clock).unwrap();
+        ampel_avro::input::walk(
+            &[ampel_tests::shared_alerts().join("ztf")],
+            &ampel_avro::ReadOptions::default(),
+            &mut |item| {
+                t0.process(item).unwrap();
+                true
+            },
+        );
+        t0.finish(0.0, None).unwrap();
+        let stats = run_worker(
+            &store,
+            &registry,
+            T2WorkerConfig {
+                named_fields,
+                ..worker("w")
+            },
+        );
+        assert!(stats.failed.is_empty(), "{stats:?}");
+        let by_ticket: Vec<(String, Option<Value>, BTreeSet<String>)> = store
+            .find_t2(&T2Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.id.clone(), d.current_result().cloned(), d.tag.clone()))
+            .collect();
+        results.push((stats.ok, by_ticket));
+    }
+    let n: usize = results[0].0.values().sum();
+    assert!(n > 300, "{:?}", results[0].0);
+    assert_eq!(results[0].0, results[1].0, "same counts");
+    assert_eq!(results[0].1, results[1].1, "same results and tags");
+    assert!(
+        results[0].1.iter().all(|(_, r, _)| r.is_some()),
+        "every ticket has a result"
+    );
+}

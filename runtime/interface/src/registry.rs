@@ -106,6 +106,19 @@ impl fmt::Debug for UnitInstance {
 }
 
 impl UnitInstance {
+    /// The datapoint body fields a T2 unit reads (see [`StateT2::fields`]); `None`
+    /// for whole bodies, and for kinds that read no datapoints.
+    pub fn datapoint_fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        match self {
+            UnitInstance::PointT2(u) => u.fields(),
+            UnitInstance::StateT2(u) => u.fields(),
+            UnitInstance::TiedPointT2(u) => u.fields(),
+            UnitInstance::TiedStateT2(u) => u.fields(),
+            UnitInstance::StockT2(_) | UnitInstance::TiedStockT2(_) => Some(Default::default()),
+            _ => None,
+        }
+    }
+
     /// The kind of this instance.
     pub fn kind(&self) -> UnitKind {
         match self {

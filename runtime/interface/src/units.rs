@@ -235,12 +235,26 @@ impl UnitResult {
 pub trait PointT2: Send + Sync {
     /// Compute over one datapoint.
     fn process(&self, dp: &DataPoint) -> Result<UnitResult, UnitError>;
+    /// The datapoint body fields this unit reads, if it can name them: the worker
+    /// then reads datapoint bodies holding only the fields its batch's units name
+    /// (a named field is present exactly when it is in the whole body; ids, tags,
+    /// channels and meta are always whole). `None` (the default): whole bodies.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// State T2: one result per T1 state (a light curve as of one alert).
 pub trait StateT2: Send + Sync {
     /// Compute over a state and its datapoints (in the state's order).
     fn process(&self, state: &T1Document, dps: &[DataPoint]) -> Result<UnitResult, UnitError>;
+    /// The datapoint body fields this unit reads, if it can name them: the worker
+    /// then reads datapoint bodies holding only the fields its batch's units name
+    /// (a named field is present exactly when it is in the whole body; ids, tags,
+    /// channels and meta are always whole). `None` (the default): whole bodies.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// Stock T2: one result per stock.
@@ -318,6 +332,13 @@ pub trait Tied {
 pub trait TiedPointT2: Tied + Send + Sync {
     /// Compute over one datapoint with dependency results.
     fn process(&self, dp: &DataPoint, deps: &[T2View]) -> Result<UnitResult, UnitError>;
+    /// The datapoint body fields this unit reads, if it can name them: the worker
+    /// then reads datapoint bodies holding only the fields its batch's units name
+    /// (a named field is present exactly when it is in the whole body; ids, tags,
+    /// channels and meta are always whole). `None` (the default): whole bodies.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// Tied state T2.
@@ -329,6 +350,13 @@ pub trait TiedStateT2: Tied + Send + Sync {
         dps: &[DataPoint],
         deps: &[T2View],
     ) -> Result<UnitResult, UnitError>;
+    /// The datapoint body fields this unit reads, if it can name them: the worker
+    /// then reads datapoint bodies holding only the fields its batch's units name
+    /// (a named field is present exactly when it is in the whole body; ids, tags,
+    /// channels and meta are always whole). `None` (the default): whole bodies.
+    fn fields(&self) -> Option<BTreeSet<String>> {
+        None
+    }
 }
 
 /// Tied stock T2.

@@ -8,6 +8,7 @@
 //! [`queue`] (T2 claims and results) and [`query`] (reads, selection, provenance).
 
 mod ingest;
+mod project;
 mod query;
 mod queue;
 mod restore;
@@ -252,7 +253,14 @@ impl Store for SqliteStore {
         self.write(|c, tx| ingest::stocks(c, tx, stocks))
     }
     fn get_datapoints(&self, ids: &[DataPointId]) -> Result<Vec<DataPoint>> {
-        self.read(|c, tx| query::datapoints(c, tx, ids))
+        self.read(|c, tx| query::datapoints(c, tx, ids, None))
+    }
+    fn get_datapoints_with(
+        &self,
+        ids: &[DataPointId],
+        fields: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<DataPoint>> {
+        self.read(|c, tx| query::datapoints(c, tx, ids, Some(fields)))
     }
     fn stock_datapoints(&self, stock: StockId) -> Result<Vec<DataPoint>> {
         self.read(|c, tx| query::stock_datapoints(c, tx, stock))

@@ -10,7 +10,7 @@ use ampel_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) fn info(c: &Ctx, tx: &Transaction) -> Result<StoreInfo> {
     let mut counts = BTreeMap::new();
@@ -27,8 +27,18 @@ pub(crate) fn info(c: &Ctx, tx: &Transaction) -> Result<StoreInfo> {
     })
 }
 
-fn dp_from(c: &Ctx, id: i64, body: &[u8], attrs: &[u8]) -> Result<DataPoint> {
+fn dp_from(
+    c: &Ctx,
+    id: i64,
+    body: &[u8],
+    attrs: &[u8],
+    fields: Option<&BTreeSet<String>>,
+) -> Result<DataPoint> {
     let a: DpAttrs = c.unpack("t0", id, attrs)?;
+    let body = match fields.and_then(|f| crate::project::unpack_fields(body, f)) {
+        Some(b) => b,
+        None => c.unpack("t0", id, body)?,
+    };
     Ok(DataPoint {
         id,
         stock: a.stock,
@@ -37,12 +47,18 @@ fn dp_from(c: &Ctx, id: i64, body: &[u8], attrs: &[u8]) -> Result<DataPoint> {
         channel: a.channel,
         excl: a.excl,
         meta: a.meta,
-        body: c.unpack("t0", id, body)?,
+        body,
         expiry: a.expiry,
     })
 }
 
-pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, ids: &[DataPointId]) -> Result<Vec<DataPoint>> {
+/// Datapoints by id; with `fields`, bodies hold only those.
+pub(crate) fn datapoints(
+    c: &Ctx,
+    tx: &Transaction,
+    ids: &[DataPointId],
+    fields: Option<&BTreeSet<String>>,
+) -> Result<Vec<DataPoint>> {
     let mut stmt = tx
         .prepare_cached("SELECT body, attrs FROM t0 WHERE id = ?1")
         .map_err(|e| c.err(e))?;
@@ -53,7 +69,7 @@ pub(crate) fn datapoints(c: &Ctx, tx: &Transaction, ids: &[DataPointId]) -> Resu
             .optional()
             .map_err(|e| c.err(e))?;
         if let Some((body, attrs)) = row {
-            out.push(dp_from(c, *id, &body, &attrs)?);
+            out.push(dp_from(c, *id, &body, &attrs, fields)?);
         }
     }
     Ok(out)
@@ -82,7 +98,7 @@ pub(crate) fn stock_datapoints(
     let mut out = Vec::new();
     for row in rows {
         let (id, body, attrs) = row.map_err(|e| c.err(e))?;
-        out.push(dp_from(c, id, &body, &attrs)?);
+        out.push(dp_from(c, id, &body, &attrs, None)?);
     }
     Ok(out)
 }
@@ -480,7 +496,7 @@ pub(crate) fn dump(
     match collection {
         "t0" => {
             for k in keys("SELECT id FROM t0 ORDER BY id")? {
-                for dp in datapoints(c, tx, &[int(&k)])? {
+                for dp in datapoints(c, tx, &[int(&k)], None)? {
                     emit(to_body(c, &dp)?)?;
                 }
             }

@@ -27,6 +27,8 @@ use ampel_interface::{
     T1Document, T2Document, T3Document, TraceId, TraceRecord, TroubleRecord,
 };
 
+use std::collections::BTreeSet;
+
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -156,6 +158,22 @@ pub trait Store: Send + Sync {
     // ---- reads ------------------------------------------------------------------
     /// Datapoints by id, in the order asked; missing ids are skipped.
     fn get_datapoints(&self, ids: &[DataPointId]) -> Result<Vec<DataPoint>>;
+    /// [`get_datapoints`](Store::get_datapoints) with bodies holding only `fields`
+    /// (each present exactly when the whole body has it); everything else whole.
+    /// Backends that can skip the other fields while decoding override this.
+    fn get_datapoints_with(
+        &self,
+        ids: &[DataPointId],
+        fields: &BTreeSet<String>,
+    ) -> Result<Vec<DataPoint>> {
+        let mut dps = self.get_datapoints(ids)?;
+        for dp in &mut dps {
+            if let Body::Object(m) = &mut dp.body {
+                m.retain(|k, _| fields.contains(k));
+            }
+        }
+        Ok(dps)
+    }
     /// All datapoints of a stock, by id.
     fn stock_datapoints(&self, stock: StockId) -> Result<Vec<DataPoint>>;
     /// One state.

@@ -139,6 +139,10 @@ impl StateT2 for T2RiseDeclineFit {
             ..Default::default()
         })
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        Some(self.0.fields())
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,24 @@ impl Default for PhotometryKeys {
     }
 }
 
+impl PhotometryKeys {
+    /// The body fields named: what a unit reading photometry needs of a datapoint.
+    pub fn fields(&self) -> std::collections::BTreeSet<String> {
+        [
+            &self.time,
+            &self.mag,
+            &self.mag_err,
+            &self.band,
+            &self.limit,
+            &self.ra,
+            &self.dec,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+}
+
 impl UnitConfig for PhotometryKeys {
     fn validate(&self) -> Vec<FieldProblem> {
         [

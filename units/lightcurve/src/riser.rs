@@ -121,4 +121,9 @@ impl TiedStateT2 for T2FastRiser {
         }
         Ok(r)
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        // the fit's result is all it reads
+        Some(Default::default())
+    }
 }

@@ -59,6 +59,10 @@ impl StateT2 for T2LightCurveSummary {
             ..Default::default()
         })
     }
+
+    fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
+        Some(self.0.fields())
+    }
 }
 
 /// Finite-number check shared by the units of this crate.

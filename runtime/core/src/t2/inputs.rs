@@ -4,7 +4,7 @@
 use super::run::{fail, Outcome};
 use ampel_interface::*;
 use ampel_store::*;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 pub(super) struct Inputs {
     pub(super) state: Option<T1Document>,
@@ -23,7 +23,12 @@ pub(super) struct Prefetch {
 }
 
 impl Prefetch {
-    pub(super) fn load(store: &dyn Store, batch: &[T2Document]) -> Prefetch {
+    /// With `fields`, datapoint bodies hold only those fields.
+    pub(super) fn load(
+        store: &dyn Store,
+        batch: &[T2Document],
+        fields: Option<&BTreeSet<String>>,
+    ) -> Prefetch {
         let mut keys: Vec<(StockId, LinkId)> = Vec::new();
         let mut state_uses: HashMap<(StockId, LinkId), usize> = HashMap::new();
         let mut dp_uses: HashMap<DataPointId, usize> = HashMap::new();
@@ -50,7 +55,11 @@ impl Prefetch {
             p.states.insert((st.stock, st.link), (st, uses));
         }
         let ids: Vec<DataPointId> = dp_uses.keys().copied().collect();
-        for dp in store.get_datapoints(&ids).unwrap_or_default() {
+        let dps = match fields {
+            Some(f) => store.get_datapoints_with(&ids, f),
+            None => store.get_datapoints(&ids),
+        };
+        for dp in dps.unwrap_or_default() {
             let uses = dp_uses.get(&dp.id).copied().unwrap_or(0);
             p.dps.insert(dp.id, (dp, uses));
         }

@@ -5,7 +5,7 @@ use super::T2Error;
 use ampel_interface::*;
 use ampel_store::*;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -31,6 +31,9 @@ pub struct T2WorkerConfig {
     /// Stamp results with the ticket's ingestion time (archive mode: reruns give
     /// identical documents) instead of the wall clock.
     pub data_time: bool,
+    /// Read datapoint bodies with only the fields the batch's units name (see
+    /// `StateT2::fields`), when all of them name theirs.
+    pub named_fields: bool,
 }
 
 impl Default for T2WorkerConfig {
@@ -44,6 +47,7 @@ impl Default for T2WorkerConfig {
             backoff_base: 1.0,
             batch: 256,
             data_time: true,
+            named_fields: true,
         }
     }
 }
@@ -277,7 +281,8 @@ impl<'a> T2Worker<'a> {
         }
         let mut completions = Vec::with_capacity(batch.len());
         let mut journals = Vec::new();
-        let mut prefetch = Prefetch::load(self.store, &batch);
+        let fields = self.batch_fields(&batch);
+        let mut prefetch = Prefetch::load(self.store, &batch, fields.as_ref());
         for doc in batch {
             let t = Instant::now();
             let outcome = if doc.trials() >= self.cfg.max_try {
@@ -446,6 +451,22 @@ impl<'a> T2Worker<'a> {
                 )
             }
         })
+    }
+
+    /// The datapoint body fields the units of `batch` read, if every one names
+    /// its fields (a unit that cannot be built counts as naming none: its tickets
+    /// fail without reading datapoints).
+    fn batch_fields(&mut self, batch: &[T2Document]) -> Option<BTreeSet<String>> {
+        if !self.cfg.named_fields {
+            return None;
+        }
+        let mut all = BTreeSet::new();
+        for doc in batch.iter().filter(|d| d.col != T2Kind::Stock) {
+            if let Ok(loaded) = self.load(doc) {
+                all.extend(loaded.instance.datapoint_fields()?);
+            }
+        }
+        Some(all)
     }
 
     fn load(&mut self, doc: &T2Document) -> Result<&Loaded, (DocumentCode, String)> {

@@ -60,6 +60,22 @@ pub fn datapoint_upsert_is_idempotent_and_merges(b: &dyn Backend) {
         vec![-3, 1, 2]
     );
     assert_eq!(st.stock_datapoints(11).unwrap().len(), 1);
+    // bodies with named fields only; the rest of the document whole
+    let fields: BTreeSet<String> = ["jd", "fid", "absent"].map(String::from).into();
+    let named = st.get_datapoints_with(&[-3, 1, 999], &fields).unwrap();
+    assert_eq!(named.len(), 2);
+    for (n, whole) in named.iter().zip(&got) {
+        assert_eq!(
+            n.body,
+            json!({"jd": whole.body["jd"], "fid": whole.body["fid"]}),
+            "datapoint {}",
+            n.id
+        );
+        assert_eq!(
+            (&n.channel, &n.tag, &n.meta),
+            (&whole.channel, &whole.tag, &whole.meta)
+        );
+    }
 }
 
 /// Two channels reaching the same datapoints share one state.
