@@ -5,7 +5,7 @@
 use crate::container::{BlockSource, ContainerReader, InMemory, Streamed};
 use crate::decode_confluent_as;
 use crate::registry::SchemaRegistry;
-use crate::value::Payload;
+use crate::value::{Payload, Projection, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -20,6 +20,10 @@ pub struct ReadOptions {
     pub capacity: usize,
     /// Decode straight into JSON ([`Payload::Json`]) instead of Avro values.
     pub json: bool,
+    /// With Avro values: also build each record's JSON with its nested records
+    /// reduced to these fields ([`Packet::preview`], see [`Projection`]), on the
+    /// reading thread, so a consumer filtering on them need not.
+    pub preview_fields: Option<std::sync::Arc<std::collections::BTreeSet<String>>>,
 }
 
 impl Default for ReadOptions {
@@ -28,6 +32,7 @@ impl Default for ReadOptions {
             keep_bytes: false,
             capacity: 256,
             json: false,
+            preview_fields: None,
         }
     }
 }
@@ -41,6 +46,17 @@ pub struct Packet {
     pub index: usize,
     /// The decoded packet (a record for alerts).
     pub payload: Payload,
+    /// The record's projected JSON, if [`ReadOptions::preview_fields`] asked for it.
+    pub preview: Option<Preview>,
+}
+
+/// A record's JSON with nested records reduced to `fields` (see [`Projection`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The fields kept (the set given in [`ReadOptions::preview_fields`]).
+    pub fields: std::sync::Arc<std::collections::BTreeSet<String>>,
+    /// The projected JSON.
+    pub json: serde_json::Value,
 }
 
 /// An input that could not be read, entirely or from some alert on.
@@ -182,6 +198,7 @@ impl MessageDecoder {
             stats: ReadStats::default(),
             emit,
             go_on: true,
+            projection: opts_projection(&self.opts),
         };
         w.bytes(origin, bytes);
         self.registry = w.registry;
@@ -209,12 +226,18 @@ pub fn walk(
     })
 }
 
+fn opts_projection(opts: &ReadOptions) -> Option<Projection> {
+    let fields = opts.preview_fields.as_ref().filter(|_| !opts.json)?;
+    Some(Projection::new(fields.iter().cloned()))
+}
+
 struct Walker<'a> {
     registry: SchemaRegistry,
     opts: ReadOptions,
     stats: ReadStats,
     emit: &'a mut dyn FnMut(Item) -> bool,
     go_on: bool,
+    projection: Option<Projection>,
 }
 
 impl<'a> Walker<'a> {
@@ -229,10 +252,27 @@ impl<'a> Walker<'a> {
             stats: ReadStats::default(),
             emit,
             go_on: true,
+            projection: opts_projection(opts),
         };
         f(&mut w);
         w.stats.schemas_parsed = w.registry.parsed;
         w.stats
+    }
+
+    fn packet(&mut self, origin: &str, index: usize, payload: Payload) {
+        let preview = match (&mut self.projection, &payload, &self.opts.preview_fields) {
+            (Some(p), Payload::Avro(Value::Record(r)), Some(fields)) => Some(Preview {
+                fields: fields.clone(),
+                json: p.to_json(r),
+            }),
+            _ => None,
+        };
+        self.send(Item::Packet(Packet {
+            origin: origin.into(),
+            index,
+            payload,
+            preview,
+        }));
     }
 
     fn send(&mut self, item: Item) {
@@ -299,11 +339,7 @@ impl<'a> Walker<'a> {
             self.opts.keep_bytes,
             self.opts.json,
         ) {
-            Ok(payload) => self.send(Item::Packet(Packet {
-                origin: origin.into(),
-                index: 0,
-                payload,
-            })),
+            Ok(payload) => self.packet(origin, 0, payload),
             Err(e) => self.damaged(origin, Some(0), e.to_string()),
         }
     }
@@ -397,11 +433,7 @@ impl<'a> Walker<'a> {
             block.clear();
             let r = c.next_block(&mut block, self.opts.keep_bytes, self.opts.json);
             for payload in block.drain(..) {
-                self.send(Item::Packet(Packet {
-                    origin: origin.into(),
-                    index,
-                    payload,
-                }));
+                self.packet(origin, index, payload);
                 index += 1;
             }
             match r {

@@ -18,7 +18,7 @@ pub mod value;
 
 pub use input::{
     missing_sources, read_inputs, walk_bytes, Damaged, Item, Items, MessageDecoder, Packet,
-    ReadOptions,
+    Preview, ReadOptions,
 };
 pub use registry::SchemaRegistry;
 pub use schema::{parse_schema, parse_schema_set, RecordSchema, Schema};

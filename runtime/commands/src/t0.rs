@@ -74,6 +74,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         ReadOptions {
             // a projecting processor builds JSON itself, for accepted alerts only
             json: !proc.projects(),
+            preview_fields: proc.preview_fields(),
             ..ReadOptions::default()
         },
     );

@@ -71,6 +71,9 @@ fn full_t0(path: &std::path::Path, filtered: bool) {
         vec![path.to_path_buf()],
         ReadOptions {
             json: !proc.projects(),
+            preview_fields: proc
+                .preview_fields()
+                .filter(|_| std::env::var_os("AMPEL_BENCH_NO_PREVIEW").is_none()),
             ..ReadOptions::default()
         },
     );

@@ -288,6 +288,7 @@ pub fn run_plan(
                     sources.clone(),
                     ampel_avro::ReadOptions {
                         json: !t0.projects(),
+                        preview_fields: t0.preview_fields(),
                         ..ampel_avro::ReadOptions::default()
                     },
                 );

@@ -82,7 +82,7 @@ pub struct T0Processor<'a> {
     rejected: Option<Box<dyn std::io::Write + Send>>,
     /// The datapoint fields the supplier and every channel's filter read, when all
     /// of them can name theirs: alerts are then filtered on those fields alone.
-    projection: Option<Projection>,
+    projection: Option<(Projection, std::sync::Arc<BTreeSet<String>>)>,
     /// Counts so far.
     pub stats: T0Stats,
 }
@@ -193,7 +193,7 @@ impl<'a> T0Processor<'a> {
                 // a channel without a filter takes every alert whole
                 keep.extend(d.filter.as_ref()?.0.fields()?);
             }
-            Some(Projection::new(keep))
+            Some((Projection::new(keep.clone()), std::sync::Arc::new(keep)))
         })();
         let run = store.next_run_id()?;
         let proc = T0Processor {
@@ -232,6 +232,13 @@ impl<'a> T0Processor<'a> {
     /// (`ReadOptions { json: false }`), since it builds JSON itself.
     pub fn projects(&self) -> bool {
         self.projection.is_some()
+    }
+
+    /// The fields alerts are filtered on, if [`projects`](Self::projects): readers
+    /// given them (`ReadOptions::preview_fields`) build the projected JSON on their
+    /// thread, and this processor uses it instead of building it again.
+    pub fn preview_fields(&self) -> Option<std::sync::Arc<BTreeSet<String>>> {
+        self.projection.as_ref().map(|(_, f)| f.clone())
     }
 
     /// Filter every alert whole, even if the filters name their fields (to check
@@ -315,11 +322,16 @@ impl<'a> T0Processor<'a> {
         Ok(())
     }
 
-    fn packet(&mut self, p: Packet) -> Result<(), T0Error> {
-        if let (Some(projection), Payload::Avro(Avro::Record(r))) =
+    fn packet(&mut self, mut p: Packet) -> Result<(), T0Error> {
+        if let (Some((projection, fields)), Payload::Avro(Avro::Record(r))) =
             (self.projection.as_mut(), &p.payload)
         {
-            let preview = self.supplier.supply(projection.to_json(r));
+            // the reader's preview, if it was made with these fields
+            let json = match p.preview.take() {
+                Some(pre) if std::sync::Arc::ptr_eq(&pre.fields, fields) => pre.json,
+                _ => projection.to_json(r),
+            };
+            let preview = self.supplier.supply(json);
             // a packet the supplier cannot use goes the whole way, to be reported
             // exactly as without projection
             if let Ok(preview) = preview {
