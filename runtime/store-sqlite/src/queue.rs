@@ -207,12 +207,17 @@ pub(crate) fn renew(
         )
         .map_err(|e| c.err(e))?;
     if n == 0 {
-        return Err(StoreError::LeaseLost {
-            doc: id.into(),
-            owner: owner.into(),
-        });
+        return Err(lease_lost(id, owner));
     }
     Ok(())
+}
+
+/// The ticket `id` is no longer leased by `owner`.
+fn lease_lost(id: &str, owner: &str) -> StoreError {
+    StoreError::LeaseLost {
+        doc: id.into(),
+        owner: owner.into(),
+    }
 }
 
 pub(crate) fn complete(
@@ -233,10 +238,7 @@ pub(crate) fn complete(
         )
         .optional()
         .map_err(|e| c.err(e))?;
-    let lost = || StoreError::LeaseLost {
-        doc: id.into(),
-        owner: owner.into(),
-    };
+    let lost = || lease_lost(id, owner);
     let Some((lease_owner, code, text)) = row else {
         return Err(lost());
     };
@@ -276,10 +278,7 @@ fn append_outcome(c: &Ctx, tx: &Transaction, id: &str, owner: &str, o: &T2Outcom
         )
         .map_err(|e| c.err(e))?;
     if n == 0 {
-        return Err(StoreError::LeaseLost {
-            doc: id.into(),
-            owner: owner.into(),
-        });
+        return Err(lease_lost(id, owner));
     }
     Ok(())
 }
