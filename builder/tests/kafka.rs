@@ -40,6 +40,28 @@ fn run(dir: &Path, args: &[&str]) -> std::process::Output {
     ampel(args, dir)
 }
 
+/// `ampel kafka consume` run to its end (for the ways it refuses to start).
+fn consume_once(
+    dir: &Path,
+    cfg: &Path,
+    brokers: &str,
+    topic: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "kafka",
+        "consume",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+    ];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
 fn consumer(dir: &Path, db: &str, cfg: &Path, kafka: &Kafka, topic: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ampel"))
         .args(["--json", "--db", db, "kafka", "consume", "--config"])
@@ -323,27 +345,8 @@ fn rubin_alerts_and_a_poison_message_are_committed_past() {
 fn a_broker_down_at_start_is_retried_then_named() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = t0_config(dir.path(), "ztf");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let out = run(
-        dir.path(),
-        &[
-            "kafka",
-            "consume",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--brokers",
-            &addr,
-            "--topic",
-            "ztf",
-            "--connect-attempts",
-            "2",
-        ],
-    );
+    let addr = free_loopback_addr();
+    let out = consume_once(dir.path(), &cfg, &addr, "ztf", &["--connect-attempts", "2"]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -354,19 +357,7 @@ fn a_broker_down_at_start_is_retried_then_named() {
     );
     // a missing topic is named too
     let kafka = Kafka::start();
-    let out = run(
-        dir.path(),
-        &[
-            "kafka",
-            "consume",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--brokers",
-            &kafka.addr,
-            "--topic",
-            "nope",
-        ],
-    );
+    let out = consume_once(dir.path(), &cfg, &kafka.addr, "nope", &[]);
     assert!(
         text(&out.stderr).contains("topic `nope` does not exist"),
         "{}",

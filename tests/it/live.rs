@@ -102,29 +102,30 @@ fn messages() -> Vec<(Option<i64>, Message)> {
     out
 }
 
-fn summary(store: &dyn Store) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    let mut meta = 0u64;
+/// Entries of the array `key` over every document of `collection`.
+fn entries(store: &dyn Store, collection: &str, key: &str) -> u64 {
+    let mut n = 0u64;
     store
-        .dump("t0", &mut |d| {
-            meta += d["meta"].as_array().map_or(0, Vec::len) as u64;
+        .dump(collection, &mut |d| {
+            n += d[key].as_array().map_or(0, Vec::len) as u64;
             Ok(())
         })
         .unwrap();
-    m.insert("t0 meta records".into(), meta);
+    n
+}
+
+fn summary(store: &dyn Store) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    m.insert("t0 meta records".into(), entries(store, "t0", "meta"));
     for (k, n) in store.info().unwrap().counts {
         if ["t0", "t1", "t2", "stock"].contains(&k.as_str()) {
             m.insert(k, n);
         }
     }
-    let mut journal = 0u64;
-    store
-        .dump("stock", &mut |d| {
-            journal += d["journal"].as_array().map_or(0, Vec::len) as u64;
-            Ok(())
-        })
-        .unwrap();
-    m.insert("stock journal entries".into(), journal);
+    m.insert(
+        "stock journal entries".into(),
+        entries(store, "stock", "journal"),
+    );
     m
 }
 

@@ -54,6 +54,15 @@ pub fn ampel(args: &[&str], dir: &Path) -> Output {
 }
 
 /// stdout or stderr as text.
+/// `127.0.0.1:PORT` with a port nothing listens on (the OS picked it just now).
+pub fn free_loopback_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -266,12 +275,7 @@ impl Registry {
             "docker-registry is required for this test (apt-get install docker-registry; .ci/run installs it)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = free_loopback_addr();
         let mut cfg = format!(
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
             dir.path().join("data").display()
@@ -381,14 +385,9 @@ impl Kafka {
     }
 
     fn start_with(storage: String, dir: Option<tempfile::TempDir>) -> Kafka {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut k = Kafka {
             child: None,
-            addr: format!("127.0.0.1:{port}"),
+            addr: free_loopback_addr(),
             storage,
             dir: dir.unwrap_or_else(|| tempfile::tempdir().unwrap()),
         };

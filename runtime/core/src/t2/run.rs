@@ -461,7 +461,11 @@ impl<'a> T2Worker<'a> {
             return None;
         }
         let mut all = BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for doc in batch.iter().filter(|d| d.col != T2Kind::Stock) {
+            if !seen.insert((doc.unit.as_str(), doc.config)) {
+                continue; // one look per unit and config, not per ticket
+            }
             if let Ok(loaded) = self.load(doc) {
                 all.extend(loaded.instance.datapoint_fields()?);
             }
