@@ -5,8 +5,10 @@
 use crate::container::{BlockSource, ContainerReader, InMemory, Streamed};
 use crate::decode_confluent_as;
 use crate::registry::SchemaRegistry;
+use crate::source::FileReader;
 use crate::value::{Payload, Projection, Value};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
@@ -30,7 +32,7 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             keep_bytes: false,
-            capacity: 256,
+            capacity: 1024,
             json: false,
             preview_fields: None,
         }
@@ -311,6 +313,18 @@ impl<'a> Walker<'a> {
             Ok(f) => f,
             Err(e) => return self.damaged(&origin, None, format!("cannot open: {e}")),
         };
+        // a container file is read piecewise (cutout bytes are stepped over, not
+        // copied); anything else is streamed and dispatched on content
+        let mut magic = [0u8; 4];
+        if matches!(file.read_at(&mut magic, 0), Ok(4)) && &magic == b"Obj\x01" {
+            match FileReader::new(file) {
+                Ok(r) => {
+                    self.stats.files += 1;
+                    return self.container(&origin, r);
+                }
+                Err(e) => return self.damaged(&origin, None, format!("cannot read: {e}")),
+            }
+        }
         self.stream(&origin, Box::new(BufReader::with_capacity(1 << 16, file)));
     }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`schema`]: Avro schemas (named types, references, Rubin's multi-file sets);
 //! - [`value`]: decoded values (records share their schema; cutout bytes skipped);
+//! - [`source`]: the decoder's bytes: slices, or files read piecewise so that
+//!   skipped cutout bytes are never copied;
 //! - [`container`]: object container files (null, deflate, snappy codecs);
 //! - [`registry`]: schemas cached by fingerprint; bundled Rubin schemas by id;
 //! - [`input`]: files, directories, tar and tar.gz archives, Confluent-framed
@@ -14,6 +16,7 @@ pub mod container;
 pub mod input;
 pub mod registry;
 pub mod schema;
+pub mod source;
 pub mod value;
 
 pub use input::{

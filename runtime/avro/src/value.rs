@@ -5,6 +5,7 @@
 //! (the image cutouts of alerts) are skipped unless asked for: their length is kept.
 
 use crate::schema::{RecordSchema, Schema};
+use crate::source::{Slice, Source};
 use crate::AvroError;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
@@ -205,59 +206,75 @@ impl Payload {
     }
 }
 
-/// Decodes values of one schema from a byte slice.
-pub struct Decoder<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// Decodes values of one schema from a [`Source`] (a byte slice by default).
+pub struct Decoder<S> {
+    src: S,
     keep_bytes: bool,
 }
 
-impl<'a> Decoder<'a> {
+impl<'a> Decoder<Slice<'a>> {
     /// A decoder over `buf`; `keep_bytes` keeps `bytes`/`fixed` contents.
     pub fn new(buf: &'a [u8], keep_bytes: bool) -> Self {
-        Decoder {
-            buf,
-            pos: 0,
-            keep_bytes,
-        }
+        Decoder::over(Slice::new(buf), keep_bytes)
+    }
+}
+
+impl<S: Source> Decoder<S> {
+    /// A decoder over any source; `keep_bytes` keeps `bytes`/`fixed` contents.
+    pub fn over(src: S, keep_bytes: bool) -> Self {
+        Decoder { src, keep_bytes }
+    }
+
+    /// The source, e.g. to see why it ended early.
+    pub fn source(&mut self) -> &mut S {
+        &mut self.src
     }
 
     /// Bytes consumed so far.
     pub fn position(&self) -> usize {
-        self.pos
+        self.src.position()
     }
 
     /// True when every byte was consumed.
     pub fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
+        self.src.is_empty()
     }
 
     fn eof(&self, what: &str) -> AvroError {
         AvroError::Data(format!(
             "truncated data: {what} at byte {} of {}",
-            self.pos,
-            self.buf.len()
+            self.src.position(),
+            self.src.len()
         ))
     }
 
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], AvroError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|e| *e <= self.buf.len())
-            .ok_or_else(|| self.eof(what))?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], AvroError> {
+        if n > self.src.remaining() {
+            return Err(self.eof(what));
+        }
+        let (pos, len) = (self.src.position(), self.src.len());
+        self.src.take(n).ok_or_else(|| {
+            AvroError::Data(format!("truncated data: {what} at byte {pos} of {len}"))
+        })
     }
 
     /// A zig-zag varint.
+    #[inline]
     pub fn long(&mut self) -> Result<i64, AvroError> {
-        let mut v: u64 = 0;
-        let mut shift = 0;
+        match self.src.byte() {
+            // one byte: small numbers, union branches, lengths of short strings
+            Some(b) if b & 0x80 == 0 => Ok(i64::from(b >> 1) ^ -i64::from(b & 1)),
+            Some(b) => self.long_tail(b),
+            None => Err(self.eof("varint")),
+        }
+    }
+
+    /// The rest of a varint whose first byte is `first`.
+    fn long_tail(&mut self, first: u8) -> Result<i64, AvroError> {
+        let mut v: u64 = u64::from(first & 0x7f);
+        let mut shift = 7;
         loop {
-            let b = *self.buf.get(self.pos).ok_or_else(|| self.eof("varint"))?;
-            self.pos += 1;
+            let b = self.src.byte().ok_or_else(|| self.eof("varint"))?;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 break;
@@ -266,7 +283,7 @@ impl<'a> Decoder<'a> {
             if shift > 63 {
                 return Err(AvroError::Data(format!(
                     "varint longer than 10 bytes at byte {}",
-                    self.pos
+                    self.src.position()
                 )));
             }
         }
@@ -276,7 +293,10 @@ impl<'a> Decoder<'a> {
     fn len(&mut self, what: &str) -> Result<usize, AvroError> {
         let n = self.long()?;
         usize::try_from(n).map_err(|_| {
-            AvroError::Data(format!("negative {what} length {n} at byte {}", self.pos))
+            AvroError::Data(format!(
+                "negative {what} length {n} at byte {}",
+                self.src.position()
+            ))
         })
     }
 
@@ -302,16 +322,15 @@ impl<'a> Decoder<'a> {
             Schema::String => {
                 let n = self.len("string")?;
                 let b = self.take(n, "string")?;
-                Value::String(
-                    std::str::from_utf8(b)
-                        .map_err(|e| {
-                            AvroError::Data(format!(
-                                "invalid UTF-8 in string at byte {}: {e}",
-                                self.pos
-                            ))
-                        })?
-                        .to_string(),
-                )
+                match std::str::from_utf8(b) {
+                    Ok(s) => Value::String(s.to_string()),
+                    Err(e) => {
+                        return Err(AvroError::Data(format!(
+                            "invalid UTF-8 in string at byte {}: {e}",
+                            self.src.position()
+                        )))
+                    }
+                }
             }
             Schema::Enum(symbols) => {
                 let i = self.long()?;
@@ -322,7 +341,7 @@ impl<'a> Decoder<'a> {
                         AvroError::Data(format!(
                             "enum index {i} out of range (0..{}) at byte {}",
                             symbols.len(),
-                            self.pos
+                            self.src.position()
                         ))
                     })?;
                 Value::String(s.clone())
@@ -406,18 +425,23 @@ impl<'a> Decoder<'a> {
                 AvroError::Data(format!(
                     "union index {i} out of range (0..{}) at byte {}",
                     branches.len(),
-                    self.pos
+                    self.src.position()
                 ))
             })
     }
 
     fn bytes(&mut self, n: usize) -> Result<Value, AvroError> {
-        let b = self.take(n, "bytes")?;
-        Ok(if self.keep_bytes {
-            Value::Bytes(b.to_vec())
-        } else {
-            Value::SkippedBytes(n)
-        })
+        if self.keep_bytes {
+            return Ok(Value::Bytes(self.take(n, "bytes")?.to_vec()));
+        }
+        if n > self.src.remaining() {
+            return Err(self.eof("bytes"));
+        }
+        let (pos, len) = (self.src.position(), self.src.len());
+        self.src.skip(n).ok_or_else(|| {
+            AvroError::Data(format!("truncated data: bytes at byte {pos} of {len}"))
+        })?;
+        Ok(Value::SkippedBytes(n))
     }
 
     /// Array and map blocks: count, (byte size if count < 0), items; 0 ends.
@@ -434,10 +458,10 @@ impl<'a> Decoder<'a> {
                 count = -count;
                 self.long()?; // block size in bytes, not needed
             }
-            if count as usize > self.buf.len() - self.pos.min(self.buf.len()) {
+            if count as usize > self.src.remaining() {
                 return Err(AvroError::Data(format!(
                     "block of {count} items exceeds the data at byte {}",
-                    self.pos
+                    self.src.position()
                 )));
             }
             for _ in 0..count {

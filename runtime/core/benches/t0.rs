@@ -52,6 +52,13 @@ fn config(filtered: bool) -> T0Config {
         "muxer": {"unit": "ZiMuxer"},
         "directives": [channel("DECENT", &["ZTF_PUB"], &decent), channel("BRIGHT", &["ZTF_PUB", "ZTF_PRIV"], &bright)],
     }))
+    .map(|mut c: T0Config| {
+        // AMPEL_BENCH_BATCH: datapoints per write (T0's `batch_size`)
+        if let Some(b) = std::env::var("AMPEL_BENCH_BATCH").ok().and_then(|b| b.parse().ok()) {
+            c.batch_size = b;
+        }
+        c
+    })
     .expect("config")
 }
 

@@ -141,7 +141,7 @@ fn default_error_max() -> usize {
     20
 }
 fn default_batch() -> usize {
-    2000
+    500
 }
 
 impl T0Config {
