@@ -136,3 +136,34 @@ fn hold_write_lock(
 fn rusqlite_free_update(path: &std::path::Path, sql: &str) {
     ampel_store_sqlite::testing::raw_execute(path, sql).unwrap();
 }
+
+/// A store made before attempts were appended to `t2.out` gets the column when
+/// opened, and its tickets are claimed and finished as usual.
+#[test]
+fn a_store_without_the_t2_out_column_is_upgraded_on_open() {
+    use ampel_interface::{DocumentCode, MetaRecord, Tier};
+    use ampel_store::{conformance::ticket, ClaimRequest, T2Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let st = SqliteStore::open(&path).unwrap();
+    st.upsert_t2(&[ticket(7, "U", 3, &["A"])]).unwrap();
+    drop(st);
+    rusqlite_free_update(&path, "ALTER TABLE t2 DROP COLUMN out");
+    let st = SqliteStore::open(&path).unwrap();
+    let claimed = st
+        .claim_t2(&ClaimRequest::new("w", 10.0, 60.0))
+        .unwrap()
+        .expect("the old ticket is claimable");
+    let outcome = T2Outcome {
+        code: DocumentCode::OK,
+        meta: MetaRecord::new(1, 10.0, Tier::T2, DocumentCode::OK),
+        body: Some(serde_json::json!({"x": 1})),
+        tag: Default::default(),
+        retry_after: None,
+    };
+    st.complete_t2(&claimed.id, "w", &outcome).unwrap();
+    let doc = st.get_t2(&claimed.id).unwrap().unwrap();
+    assert_eq!(doc.code, DocumentCode::OK);
+    assert_eq!(doc.body, vec![serde_json::json!({"x": 1})]);
+    assert_eq!(doc.meta.last().and_then(|m| m.body_index), Some(0));
+}

@@ -169,12 +169,12 @@ pub(crate) fn states(c: &Ctx, tx: &Transaction, states: &[T1Document]) -> Result
 pub(crate) fn t2(c: &Ctx, tx: &Transaction, tickets: &[T2Request]) -> Result<UpsertCount> {
     let mut count = UpsertCount::default();
     let mut select = tx
-        .prepare_cached("SELECT doc FROM t2 WHERE id = ?1")
+        .prepare_cached("SELECT doc, out FROM t2 WHERE id = ?1")
         .map_err(|e| c.err(e))?;
     for t in tickets {
         let id = t.identity.doc_id();
-        let existing: Option<String> = select
-            .query_row([&id], |r| r.get(0))
+        let existing: Option<(String, Option<String>)> = select
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(|e| c.err(e))?;
         match existing {
@@ -202,14 +202,16 @@ pub(crate) fn t2(c: &Ctx, tx: &Transaction, tickets: &[T2Request]) -> Result<Ups
                 .map_err(|e| c.err(e))?;
                 count.inserted += 1;
             }
-            Some(text) => {
-                let mut a: T2Attrs = c.dec("t2", &id, &text)?;
+            Some((text, out)) => {
+                // appended attempts move into the document first, so meta records
+                // stay in the order they were made
+                let mut a = crate::queue::fold_out(c, &id, &text, out.as_deref())?;
                 union(&mut a.channel, &t.channel);
                 union(&mut a.tag, &t.tag);
                 a.meta.extend(t.meta.iter().cloned());
                 a.expiry = max_opt(a.expiry, t.expiry);
                 tx.exec(
-                    "UPDATE t2 SET doc = ?2 WHERE id = ?1",
+                    "UPDATE t2 SET doc = ?2, out = NULL WHERE id = ?1",
                     params![id, c.enc(&a)?],
                 )
                 .map_err(|e| c.err(e))?;

@@ -32,7 +32,7 @@ fn dp_from(
     id: i64,
     body: &[u8],
     attrs: &[u8],
-    fields: Option<&BTreeSet<String>>,
+    fields: Option<&crate::project::FieldSet>,
 ) -> Result<DataPoint> {
     let a: DpAttrs = c.unpack("t0", id, attrs)?;
     let body = match fields.and_then(|f| crate::project::unpack_fields(body, f)) {
@@ -62,6 +62,7 @@ pub(crate) fn datapoints(
     let mut stmt = tx
         .prepare_cached("SELECT body, attrs FROM t0 WHERE id = ?1")
         .map_err(|e| c.err(e))?;
+    let fields = fields.map(crate::project::FieldSet::new);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let row: Option<(Vec<u8>, Vec<u8>)> = stmt
@@ -69,7 +70,7 @@ pub(crate) fn datapoints(
             .optional()
             .map_err(|e| c.err(e))?;
         if let Some((body, attrs)) = row {
-            out.push(dp_from(c, *id, &body, &attrs, fields)?);
+            out.push(dp_from(c, *id, &body, &attrs, fields.as_ref())?);
         }
     }
     Ok(out)

@@ -12,7 +12,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 
 const COLUMNS: &str =
-    "seq, id, stock, unit, config, link, code, lease_owner, lease_until, retry_after, doc";
+    "seq, id, stock, unit, config, link, code, lease_owner, lease_until, retry_after, doc, out";
 
 struct RawT2 {
     id: String,
@@ -25,6 +25,7 @@ struct RawT2 {
     lease_until: Option<f64>,
     retry_after: Option<f64>,
     doc: String,
+    out: Option<String>,
 }
 
 fn raw(r: &Row) -> rusqlite::Result<RawT2> {
@@ -39,11 +40,37 @@ fn raw(r: &Row) -> rusqlite::Result<RawT2> {
         lease_until: r.get(8)?,
         retry_after: r.get(9)?,
         doc: r.get(10)?,
+        out: r.get(11)?,
     })
 }
 
+/// One attempt's meta record and result, as appended to the `out` column: a JSON
+/// object per line, so that finishing a ticket appends text instead of parsing and
+/// rewriting the document.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Appended {
+    meta: MetaRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<Body>,
+}
+
+/// The document with the appended attempts of `out` moved into it, in order (a
+/// result's meta gets `body_index`, its position in the body list).
+pub(crate) fn fold_out(c: &Ctx, id: &str, text: &str, out: Option<&str>) -> Result<T2Attrs> {
+    let mut a: T2Attrs = c.dec("t2", id, text)?;
+    for line in out.unwrap_or_default().lines() {
+        let Appended { mut meta, body } = c.dec("t2", id, line)?;
+        if let Some(body) = body {
+            meta.body_index = Some(a.body.len());
+            a.body.push(body);
+        }
+        a.meta.push(meta);
+    }
+    Ok(a)
+}
+
 fn assemble(c: &Ctx, r: RawT2) -> Result<T2Document> {
-    let a: T2Attrs = c.dec("t2", &r.id, &r.doc)?;
+    let a = fold_out(c, &r.id, &r.doc, r.out.as_deref())?;
     Ok(T2Document {
         id: r.id,
         stock: r.stock,
@@ -230,22 +257,22 @@ pub(crate) fn complete(
     if o.tag.is_empty() && o.meta.body_index.is_none() {
         return append_outcome(c, tx, id, owner, o);
     }
-    let row: Option<(Option<String>, i32, String)> = tx
+    let row: Option<(Option<String>, i32, String, Option<String>)> = tx
         .query_row(
-            "SELECT lease_owner, code, doc FROM t2 WHERE id = ?1",
+            "SELECT lease_owner, code, doc, out FROM t2 WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
         .map_err(|e| c.err(e))?;
     let lost = || lease_lost(id, owner);
-    let Some((lease_owner, code, text)) = row else {
+    let Some((lease_owner, code, text, out)) = row else {
         return Err(lost());
     };
     if lease_owner.as_deref() != Some(owner) || code != DocumentCode::RUNNING.0 {
         return Err(lost());
     }
-    let mut a: T2Attrs = c.dec("t2", id, &text)?;
+    let mut a = fold_out(c, id, &text, out.as_deref())?;
     let mut meta = o.meta.clone();
     if let Some(body) = &o.body {
         meta.body_index = Some(a.body.len());
@@ -254,27 +281,27 @@ pub(crate) fn complete(
     a.meta.push(meta);
     a.tag.extend(o.tag.iter().cloned());
     tx.exec(
-        "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, doc = ?4 WHERE id = ?1",
+        "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, doc = ?4, out = NULL WHERE id = ?1",
         params![id, o.code.0, o.retry_after, c.enc(&a)?],
     )
     .map_err(|e| c.err(e))?;
     Ok(())
 }
 
-/// [`complete`] without tags to add: the meta record (and the result, with the
-/// meta's `body_index` pointing at it) appended inside SQLite, in one statement
-/// that also checks the lease, so the document is neither read nor re-encoded here.
+/// [`complete`] without tags to add: the meta record and the result appended to
+/// the `out` column as one line of JSON, in one statement that also checks the
+/// lease, so the document is neither read nor re-encoded (nor parsed by SQLite).
 fn append_outcome(c: &Ctx, tx: &Transaction, id: &str, owner: &str, o: &T2Outcome) -> Result<()> {
-    let meta = c.enc(&o.meta)?;
-    let body = o.body.as_ref().map(|b| c.enc(b)).transpose()?;
+    let mut line = c.enc(&Appended {
+        meta: o.meta.clone(),
+        body: o.body.clone(),
+    })?;
+    line.push('\n');
     let n = tx
         .exec(
             "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, \
-             doc = CASE WHEN ?5 IS NULL THEN json_insert(doc, '$.meta[#]', json(?4)) \
-             ELSE json_insert(doc, '$.meta[#]', json_set(json(?4), '$.body_index', json_array_length(doc, '$.body')), \
-                              '$.body[#]', json(?5)) END \
-             WHERE id = ?1 AND lease_owner = ?6 AND code = -5",
-            params![id, o.code.0, o.retry_after, meta, body, owner],
+             out = IFNULL(out, '') || ?4 WHERE id = ?1 AND lease_owner = ?5 AND code = -5",
+            params![id, o.code.0, o.retry_after, line, owner],
         )
         .map_err(|e| c.err(e))?;
     if n == 0 {
@@ -305,7 +332,7 @@ pub(crate) fn reset(
             a.meta.iter_mut().for_each(|m| m.body_index = None);
         }
         tx.exec(
-            "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = NULL, doc = ?3 WHERE id = ?1",
+            "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = NULL, doc = ?3, out = NULL WHERE id = ?1",
             params![d.id, code.0, c.enc(&a)?],
         )
         .map_err(|e| c.err(e))?;

@@ -3,8 +3,9 @@
 //! Authoritative columns hold everything a query filters on (ids, codes, leases,
 //! channels, tags, times), each with an index; the rest of a document is JSON text,
 //! except datapoints and states, which are MessagePack (exact, and several times
-//! faster to read back); T2 documents stay JSON so results can be appended with
-//! SQLite's JSON functions.
+//! faster to read back); T2 documents are JSON, and a finished attempt (meta record
+//! and result) is appended to the ticket's `out` column as a line of JSON, folded
+//! into the document when it is read or rewritten.
 //! The layout version lives in `ampel_meta.schema_version`.
 
 use ampel_store::{StoreError, SCHEMA_VERSION};
@@ -27,7 +28,8 @@ CREATE TABLE t2 (
     lease_owner TEXT,
     lease_until REAL,
     retry_after REAL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    out TEXT
 );
 CREATE UNIQUE INDEX t2_identity ON t2 (stock, unit, IFNULL(config, 'null'), link);
 CREATE INDEX t2_claim ON t2 (code, seq);
@@ -159,6 +161,30 @@ pub(crate) fn ensure(
             found,
             supported: SCHEMA_VERSION,
         }),
-        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Equal => add_t2_out(conn).map_err(err),
     }
+}
+
+/// Stores made before T2 attempts were appended to `t2.out` get the column (a
+/// metadata-only change in SQLite; their results stay in the documents).
+fn add_t2_out(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('t2') WHERE name = 'out'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? > 0;
+    if !has {
+        if let Err(e) = conn.execute_batch("ALTER TABLE t2 ADD COLUMN out TEXT") {
+            // another process opening the same store may have added it just now
+            let added: i64 = conn.query_row(
+                "SELECT count(*) FROM pragma_table_info('t2') WHERE name = 'out'",
+                [],
+                |r| r.get(0),
+            )?;
+            if added == 0 {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
