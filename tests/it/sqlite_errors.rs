@@ -91,6 +91,7 @@ fn locked_store_times_out_with_a_clear_error_and_loses_nothing() {
     let blocker = SqliteStore::open(&path).unwrap();
     let opts = SqliteOptions {
         busy_timeout: Duration::from_millis(200),
+        ..SqliteOptions::default()
     };
     let waiting = SqliteStore::open_with(&path, &opts).unwrap();
     std::thread::scope(|s| {

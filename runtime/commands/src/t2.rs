@@ -1,7 +1,7 @@
 //! `ampel t2 ...`: run workers, show results, reset tickets, list outdated results.
 
 use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::open_store;
+use crate::uri::{open_store, open_store_for_t2_workers};
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::{DocumentCode, Registry, T2Document};
 use ampel_store::{ResetMode, T2Filter};
@@ -180,7 +180,7 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
                     ..base.clone()
                 };
                 s.spawn(move || -> Result<_, CommandError> {
-                    let store = open_store(&args.db)?;
+                    let store = open_store_for_t2_workers(&args.db)?;
                     let mut w = T2Worker::new(cfg, registry, store.as_ref()).map_err(t2_err)?;
                     w.run(r.until_empty, stop).map_err(t2_err)?;
                     w.finish().map_err(t2_err)

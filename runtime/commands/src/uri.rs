@@ -5,7 +5,7 @@
 //! need not be on the command line. Credentials are removed before a URI is shown.
 
 use ampel_store::{Store, StoreError};
-use ampel_store_sqlite::SqliteStore;
+use ampel_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// The default store: an embedded file in the working directory.
 pub const DEFAULT_DB: &str = "sqlite:ampel.db";
@@ -38,6 +38,17 @@ pub fn resolve_secret(uri: &str) -> Result<String, StoreError> {
 
 /// Open the store a URI names.
 pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
+    open_store_with(uri, &SqliteOptions::default())
+}
+
+/// Open the store a URI names for one of several T2 workers (an embedded store is
+/// read through a memory map; see [`SqliteOptions::for_t2_workers`]).
+pub fn open_store_for_t2_workers(uri: &str) -> Result<Box<dyn Store>, StoreError> {
+    open_store_with(uri, &SqliteOptions::for_t2_workers())
+}
+
+/// Open the store a URI names; `sqlite` applies to an embedded store.
+fn open_store_with(uri: &str, sqlite: &SqliteOptions) -> Result<Box<dyn Store>, StoreError> {
     let resolved = resolve_secret(uri)?;
     let uri = resolved.as_str();
     if let Some(path) = uri
@@ -50,7 +61,7 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
                 detail: "expected sqlite:PATH, e.g. sqlite:ampel.db".into(),
             });
         }
-        return Ok(Box::new(SqliteStore::open(path)?));
+        return Ok(Box::new(SqliteStore::open_with(path, sqlite)?));
     }
     if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") {
         return Ok(Box::new(ampel_store_mongo::MongoStore::open(uri)?));
@@ -61,7 +72,7 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
             detail: format!("unknown scheme `{scheme}`; expected sqlite:PATH or mongodb://HOST"),
         });
     }
-    Ok(Box::new(SqliteStore::open(uri)?))
+    Ok(Box::new(SqliteStore::open_with(uri, sqlite)?))
 }
 
 /// `scheme://user:secret@host/path` → `scheme://***@host/path`.

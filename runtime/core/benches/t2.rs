@@ -92,7 +92,8 @@ fn main() {
                     .map(|i| {
                         let (registry, uri) = (&registry, &uri);
                         s.spawn(move || {
-                            let store = ampel_commands::open_store(uri).expect("store");
+                            let store =
+                                ampel_commands::open_store_for_t2_workers(uri).expect("store");
                             let cfg = T2WorkerConfig {
                                 owner: format!("bench-{i}"),
                                 units: Some(vec![unit.into()]),

@@ -307,6 +307,14 @@ pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Resul
     Ok(count)
 }
 
+fn stock_exists(c: &Ctx, tx: &Transaction, stock: StockId) -> Result<bool> {
+    let found = tx
+        .row("SELECT 1 FROM stock WHERE stock = ?1", [stock], |_| Ok(()))
+        .optional()
+        .map_err(|e| c.err(e))?;
+    Ok(found.is_some())
+}
+
 pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
     // fast path (T2 journals): only a time bump and journal rows; the bump's row count
     // tells whether the stock exists (every stock has an `any` row)
@@ -318,13 +326,16 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
                 .next()
                 .map(String::as_str)
                 .unwrap_or(ANY_CHANNEL);
+            // rows already as recent are left alone (not rewritten, their index
+            // entries not moved): in archive mode a result carries the time of the
+            // alert that made its ticket, which the stock already has
             let n = tx
                 .exec(
-                    "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel IN (?2, 'any')",
+                    "UPDATE stock_channel SET upd = ?3 WHERE stock = ?1 AND channel IN (?2, 'any') AND upd < ?3",
                     params![u.stock, ch, ts],
                 )
                 .map_err(|e| c.err(e))?;
-            if n == 0 {
+            if n == 0 && !stock_exists(c, tx, u.stock)? {
                 return Ok(false);
             }
             append_journal(c, tx, u.stock, &u.journal)?;
@@ -332,15 +343,7 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
         }
     }
     if u.add_name.is_empty() {
-        let exists = tx
-            .row(
-                "SELECT 1 FROM stock WHERE stock = ?1",
-                [u.stock],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(|e| c.err(e))?;
-        if exists.is_none() {
+        if !stock_exists(c, tx, u.stock)? {
             return Ok(false);
         }
     } else {
@@ -373,7 +376,7 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
     if let Some((channels, ts)) = &u.bump_upd {
         for ch in channels.iter().map(String::as_str).chain([ANY_CHANNEL]) {
             tx.exec(
-                "UPDATE stock_channel SET upd = max(upd, ?3) WHERE stock = ?1 AND channel = ?2",
+                "UPDATE stock_channel SET upd = ?3 WHERE stock = ?1 AND channel = ?2 AND upd < ?3",
                 params![u.stock, ch, ts],
             )
             .map_err(|e| c.err(e))?;

@@ -47,11 +47,19 @@ fn raw(r: &Row) -> rusqlite::Result<RawT2> {
 /// One attempt's meta record and result, as appended to the `out` column: a JSON
 /// object per line, so that finishing a ticket appends text instead of parsing and
 /// rewriting the document.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct Appended {
     meta: MetaRecord,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     body: Option<Body>,
+}
+
+/// [`Appended`] as written (borrowing the outcome's parts).
+#[derive(serde::Serialize)]
+struct Appending<'a> {
+    meta: &'a MetaRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a Body>,
 }
 
 /// The document with the appended attempts of `out` moved into it, in order (a
@@ -247,6 +255,24 @@ fn lease_lost(id: &str, owner: &str) -> StoreError {
     }
 }
 
+/// [`complete`] for each item; a lost lease fails that item only.
+pub(crate) fn complete_many(
+    c: &Ctx,
+    tx: &Transaction,
+    items: &[(String, T2Outcome)],
+    owner: &str,
+) -> Result<Vec<Result<()>>> {
+    let mut out = Vec::with_capacity(items.len());
+    for (id, o) in items {
+        match complete(c, tx, id, owner, o) {
+            Err(e @ StoreError::LeaseLost { .. }) => out.push(Err(e)),
+            Err(e) => return Err(e),
+            Ok(()) => out.push(Ok(())),
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn complete(
     c: &Ctx,
     tx: &Transaction,
@@ -292,9 +318,9 @@ pub(crate) fn complete(
 /// the `out` column as one line of JSON, in one statement that also checks the
 /// lease, so the document is neither read nor re-encoded (nor parsed by SQLite).
 fn append_outcome(c: &Ctx, tx: &Transaction, id: &str, owner: &str, o: &T2Outcome) -> Result<()> {
-    let mut line = c.enc(&Appended {
-        meta: o.meta.clone(),
-        body: o.body.clone(),
+    let mut line = c.enc(&Appending {
+        meta: &o.meta,
+        body: o.body.as_ref(),
     })?;
     line.push('\n');
     let n = tx

@@ -250,6 +250,19 @@ pub trait Store: Send + Sync {
     fn update_stocks(&self, updates: &[StockChange]) -> Result<Vec<bool>> {
         updates.iter().map(|u| self.update_stock(u)).collect()
     }
+    /// [`Store::complete_t2_many`], then [`Store::update_stocks`] with the stocks'
+    /// journal entries for those results. Backends override this to write both in
+    /// one transaction (the embedded store: one commit per T2 batch instead of two).
+    fn complete_t2_journaled(
+        &self,
+        items: &[(String, T2Outcome)],
+        owner: &str,
+        journals: &[StockChange],
+    ) -> Result<Vec<Result<()>>> {
+        let done = self.complete_t2_many(items, owner)?;
+        self.update_stocks(journals)?;
+        Ok(done)
+    }
     /// Stock ids matching a selection, ascending.
     fn select_stocks(&self, selection: &StockSelection) -> Result<Vec<StockId>>;
     /// Store a T3 document (idempotent by id).

@@ -300,12 +300,15 @@ impl<'a> T2Worker<'a> {
             journals.extend(j);
             self.stats.processed += 1;
         }
-        for r in self.store.complete_t2_many(&completions, &self.cfg.owner)? {
+        // results and the stocks' journal entries are written together
+        for r in self
+            .store
+            .complete_t2_journaled(&completions, &self.cfg.owner, &journals)?
+        {
             if r.is_err() {
                 self.stats.lease_lost += 1;
             }
         }
-        self.store.update_stocks(&journals)?;
         Ok(())
     }
 
