@@ -329,8 +329,9 @@ impl Store for SqliteStore {
     }
     fn claim_t2_many(&self, req: &ClaimRequest, n: usize) -> Result<Vec<T2Document>> {
         // the claim holds the write lock; the documents are decoded after it
-        let seqs = self.write(|c, tx| queue::claim_many(c, tx, req, n))?;
-        self.read(|c, tx| queue::by_seqs(c, tx, &seqs))
+        let raws = self.write(|c, tx| queue::claim_many(c, tx, req, n))?;
+        let c = self.ctx();
+        raws.into_iter().map(|r| queue::assemble(&c, r)).collect()
     }
     fn complete_t2_many(
         &self,

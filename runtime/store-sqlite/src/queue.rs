@@ -14,7 +14,8 @@ use rusqlite::{params, params_from_iter, OptionalExtension, Row, Transaction};
 const COLUMNS: &str =
     "seq, id, stock, unit, config, link, code, lease_owner, lease_until, retry_after, doc, out";
 
-struct RawT2 {
+pub(crate) struct RawT2 {
+    seq: i64,
     id: String,
     stock: i64,
     unit: String,
@@ -30,6 +31,7 @@ struct RawT2 {
 
 fn raw(r: &Row) -> rusqlite::Result<RawT2> {
     Ok(RawT2 {
+        seq: r.get(0)?,
         id: r.get(1)?,
         stock: r.get(2)?,
         unit: r.get(3)?,
@@ -77,7 +79,7 @@ pub(crate) fn fold_out(c: &Ctx, id: &str, text: &str, out: Option<&str>) -> Resu
     Ok(a)
 }
 
-fn assemble(c: &Ctx, r: RawT2) -> Result<T2Document> {
+pub(crate) fn assemble(c: &Ctx, r: RawT2) -> Result<T2Document> {
     let a = fold_out(c, &r.id, &r.doc, r.out.as_deref())?;
     Ok(T2Document {
         id: r.id,
@@ -148,13 +150,15 @@ pub(crate) fn find(c: &Ctx, tx: &Transaction, f: &T2Filter) -> Result<Vec<T2Docu
 }
 
 /// Claim up to `n` tickets with three statements: the oldest claimable seqs, the
-/// oldest expired leases, then one `UPDATE` over the chosen rows; returns their seqs.
+/// oldest expired leases, then one `UPDATE … RETURNING` over the chosen rows, which
+/// hands back their columns, oldest first (decoded by the caller once the write
+/// lock is released).
 pub(crate) fn claim_many(
     c: &Ctx,
     tx: &Transaction,
     req: &ClaimRequest,
     n: usize,
-) -> Result<Vec<i64>> {
+) -> Result<Vec<RawT2>> {
     let unit_clause = req
         .units
         .as_ref()
@@ -197,35 +201,20 @@ pub(crate) fn claim_many(
     }
     let until = req.now + req.lease_seconds;
     let sql = format!(
-        "UPDATE t2 SET code = -5, lease_owner = ?, lease_until = ?, retry_after = NULL WHERE {}",
+        "UPDATE t2 SET code = -5, lease_owner = ?, lease_until = ?, retry_after = NULL WHERE {} RETURNING {COLUMNS}",
         in_list("seq", chosen.len())
     );
     let mut args = vec![Sql::Text(req.owner.clone()), Sql::Real(until)];
     args.extend(chosen.iter().map(|s| Sql::Integer(*s)));
-    tx.prepare_cached(&sql)
-        .and_then(|mut st| st.execute(params_from_iter(args)))
-        .map_err(|e| c.err(e))?;
-    Ok(chosen)
-}
-
-/// The documents of claimed rows, oldest first (read after the claim committed, so
-/// that decoding them does not hold the write lock).
-pub(crate) fn by_seqs(c: &Ctx, tx: &Transaction, seqs: &[i64]) -> Result<Vec<T2Document>> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM t2 WHERE {} ORDER BY seq",
-        in_list("seq", seqs.len())
-    );
     let mut stmt = tx.prepare_cached(&sql).map_err(|e| c.err(e))?;
     let rows = stmt
-        .query_map(params_from_iter(seqs.iter().map(|s| Sql::Integer(*s))), raw)
+        .query_map(params_from_iter(args), raw)
         .map_err(|e| c.err(e))?;
-    let raws = rows
+    let mut raws = rows
         .collect::<Result<Vec<RawT2>, _>>()
         .map_err(|e| c.err(e))?;
-    raws.into_iter().map(|r| assemble(c, r)).collect()
+    raws.sort_unstable_by_key(|r| r.seq);
+    Ok(raws)
 }
 
 pub(crate) fn renew(
