@@ -255,14 +255,36 @@ fn append_journal(
     stock: StockId,
     journal: &[JournalRecord],
 ) -> Result<()> {
+    let docs = journal
+        .iter()
+        .map(|j| c.enc(j))
+        .collect::<Result<Vec<_>>>()?;
+    append_encoded_journal(c, tx, stock, &docs)
+}
+
+/// Journal entries already encoded (see [`update_stock_encoded`]).
+fn append_encoded_journal(
+    c: &Ctx,
+    tx: &Transaction,
+    stock: StockId,
+    docs: &[String],
+) -> Result<()> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO journal (stock, doc) VALUES (?1, ?2)")
         .map_err(|e| c.err(e))?;
-    for j in journal {
-        stmt.execute(params![stock, c.enc(j)?])
-            .map_err(|e| c.err(e))?;
+    for d in docs {
+        stmt.execute(params![stock, d]).map_err(|e| c.err(e))?;
     }
     Ok(())
+}
+
+/// The journal entries of each update, encoded (done before a write transaction,
+/// so that the write lock is held for the statements only).
+pub(crate) fn encode_journals(c: &Ctx, updates: &[StockChange]) -> Result<Vec<Vec<String>>> {
+    updates
+        .iter()
+        .map(|u| u.journal.iter().map(|j| c.enc(j)).collect())
+        .collect()
 }
 
 pub(crate) fn stocks(c: &Ctx, tx: &Transaction, stocks: &[StockUpsert]) -> Result<UpsertCount> {
@@ -316,6 +338,21 @@ fn stock_exists(c: &Ctx, tx: &Transaction, stock: StockId) -> Result<bool> {
 }
 
 pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
+    let docs = u
+        .journal
+        .iter()
+        .map(|j| c.enc(j))
+        .collect::<Result<Vec<_>>>()?;
+    update_stock_encoded(c, tx, u, &docs)
+}
+
+/// [`update_stock`] with the journal entries already encoded (`journal`).
+pub(crate) fn update_stock_encoded(
+    c: &Ctx,
+    tx: &Transaction,
+    u: &StockChange,
+    journal: &[String],
+) -> Result<bool> {
     // fast path (T2 journals): only a time bump and journal rows; the bump's row count
     // tells whether the stock exists (every stock has an `any` row)
     let plain = u.add_name.is_empty() && u.add_tag.is_empty() && u.remove_tag.is_empty();
@@ -338,7 +375,7 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
             if n == 0 && !stock_exists(c, tx, u.stock)? {
                 return Ok(false);
             }
-            append_journal(c, tx, u.stock, &u.journal)?;
+            append_encoded_journal(c, tx, u.stock, journal)?;
             return Ok(true);
         }
     }
@@ -382,7 +419,7 @@ pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result
             .map_err(|e| c.err(e))?;
         }
     }
-    append_journal(c, tx, u.stock, &u.journal)?;
+    append_encoded_journal(c, tx, u.stock, journal)?;
     Ok(true)
 }
 

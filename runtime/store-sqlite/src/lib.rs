@@ -338,7 +338,8 @@ impl Store for SqliteStore {
         items: &[(String, T2Outcome)],
         owner: &str,
     ) -> Result<Vec<Result<()>>> {
-        self.write(|c, tx| queue::complete_many(c, tx, items, owner))
+        let lines = queue::outcome_lines(&self.ctx(), items)?;
+        self.write(|c, tx| queue::complete_many(c, tx, items, &lines, owner))
     }
     fn complete_t2_journaled(
         &self,
@@ -346,10 +347,14 @@ impl Store for SqliteStore {
         owner: &str,
         journals: &[StockChange],
     ) -> Result<Vec<Result<()>>> {
+        // encoded first: the write lock is then held for the statements only
+        let c = self.ctx();
+        let lines = queue::outcome_lines(&c, items)?;
+        let docs = ingest::encode_journals(&c, journals)?;
         self.write(|c, tx| {
-            let done = queue::complete_many(c, tx, items, owner)?;
-            for u in journals {
-                ingest::update_stock(c, tx, u)?;
+            let done = queue::complete_many(c, tx, items, &lines, owner)?;
+            for (u, d) in journals.iter().zip(&docs) {
+                ingest::update_stock_encoded(c, tx, u, d)?;
             }
             Ok(done)
         })

@@ -244,16 +244,41 @@ fn lease_lost(id: &str, owner: &str) -> StoreError {
     }
 }
 
-/// [`complete`] for each item; a lost lease fails that item only.
+/// The line [`complete`] appends for each outcome that adds no tags (`None` for
+/// the others), encoded before the write transaction so that the write lock is
+/// held for the statements only.
+pub(crate) fn outcome_lines(c: &Ctx, items: &[(String, T2Outcome)]) -> Result<Vec<Option<String>>> {
+    items.iter().map(|(_, o)| outcome_line(c, o)).collect()
+}
+
+fn outcome_line(c: &Ctx, o: &T2Outcome) -> Result<Option<String>> {
+    if !(o.tag.is_empty() && o.meta.body_index.is_none()) {
+        return Ok(None);
+    }
+    let mut line = c.enc(&Appending {
+        meta: &o.meta,
+        body: o.body.as_ref(),
+    })?;
+    line.push('\n');
+    Ok(Some(line))
+}
+
+/// [`complete`] for each item, with its line from [`outcome_lines`]; a lost lease
+/// fails that item only.
 pub(crate) fn complete_many(
     c: &Ctx,
     tx: &Transaction,
     items: &[(String, T2Outcome)],
+    lines: &[Option<String>],
     owner: &str,
 ) -> Result<Vec<Result<()>>> {
     let mut out = Vec::with_capacity(items.len());
-    for (id, o) in items {
-        match complete(c, tx, id, owner, o) {
+    for ((id, o), line) in items.iter().zip(lines) {
+        let done = match line {
+            Some(line) => append_outcome(c, tx, id, owner, o, line),
+            None => complete(c, tx, id, owner, o),
+        };
+        match done {
             Err(e @ StoreError::LeaseLost { .. }) => out.push(Err(e)),
             Err(e) => return Err(e),
             Ok(()) => out.push(Ok(())),
@@ -269,8 +294,8 @@ pub(crate) fn complete(
     owner: &str,
     o: &T2Outcome,
 ) -> Result<()> {
-    if o.tag.is_empty() && o.meta.body_index.is_none() {
-        return append_outcome(c, tx, id, owner, o);
+    if let Some(line) = outcome_line(c, o)? {
+        return append_outcome(c, tx, id, owner, o, &line);
     }
     let row: Option<(Option<String>, i32, String, Option<String>)> = tx
         .query_row(
@@ -306,12 +331,14 @@ pub(crate) fn complete(
 /// [`complete`] without tags to add: the meta record and the result appended to
 /// the `out` column as one line of JSON, in one statement that also checks the
 /// lease, so the document is neither read nor re-encoded (nor parsed by SQLite).
-fn append_outcome(c: &Ctx, tx: &Transaction, id: &str, owner: &str, o: &T2Outcome) -> Result<()> {
-    let mut line = c.enc(&Appending {
-        meta: &o.meta,
-        body: o.body.as_ref(),
-    })?;
-    line.push('\n');
+fn append_outcome(
+    c: &Ctx,
+    tx: &Transaction,
+    id: &str,
+    owner: &str,
+    o: &T2Outcome,
+    line: &str,
+) -> Result<()> {
     let n = tx
         .exec(
             "UPDATE t2 SET code = ?2, lease_owner = NULL, lease_until = NULL, retry_after = ?3, \
