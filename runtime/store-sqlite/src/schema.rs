@@ -168,20 +168,18 @@ pub(crate) fn ensure(
 /// Stores made before T2 attempts were appended to `t2.out` get the column (a
 /// metadata-only change in SQLite; their results stay in the documents).
 fn add_t2_out(conn: &mut Connection) -> rusqlite::Result<()> {
-    let has: bool = conn.query_row(
-        "SELECT count(*) FROM pragma_table_info('t2') WHERE name = 'out'",
-        [],
-        |r| r.get::<_, i64>(0),
-    )? > 0;
-    if !has {
+    let has_out = |conn: &Connection| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('t2') WHERE name = 'out'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if !has_out(conn)? {
         if let Err(e) = conn.execute_batch("ALTER TABLE t2 ADD COLUMN out TEXT") {
             // another process opening the same store may have added it just now
-            let added: i64 = conn.query_row(
-                "SELECT count(*) FROM pragma_table_info('t2') WHERE name = 'out'",
-                [],
-                |r| r.get(0),
-            )?;
-            if added == 0 {
+            if !has_out(conn)? {
                 return Err(e);
             }
         }
