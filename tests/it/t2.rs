@@ -2,9 +2,8 @@
 //! (`tests/fixtures/lightcurve-golden.json`), several worker processes, a worker
 //! killed mid-run, failures with codes and trouble records, outdated results.
 
-use ampel_core::t0::{T0Config, T0Processor};
+use ampel_core::t0::T0Config;
 use ampel_core::t2::{outdated, T2Worker, T2WorkerConfig};
-use ampel_core::Clock;
 use ampel_interface::serde_json::{json, Value};
 use ampel_interface::*;
 use ampel_store::*;
@@ -53,17 +52,12 @@ fn light_curve_units_on_real_alerts_match_numpy() {
             "state_t2": [{"unit": "T2LightCurveSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
     }))
     .unwrap();
-    let clock = Clock::archive(0.0);
-    let mut t0 = T0Processor::new(cfg, &registry, &store, &clock).unwrap();
-    ampel_avro::input::walk(
-        &[ampel_tests::shared_alerts().join("ztf/fink-2019-v3.1")],
-        &ampel_avro::ReadOptions::default(),
-        &mut |item| {
-            t0.process(item).unwrap();
-            true
-        },
+    ampel_tests::ingest_archive(
+        cfg,
+        &registry,
+        &store,
+        &ampel_tests::shared_alerts().join("ztf/fink-2019-v3.1"),
     );
-    t0.finish(0.0, None).unwrap();
     let stats = run_worker(&store, &registry, worker("w"));
     assert_eq!(stats.ok.values().sum::<usize>(), 93, "{stats:?}");
     assert!(stats.failed.is_empty(), "{stats:?}");
@@ -454,17 +448,12 @@ fn units_reading_named_fields_give_the_results_of_whole_datapoints() {
     for named_fields in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("t2.db")).unwrap();
-        let clock = Clock::archive(0.0);
-        let mut t0 = T0Processor::new(cfg.clone(), &registry, &store, &clock).unwrap();
-        ampel_avro::input::walk(
-            &[ampel_tests::shared_alerts().join("ztf")],
-            &ampel_avro::ReadOptions::default(),
-            &mut |item| {
-                t0.process(item).unwrap();
-                true
-            },
+        ampel_tests::ingest_archive(
+            cfg.clone(),
+            &registry,
+            &store,
+            &ampel_tests::shared_alerts().join("ztf"),
         );
-        t0.finish(0.0, None).unwrap();
         let stats = run_worker(
             &store,
             &registry,

@@ -1,7 +1,7 @@
 //! T3 on real alerts: channel projection (a unit of channel A never receives channel
 //! B's documents), stock updates, T3 documents, failing units, the HTML report.
 
-use ampel_core::t0::{T0Config, T0Processor};
+use ampel_core::t0::T0Config;
 use ampel_core::t3::{run_t3, T3Config};
 use ampel_core::Clock;
 use ampel_interface::serde_json::{json, Value};
@@ -23,17 +23,12 @@ fn ingest(store: &dyn Store) {
     }))
     .unwrap();
     let registry = registry();
-    let clock = Clock::archive(0.0);
-    let mut t0 = T0Processor::new(cfg, &registry, store, &clock).unwrap();
-    ampel_avro::input::walk(
-        &[ampel_tests::shared_alerts().join("ztf")],
-        &ampel_avro::ReadOptions::default(),
-        &mut |i| {
-            t0.process(i).unwrap();
-            true
-        },
+    ampel_tests::ingest_archive(
+        cfg,
+        &registry,
+        store,
+        &ampel_tests::shared_alerts().join("ztf"),
     );
-    t0.finish(0.0, None).unwrap();
 }
 
 fn t3(units: Value) -> T3Config {

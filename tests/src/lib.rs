@@ -6,6 +6,27 @@ use ampel_store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Run T0 in archive mode (clock from the data) over every alert below `path` into
+/// `store`, as `ampel t0 --source` does; the run's counts.
+pub fn ingest_archive(
+    cfg: ampel_core::t0::T0Config,
+    registry: &ampel_interface::Registry,
+    store: &dyn Store,
+    path: &std::path::Path,
+) -> ampel_core::t0::T0Stats {
+    let clock = ampel_core::Clock::archive(0.0);
+    let mut t0 = ampel_core::t0::T0Processor::new(cfg, registry, store, &clock).expect("t0");
+    ampel_avro::input::walk(
+        &[path.to_path_buf()],
+        &ampel_avro::ReadOptions::default(),
+        &mut |item| {
+            t0.process(item).expect("t0 process");
+            true
+        },
+    );
+    t0.finish(0.0, None).expect("t0 finish")
+}
+
 /// Root of the repository.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -257,10 +257,14 @@ impl<R: BlockSource> ContainerReader<R> {
                 let mut decoded = decode_values(&mut d, &self.schema, count, json, out);
                 let w = d.source();
                 if w.short() || !w.finish() {
-                    // the file ended inside the block: say so, as for a whole-block read
-                    decoded = Err(AvroError::Container(
-                        "truncated file: end of data inside block".into(),
-                    ));
+                    // the file ended (or failed) inside the block: say so, as for a
+                    // whole-block read
+                    decoded = Err(match w.take_error() {
+                        Some(e) => AvroError::Io(e.to_string()),
+                        None => {
+                            AvroError::Container("truncated file: end of data inside block".into())
+                        }
+                    });
                 }
                 return self.after_block(decoded, out, start);
             }

@@ -245,6 +245,11 @@ impl Window<'_> {
         self.short
     }
 
+    /// The read error that ended the window early, if it was not the end of the file.
+    pub fn take_error(&mut self) -> Option<std::io::Error> {
+        self.reader.take_error()
+    }
+
     /// Step over what the decoder left of the window; false if the file ends first.
     pub fn finish(&mut self) -> bool {
         let rest = self.len - self.pos;

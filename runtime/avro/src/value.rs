@@ -313,20 +313,26 @@ impl<S: Source> Decoder<S> {
         };
         match schema {
             Schema::Int | Schema::Long => Ok(Value::Long(self.long()?)),
-            Schema::Float => {
-                let b = self.take(4, "float")?;
-                Ok(Value::Double(f64::from(f32::from_le_bytes([
-                    b[0], b[1], b[2], b[3],
-                ]))))
-            }
-            Schema::Double => {
-                let b = self.take(8, "double")?;
-                Ok(Value::Double(f64::from_le_bytes(
-                    b.try_into().unwrap_or([0; 8]),
-                )))
-            }
+            Schema::Float => self.float(),
+            Schema::Double => self.double(),
             other => self.value(other),
         }
+    }
+
+    #[inline(always)]
+    fn float(&mut self) -> Result<Value, AvroError> {
+        let b = self.take(4, "float")?;
+        Ok(Value::Double(f64::from(f32::from_le_bytes([
+            b[0], b[1], b[2], b[3],
+        ]))))
+    }
+
+    #[inline(always)]
+    fn double(&mut self) -> Result<Value, AvroError> {
+        let b = self.take(8, "double")?;
+        Ok(Value::Double(f64::from_le_bytes(
+            b.try_into().unwrap_or([0; 8]),
+        )))
     }
 
     /// Decode one value of `schema`.
@@ -335,14 +341,8 @@ impl<S: Source> Decoder<S> {
             Schema::Null => Value::Null,
             Schema::Boolean => Value::Boolean(self.take(1, "boolean")?[0] != 0),
             Schema::Int | Schema::Long => Value::Long(self.long()?),
-            Schema::Float => {
-                let b = self.take(4, "float")?;
-                Value::Double(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            }
-            Schema::Double => {
-                let b = self.take(8, "double")?;
-                Value::Double(f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-            }
+            Schema::Float => self.float()?,
+            Schema::Double => self.double()?,
             Schema::Bytes => {
                 let n = self.len("bytes")?;
                 self.bytes(n)?

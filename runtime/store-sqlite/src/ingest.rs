@@ -255,11 +255,12 @@ fn append_journal(
     stock: StockId,
     journal: &[JournalRecord],
 ) -> Result<()> {
-    let docs = journal
-        .iter()
-        .map(|j| c.enc(j))
-        .collect::<Result<Vec<_>>>()?;
-    append_encoded_journal(c, tx, stock, &docs)
+    append_encoded_journal(c, tx, stock, &encode_journal(c, journal)?)
+}
+
+/// Journal entries as stored.
+fn encode_journal(c: &Ctx, journal: &[JournalRecord]) -> Result<Vec<String>> {
+    journal.iter().map(|j| c.enc(j)).collect()
 }
 
 /// Journal entries already encoded (see [`update_stock_encoded`]).
@@ -283,7 +284,7 @@ fn append_encoded_journal(
 pub(crate) fn encode_journals(c: &Ctx, updates: &[StockChange]) -> Result<Vec<Vec<String>>> {
     updates
         .iter()
-        .map(|u| u.journal.iter().map(|j| c.enc(j)).collect())
+        .map(|u| encode_journal(c, &u.journal))
         .collect()
 }
 
@@ -338,12 +339,7 @@ fn stock_exists(c: &Ctx, tx: &Transaction, stock: StockId) -> Result<bool> {
 }
 
 pub(crate) fn update_stock(c: &Ctx, tx: &Transaction, u: &StockChange) -> Result<bool> {
-    let docs = u
-        .journal
-        .iter()
-        .map(|j| c.enc(j))
-        .collect::<Result<Vec<_>>>()?;
-    update_stock_encoded(c, tx, u, &docs)
+    update_stock_encoded(c, tx, u, &encode_journal(c, &u.journal)?)
 }
 
 /// [`update_stock`] with the journal entries already encoded (`journal`).

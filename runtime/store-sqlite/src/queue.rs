@@ -276,7 +276,7 @@ pub(crate) fn complete_many(
     for ((id, o), line) in items.iter().zip(lines) {
         let done = match line {
             Some(line) => append_outcome(c, tx, id, owner, o, line),
-            None => complete(c, tx, id, owner, o),
+            None => rewrite_outcome(c, tx, id, owner, o),
         };
         match done {
             Err(e @ StoreError::LeaseLost { .. }) => out.push(Err(e)),
@@ -287,6 +287,7 @@ pub(crate) fn complete_many(
     Ok(out)
 }
 
+/// Finish a claimed ticket with `o` (checking that `owner` still holds the lease).
 pub(crate) fn complete(
     c: &Ctx,
     tx: &Transaction,
@@ -294,9 +295,15 @@ pub(crate) fn complete(
     owner: &str,
     o: &T2Outcome,
 ) -> Result<()> {
-    if let Some(line) = outcome_line(c, o)? {
-        return append_outcome(c, tx, id, owner, o, &line);
+    match outcome_line(c, o)? {
+        Some(line) => append_outcome(c, tx, id, owner, o, &line),
+        None => rewrite_outcome(c, tx, id, owner, o),
     }
+}
+
+/// [`complete`] with tags to add: the document is read (appended attempts folded
+/// in), extended and written back whole.
+fn rewrite_outcome(c: &Ctx, tx: &Transaction, id: &str, owner: &str, o: &T2Outcome) -> Result<()> {
     let row: Option<(Option<String>, i32, String, Option<String>)> = tx
         .query_row(
             "SELECT lease_owner, code, doc, out FROM t2 WHERE id = ?1",
