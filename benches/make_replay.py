@@ -20,7 +20,7 @@ import fastavro
 
 N = int(sys.argv[1])
 OUT = sys.argv[2]
-SRC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "alerts", "ztf", "fink-2020-v3.3", "*.avro")
+SRC = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "alerts", "ztf", "fink-2020-v3.3", "*.avro")
 
 alerts, schema = [], None
 for f in sorted(glob.glob(SRC)):

@@ -35,7 +35,7 @@ const RUNS: usize = 5;
 
 fn main() {
     let (archive, report) = demo_image();
-    let alerts = repo().join("tests/data/alerts/ztf-fink-2020-v3.3");
+    let alerts = repo().join("tests/data/alerts/ztf/fink-2020-v3.3");
     let dir = tempfile::tempdir().unwrap();
     let cache = shared_cache();
     let rootfs = cache.join("rootfs").join(

@@ -35,6 +35,7 @@
 use crate::manifest::{CrateRef, CrateSource, Manifest};
 use crate::BuildError;
 use ampel_core::instance::UnitInfo;
+use ampel_core::Progress;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -86,8 +87,6 @@ pub struct BuildOptions {
     pub source_root: PathBuf,
     /// Cache: generated crates, finished binaries by build key, cargo's target dir.
     pub cache_dir: PathBuf,
-    /// Show a progress bar (else plain lines on stderr).
-    pub progress: bool,
     /// The rustc wrapper: an executable whose `main` calls [`rustc_wrapper_main`]
     /// first (the `ampel` binary).
     pub wrapper: PathBuf,
@@ -538,7 +537,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
             cflags: &cflags,
             wrapper: &opts.wrapper,
         };
-        cargo_build(&work, &target, &flags, packages, m, opts.progress)?;
+        cargo_build(&work, &target, &flags, packages, m)?;
         built.seconds = started.elapsed().as_secs_f64();
         let out = target.join(TARGET).join("release").join("ampel");
         let tmp = cache.join("builds").join(format!(
@@ -580,7 +579,6 @@ fn cargo_build(
     flags: &Flags,
     packages: usize,
     m: &Manifest,
-    progress: bool,
 ) -> Result<(), BuildError> {
     let mut cmd = cargo();
     cmd.args(["build", "--release", "--locked", "--target", TARGET])
@@ -616,21 +614,15 @@ fn cargo_build(
         }
         s
     });
-    let bar = if progress {
-        indicatif::ProgressBar::new(packages as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} compiling the instance runtime [{bar:30}] {pos}/{len} crates ({elapsed}) {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
+    // a bar on a terminal; in a log, a line at least every 10 s (a cold build takes
+    // minutes and cargo's own output is captured here)
+    let progress = ampel_commands::progress::Reporter::from_env();
+    progress.start(
+        "compiling the instance runtime (release, static)",
+        "crates",
+        Some(packages as u64),
     );
-    if !progress {
-        eprintln!("compiling the instance runtime ({packages} crates, release, static)...");
-    }
+    let mut compiled = 0u64;
     let mut messages = Vec::new();
     if let Some(out) = child.stdout.take() {
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
@@ -639,8 +631,8 @@ fn cargo_build(
             };
             match v["reason"].as_str() {
                 Some("compiler-artifact") => {
-                    bar.inc(1);
-                    bar.set_message(v["target"]["name"].as_str().unwrap_or("").to_string());
+                    compiled += 1;
+                    progress.set(compiled);
                 }
                 Some("compiler-message") if v["message"]["level"] == "error" => {
                     messages.push(v["message"].clone())
@@ -653,7 +645,7 @@ fn cargo_build(
         .wait()
         .map_err(|e| BuildError::Tool(format!("cargo: {e}")))?;
     let stderr = err_thread.join().unwrap_or_default();
-    bar.finish_and_clear();
+    progress.finish();
     if status.success() {
         return Ok(());
     }

@@ -51,7 +51,7 @@ enum HostCommand {
     /// input, run the instance's archival job, write a run record (run.json), and
     /// print REPRODUCED when the results digest equals the expected one.
     ///
-    /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf-fink-2020-v3.3
+    /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf/fink-2020-v3.3
     Reproduce(cli::ReproduceArgs),
 }
 

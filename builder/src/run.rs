@@ -22,7 +22,6 @@ use crate::inspect::OpenImage;
 use crate::pack::{BINARY, CONFIG};
 use crate::BuildError;
 use ampel_images::archive::layer_files;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -278,16 +277,17 @@ fn finish(
 ) -> Result<RunOutcome, BuildError> {
     let started = std::time::Instant::now();
     cmd.stdin(Stdio::null());
-    if spec.capture_stdout {
-        cmd.stdout(Stdio::piped());
-    }
+    // stderr passes straight through, so the instance's progress lines appear while
+    // it runs (not all at its end)
+    cmd.stderr(Stdio::inherit());
+    cmd.stdout(if spec.capture_stdout {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    });
     let out = cmd
         .output()
         .map_err(|e| BuildError::Tool(format!("cannot start the {} run: {e}", runtime.as_str())))?;
-    if !spec.capture_stdout {
-        let _ = std::io::stdout().write_all(&out.stdout);
-    }
-    let _ = std::io::stderr().write_all(&out.stderr);
     Ok(RunOutcome {
         runtime,
         runtime_detail: detail,

@@ -149,20 +149,28 @@ fn link_hash_matches_python_ampel() {
 fn explain_tells_who_made_a_t2_result() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shared = support::shared_alerts();
+    let alerts = support::real_alerts();
     let job = dir.path().join("demo.job.toml");
     std::fs::write(
         &job,
         format!(
             "name = \"demo\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n",
             repo.join("manifests/ztf-demo.t0.toml").display().to_string(),
-            shared.join("ztf/fink-2019-v3.1").display().to_string()
+            alerts.join("ztf/fink-2019-v3.1").display().to_string()
         ),
     )
     .unwrap();
     let out = ampel(&["job", job.to_str().unwrap()], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("results digest"));
+    // without a terminal (the test's pipe), each task says what it did when it ends
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("task 1/2 (t0): 31 alerts read, done in"),
+        "{err}"
+    );
+    assert!(err.contains("task 2/2 (t2): "), "{err}");
+    assert!(err.contains(" tickets done, done in"), "{err}");
     let events: serde_json::Value =
         serde_json::from_slice(&ampel(&["event", "--json"], dir.path()).stdout).unwrap();
     assert_eq!(events.as_array().unwrap().len(), 2, "one run per task");
@@ -220,14 +228,14 @@ fn explain_tells_who_made_a_t2_result() {
 fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let shared = support::shared_alerts();
+    let alerts = support::real_alerts();
     let t0 = ampel(
         &[
             "t0",
             "--config",
             repo.join("manifests/ztf-demo.t0.toml").to_str().unwrap(),
             "--source",
-            shared.join("ztf/fink-2019-v3.1").to_str().unwrap(),
+            alerts.join("ztf/fink-2019-v3.1").to_str().unwrap(),
         ],
         dir.path(),
     );

@@ -1,5 +1,5 @@
 //! Live mode against a real Kafka-protocol broker (tansu) on 127.0.0.1: the real
-//! alerts of `../shared/data` produced with `ampel kafka produce` and consumed by a
+//! alerts of `tests/data` produced with `ampel kafka produce` and consumed by a
 //! live T0. A stop mid-stream and a restart lose and repeat nothing (the documents
 //! equal an archive ingestion of the same files); a poison message is a trouble
 //! record and its offset is committed past; a broker down at start is a clear error
@@ -214,7 +214,7 @@ fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
         "ztf/ampel-2018-v1.8",
     ]
     .iter()
-    .map(|s| shared_alerts().join(s))
+    .map(|s| real_alerts().join(s))
     .collect();
     let cfg = t0_config(dir.path(), "ztf");
     // produce slowly in the background while the consumer runs, stop it mid-stream
@@ -288,8 +288,8 @@ fn rubin_alerts_and_a_poison_message_are_committed_past() {
     create_topic(dir.path(), &kafka, "lsst");
     let poison = dir.path().join("poison.bin");
     std::fs::write(&poison, b"\x00\x00\x00\x03\x84 this is not an alert").unwrap();
-    let confluent = shared_alerts().join("lsst/boom-confluent-v9.0");
-    let fink = shared_alerts().join("lsst/fink-rubin-v9.0");
+    let confluent = real_alerts().join("lsst/boom-confluent-v9.0");
+    let fink = real_alerts().join("lsst/fink-rubin-v9.0");
     let p = produce(
         dir.path(),
         &kafka,
@@ -371,8 +371,8 @@ fn a_broker_lost_mid_stream_is_waited_for_and_consumption_resumes() {
     let dir = tempfile::tempdir().unwrap();
     create_topic(dir.path(), &kafka, "ztf");
     let cfg = t0_config(dir.path(), "ztf");
-    let a = shared_alerts().join("ztf/fink-2020-v3.3");
-    let b = shared_alerts().join("ztf/fink-2019-v3.1");
+    let a = real_alerts().join("ztf/fink-2020-v3.3");
+    let b = real_alerts().join("ztf/fink-2019-v3.1");
     produce(dir.path(), &kafka, "ztf", std::slice::from_ref(&a), "0");
     let c = consumer(dir.path(), "sqlite:lost.db", &cfg, &kafka, "ztf", &[]);
     let want_a = archive(dir.path(), &cfg, std::slice::from_ref(&a))["t0"]
@@ -446,7 +446,7 @@ t3_units = [{{ unit = "T3ReportExporter" }}]
         dir.path(),
         &kafka,
         "ztf",
-        &[shared_alerts().join("ztf/fink-2020-v3.3")],
+        &[real_alerts().join("ztf/fink-2020-v3.3")],
         "0",
     );
     // a report listing the alerts' objects appears without any manual step

@@ -11,7 +11,7 @@ use std::path::Path;
 use support::*;
 
 fn alerts() -> std::path::PathBuf {
-    repo().join("tests/data/alerts/ztf-fink-2020-v3.3")
+    repo().join("tests/data/alerts/ztf/fink-2020-v3.3")
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use support::*;
 
 fn alerts() -> PathBuf {
-    repo().join("tests/data/alerts/ztf-fink-2020-v3.3")
+    repo().join("tests/data/alerts/ztf/fink-2020-v3.3")
 }
 
 fn reproduce(archive: &Path, extra: &[&str], dir: &Path) -> std::process::Output {
@@ -295,7 +295,7 @@ fn image_run_passes_arguments_and_maps_paths_under_native_and_oci() {
                 "--config",
                 "/etc/ampel/instance.json",
                 "--source",
-                "/inputs/ztf-fink-2020-v3.3",
+                "/inputs/fink-2020-v3.3",
             ],
             dir.path(),
         );

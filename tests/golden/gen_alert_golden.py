@@ -5,7 +5,7 @@ fastavro (an independent Avro decoder) and Python AMPEL's ZTF units themselves.
 Rerun with:
     python3 -m venv /tmp/pyampel
     /tmp/pyampel/bin/pip install ampel-ztf fastavro lsst-alert-packet
-    /tmp/pyampel/bin/python tests/golden/gen_alert_golden.py ../shared/data/alerts > tests/fixtures/alerts-golden.json
+    /tmp/pyampel/bin/python tests/golden/gen_alert_golden.py tests/data/alerts > tests/fixtures/alerts-golden.json
 
 Per ZTF alert: candid, objectId, the stock id (ZTFIdMapper.to_ampel_id), and the
 datapoints ZiAlertSupplier + ZiDataPointShaper produce (ids, tags, upper-limit

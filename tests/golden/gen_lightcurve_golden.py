@@ -2,7 +2,7 @@
 """Expected light-curve results for the fink-2019-v3.1 alerts, computed with numpy
 from the Avro content read by fastavro (independently of the Rust code).
 
-    /tmp/pyampel/bin/python tests/golden/gen_lightcurve_golden.py ../shared/data/alerts > tests/fixtures/lightcurve-golden.json
+    /tmp/pyampel/bin/python tests/golden/gen_lightcurve_golden.py tests/data/alerts > tests/fixtures/lightcurve-golden.json
 
 Per alert (by candid): detections (candidate + prv_candidates with a candid and a magpsf),
 summary values, and per band the weighted least-squares lines (weights 1/sigma^2)

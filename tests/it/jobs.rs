@@ -8,7 +8,7 @@ fn job_file(dir: &std::path::Path) -> std::path::PathBuf {
     let t0 = ampel_tests::repo_root()
         .join("manifests")
         .join("ztf-demo.t0.toml");
-    let src = ampel_tests::shared_alerts().join("ztf");
+    let src = ampel_tests::real_alerts().join("ztf");
     let text = format!(
         "name = \"repro\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n[[task]]\nkind = \"t3\"\nprocess = \"report\"\nselect = {{ channel_any = [\"DEMO_BRIGHT\"] }}\nunits = [{{ unit = \"T3ReportExporter\", channel = \"DEMO_BRIGHT\" }}]\n",
         t0.display().to_string(),
@@ -32,7 +32,15 @@ fn the_same_job_gives_the_same_digest_in_one_process_and_in_another() {
             dir.path().join(format!("run{i}.db")).display()
         ))
         .unwrap();
-        let report = run_job(&job, dir.path(), &registry, store.as_ref(), dir.path()).unwrap();
+        let report = run_job(
+            &job,
+            dir.path(),
+            &registry,
+            store.as_ref(),
+            dir.path(),
+            &ampel_core::Silent,
+        )
+        .unwrap();
         assert!(
             report.digest.collections["t2"].0 > 0,
             "the job made T2 results"
@@ -65,10 +73,25 @@ fn a_job_refuses_a_store_that_is_not_fresh_and_reports_config_positions() {
     let registry = ampel_tests::units::registry();
     let uri = format!("sqlite:{}", dir.path().join("used.db").display());
     let store = ampel_commands::open_store(&uri).unwrap();
-    run_job(&job, dir.path(), &registry, store.as_ref(), dir.path()).unwrap();
-    let e = run_job(&job, dir.path(), &registry, store.as_ref(), dir.path())
-        .unwrap_err()
-        .to_string();
+    run_job(
+        &job,
+        dir.path(),
+        &registry,
+        store.as_ref(),
+        dir.path(),
+        &ampel_core::Silent,
+    )
+    .unwrap();
+    let e = run_job(
+        &job,
+        dir.path(),
+        &registry,
+        store.as_ref(),
+        dir.path(),
+        &ampel_core::Silent,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("fresh, empty store") && e.contains("used.db"),
         "{e}"

@@ -9,7 +9,7 @@ use ampel_core::live::{run_live, AlertStream, LiveOptions, Message};
 use ampel_core::t0::{T0Config, T0Processor};
 use ampel_core::Clock;
 use ampel_store::{Store, T2Filter};
-use ampel_tests::{shared_alerts, units::registry};
+use ampel_tests::{real_alerts, units::registry};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -67,7 +67,7 @@ fn config() -> T0Config {
 
 /// The fink alerts, named by candid, as messages; a garbage one after the tenth.
 fn messages() -> Vec<(Option<i64>, Message)> {
-    let dir = shared_alerts().join("ztf/fink-2020-v3.3");
+    let dir = real_alerts().join("ztf/fink-2020-v3.3");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -200,7 +200,7 @@ fn live_batches_commit_after_persisting_and_a_restart_loses_and_repeats_nothing(
     .unwrap();
     let mut t0 = T0Processor::new(config(), &registry, archive.as_ref(), &clock).unwrap();
     ampel_avro::input::walk(
-        &[shared_alerts().join("ztf/fink-2020-v3.3")],
+        &[real_alerts().join("ztf/fink-2020-v3.3")],
         &ampel_avro::ReadOptions::default(),
         &mut |item| {
             t0.process(item).unwrap();

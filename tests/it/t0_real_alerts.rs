@@ -1,4 +1,4 @@
-//! Real alerts in, documents out: every alert of `../shared/data` is read, supplied,
+//! Real alerts in, documents out: every alert of `tests/data` is read, supplied,
 //! shaped and ingested, and checked against `tests/fixtures/alerts-golden.json`
 //! (produced by fastavro and Python AMPEL's own ZTF units).
 
@@ -20,7 +20,7 @@ fn golden() -> Value {
 
 /// Packets and damaged-file names of one folder, as our reader sees them.
 fn read(folder: &str) -> (Vec<(String, Value)>, Vec<String>) {
-    let root = ampel_tests::shared_alerts();
+    let root = ampel_tests::real_alerts();
     let (mut packets, mut damaged) = (Vec::new(), Vec::new());
     walk(&[root.join(folder)], &ReadOptions::default(), &mut |item| {
         match item {
@@ -257,7 +257,7 @@ fn run_t0(store: &dyn Store, cfg: T0Config, folder: &str) -> ampel_core::t0::T0S
     let clock = Clock::archive(0.0);
     let mut proc = T0Processor::new(cfg, &registry, store, &clock).unwrap();
     walk(
-        &[ampel_tests::shared_alerts().join(folder)],
+        &[ampel_tests::real_alerts().join(folder)],
         &ReadOptions::default(),
         &mut |item| {
             proc.process(item).unwrap();
@@ -424,7 +424,7 @@ fn direct_json_decoding_equals_avro_values_converted() {
             ..ReadOptions::default()
         };
         walk(
-            &[ampel_tests::shared_alerts().join(folder)],
+            &[ampel_tests::real_alerts().join(folder)],
             &opts,
             &mut |item| {
                 if let Item::Packet(p) = item {
@@ -458,7 +458,7 @@ fn filter_errors_are_recorded_and_error_max_stops_the_run() {
     proc.register_rejections(Box::new(std::fs::File::create(&register).unwrap()))
         .unwrap();
     walk(
-        &[ampel_tests::shared_alerts().join("ztf/fink-2020-v3.3")],
+        &[ampel_tests::real_alerts().join("ztf/fink-2020-v3.3")],
         &ReadOptions::default(),
         &mut |item| {
             proc.process(item).unwrap();
@@ -497,7 +497,7 @@ fn filter_errors_are_recorded_and_error_max_stops_the_run() {
     let mut proc = T0Processor::new(cfg, &registry, &store, &clock).unwrap();
     let mut stopped = None;
     walk(
-        &[ampel_tests::shared_alerts().join("ztf/fink-2020-v3.3")],
+        &[ampel_tests::real_alerts().join("ztf/fink-2020-v3.3")],
         &ReadOptions::default(),
         &mut |item| match proc.process(item) {
             Ok(()) => true,
@@ -579,7 +579,7 @@ fn filtering_on_named_fields_gives_the_same_documents_as_whole_alerts() {
                 proc.filter_whole_alerts();
             }
             walk(
-                &[ampel_tests::shared_alerts().join(folder)],
+                &[ampel_tests::real_alerts().join(folder)],
                 &opts,
                 &mut |item| {
                     proc.process(item).unwrap();

@@ -56,7 +56,7 @@ fn light_curve_units_on_real_alerts_match_numpy() {
         cfg,
         &registry,
         &store,
-        &ampel_tests::shared_alerts().join("ztf/fink-2019-v3.1"),
+        &ampel_tests::real_alerts().join("ztf/fink-2019-v3.1"),
     );
     let stats = run_worker(&store, &registry, worker("w"));
     assert_eq!(stats.ok.values().sum::<usize>(), 93, "{stats:?}");
@@ -452,7 +452,7 @@ fn units_reading_named_fields_give_the_results_of_whole_datapoints() {
             cfg.clone(),
             &registry,
             &store,
-            &ampel_tests::shared_alerts().join("ztf"),
+            &ampel_tests::real_alerts().join("ztf"),
         );
         let stats = run_worker(
             &store,

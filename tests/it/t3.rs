@@ -27,7 +27,7 @@ fn ingest(store: &dyn Store) {
         cfg,
         &registry,
         store,
-        &ampel_tests::shared_alerts().join("ztf"),
+        &ampel_tests::real_alerts().join("ztf"),
     );
 }
 

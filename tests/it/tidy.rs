@@ -66,3 +66,48 @@ fn serde_json_maps_stay_sorted() {
         "some crate enabled serde_json/preserve_order (see `cargo tree -e features -i serde_json`)"
     );
 }
+
+/// Source, script and configuration files of the repository (no `target/`, no hidden
+/// folders), by extension.
+fn files_with(exts: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && !name.starts_with('.') {
+                    walk(&path, exts, out);
+                }
+            } else if exts.iter().any(|e| name.ends_with(e)) || !name.contains('.') {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&ampel_tests::repo_root(), exts, &mut out);
+    out
+}
+
+#[test]
+fn nothing_reads_data_from_outside_the_repository() {
+    // a clone is all the tests, benchmarks, scripts and manifests need: the real alerts
+    // live in tests/data (a sibling folder of shared data exists only on the
+    // developers' machines)
+    let mut files = files_with(&[".rs", ".py", ".toml", ".sh"]);
+    files.push(ampel_tests::repo_root().join(".ci/run"));
+    let offenders: Vec<String> = files
+        .into_iter()
+        .filter(|p| {
+            // the needle is built so that this file does not match itself
+            let needle = format!("../{}", "shared");
+            std::fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).contains(&needle))
+                .unwrap_or(false)
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these files reach outside the repository (copy the data into tests/data): {offenders:#?}"
+    );
+}

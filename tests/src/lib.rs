@@ -1,5 +1,5 @@
 //! Shared helpers of the workspace integration tests (`tests/it`): test backends
-//! and paths to fixtures and the shared alert data.
+//! and paths to fixtures and the real alerts of `tests/data`.
 
 use ampel_store::conformance::Backend;
 use ampel_store::Store;
@@ -32,19 +32,10 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The shared real alerts: `$AMPEL_SHARED_DATA/alerts`, by default
-/// `../shared/data/alerts` beside the repository.
-pub fn shared_alerts() -> PathBuf {
-    let data = std::env::var_os("AMPEL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("..").join("shared").join("data"));
-    let p = data.join("alerts");
-    assert!(
-        p.is_dir(),
-        "the shared alert data is missing at {}",
-        p.display()
-    );
-    p
+/// The real alerts shipped with the repository (`tests/data/alerts`, with their
+/// sources and licenses in its README).
+pub fn real_alerts() -> PathBuf {
+    repo_root().join("tests").join("data").join("alerts")
 }
 
 /// A fixture file under `tests/fixtures`.

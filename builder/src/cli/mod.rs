@@ -495,7 +495,6 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
         let opts = BuildOptions {
             source_root: ampel_builder::source_root(None)?,
             cache_dir: ampel_builder::cache_dir(r.cache.as_deref()),
-            progress: std::io::stderr().is_terminal(),
             wrapper: std::env::current_exe()
                 .context("cannot find the ampel executable (the rustc wrapper)")?,
         };
@@ -643,7 +642,6 @@ fn build(
     let opts = BuildOptions {
         source_root: ampel_builder::source_root(source)?,
         cache_dir: ampel_builder::cache_dir(cache),
-        progress: std::io::stderr().is_terminal(),
         wrapper: std::env::current_exe()
             .context("cannot find the ampel executable (the rustc wrapper)")?,
     };

@@ -16,19 +16,10 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// The shared real alerts: `$AMPEL_SHARED_DATA/alerts`, by default
-/// `../shared/data/alerts` beside the repository; a clear failure when absent.
-pub fn shared_alerts() -> PathBuf {
-    let data = std::env::var_os("AMPEL_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"));
-    let p = data.join("alerts");
-    assert!(
-        p.is_dir(),
-        "the shared alert data is missing at {} (set AMPEL_SHARED_DATA)",
-        p.display()
-    );
-    p
+/// The real alerts shipped with the repository (`tests/data/alerts`, with their
+/// sources and licenses in its README).
+pub fn real_alerts() -> PathBuf {
+    repo().join("tests/data/alerts")
 }
 
 /// The build cache shared by the tests of one run (kept between runs).
@@ -125,7 +116,7 @@ pub fn demo_image() -> &'static (PathBuf, serde_json::Value) {
 pub fn tool(name: &str) -> Command {
     assert!(
         have(name),
-        "{name} is required for this test (apt-get install {name}; .ci/run installs it)"
+        "{name} is required for this test: run the tests with scripts/test (the README's test command), which installs it"
     );
     Command::new(name)
 }
@@ -173,7 +164,7 @@ impl Dockerd {
     /// Start dockerd and wait until it answers; `Err` says why it cannot run here.
     pub fn start() -> Result<Dockerd, String> {
         if !have("dockerd") {
-            return Err("dockerd is not installed (apt-get install docker.io)".into());
+            return Err("dockerd is not installed: run the tests with scripts/test (the README's test command), which installs docker.io".into());
         }
         let dir = tempfile::Builder::new()
             .prefix("dkr")
@@ -272,7 +263,7 @@ impl Registry {
     pub fn start(users: &[(&str, &str)]) -> Registry {
         assert!(
             have("docker-registry"),
-            "docker-registry is required for this test (apt-get install docker-registry; .ci/run installs it)"
+            "docker-registry is required for this test: run the tests with scripts/test (the README's test command), which installs it"
         );
         let dir = tempfile::tempdir().unwrap();
         let addr = free_loopback_addr();
@@ -354,7 +345,7 @@ pub fn tansu_binary() -> PathBuf {
     let p = home.join("bin/tansu");
     assert!(
         p.is_file(),
-        "tansu is required for the Kafka tests: cargo install tansu --locked --features dynostore,libsql (.ci/run installs it)"
+        "tansu is required for the Kafka tests: run the tests with scripts/test (the README's test command), which installs it (cargo install tansu)"
     );
     p
 }

@@ -38,7 +38,7 @@ pub enum RuntimeCommand {
     /// Sources are Avro files (ZTF or Rubin), directories of them, tar or tar.gz
     /// archives, or Confluent-framed messages. Damaged inputs are reported and skipped.
     ///
-    /// Example: ampel t0 --config manifests/ztf-demo.t0.toml --source ../shared/data/alerts/ztf
+    /// Example: ampel t0 --config manifests/ztf-demo.t0.toml --source tests/data/alerts/ztf
     T0(crate::t0::T0Args),
     /// Run and inspect T2: workers, results, resets, outdated results.
     #[command(subcommand)]

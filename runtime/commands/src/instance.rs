@@ -179,8 +179,15 @@ fn run_archive(
     };
     let store = open_store(&db)?;
     let plan = cfg.archive_plan(inputs);
-    let report = run_plan(&cfg.name, &plan, registry, store.as_ref(), out)
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let report = run_plan(
+        &cfg.name,
+        &plan,
+        registry,
+        store.as_ref(),
+        out,
+        &crate::progress::Reporter::from_env(),
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
     let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
     v["instance"] = json!({"name": cfg.name, "version": cfg.version});
     v["store"] = json!(redact(&db));

@@ -39,7 +39,7 @@ pub enum KafkaCommand {
     /// Publish alert files, one message each (a ZTF Avro container file, or a Rubin
     /// Confluent-framed message); directories are read in sorted order.
     ///
-    /// Example: ampel kafka produce --brokers 127.0.0.1:9092 --topic ztf ../shared/data/alerts/ztf/fink-2020-v3.3
+    /// Example: ampel kafka produce --brokers 127.0.0.1:9092 --topic ztf tests/data/alerts/ztf/fink-2020-v3.3
     Produce {
         /// The brokers.
         #[command(flatten)]

@@ -9,6 +9,7 @@ mod dump;
 mod instance;
 mod kafka;
 mod main_fn;
+pub mod progress;
 mod provenance;
 mod t0;
 mod t2;

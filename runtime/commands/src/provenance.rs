@@ -20,8 +20,15 @@ pub fn job(
     let job = load_job(file).map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = open_store(&args.db)?;
     let base = file.parent().unwrap_or(Path::new("."));
-    let report = run_job(&job, base, registry, store.as_ref(), out)
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let report = run_job(
+        &job,
+        base,
+        registry,
+        store.as_ref(),
+        out,
+        &crate::progress::Reporter::from_env(),
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
     let v = serde_json::to_value(&report).unwrap_or(Value::Null);
     emit(args.json, &v, || {
         let mut t = table(&["", ""]);

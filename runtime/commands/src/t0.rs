@@ -4,7 +4,7 @@ use crate::cli::{emit, table, CommandError, RuntimeArgs};
 use crate::uri::open_store;
 use ampel_avro::{read_inputs, ReadOptions};
 use ampel_core::t0::{T0Config, T0Processor};
-use ampel_core::Clock;
+use ampel_core::{Clock, Progress};
 use ampel_interface::Registry;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -78,30 +78,25 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
             ..ReadOptions::default()
         },
     );
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {pos} alerts read [{elapsed}] {per_sec} {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    let progress = crate::progress::Reporter::from_env();
+    progress.start("t0", "alerts read", None);
     let mut stopped = None;
     for item in rx.by_ref() {
         if let ampel_avro::Item::Damaged(d) = &item {
-            bar.suspend(|| eprintln!("damaged input: {d}"));
+            progress.println(&format!("damaged input: {d}"));
         }
         if let Err(e) = proc.process(item) {
             stopped = Some(e);
             break;
         }
-        bar.set_position(proc.stats.alerts as u64);
+        progress.set(proc.stats.alerts as u64);
         if proc.done() {
             break;
         }
     }
     drop(rx);
     let _ = reader.join();
-    bar.finish_and_clear();
+    progress.finish();
     let run = proc.run_id();
     let stats = proc.finish(started.elapsed().as_secs_f64(), stopped.as_ref())?;
     let v = serde_json::json!({ "run": run, "stats": stats });

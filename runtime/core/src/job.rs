@@ -6,7 +6,7 @@
 //! [[task]]
 //! kind = "t0"
 //! config = "ztf-demo.t0.toml"          # relative to the job file
-//! source = ["../../shared/data/alerts/ztf"]
+//! source = ["../tests/data/alerts/ztf"]
 //! [[task]]
 //! kind = "t2"                          # until no ticket is left
 //! [[task]]
@@ -21,6 +21,7 @@
 
 use crate::clock::Clock;
 use crate::digest::{results_digest, ResultsDigest};
+use crate::progress::Progress;
 use crate::t0::{T0Config, T0Processor, T0Stats};
 use crate::t2::{T2Stats, T2Worker, T2WorkerConfig};
 use ampel_interface::Registry;
@@ -235,18 +236,28 @@ pub fn run_job(
     registry: &Registry,
     store: &dyn Store,
     out_dir: &Path,
+    progress: &dyn Progress,
 ) -> Result<JobReport, JobError> {
-    run_plan(&job.name, &plan(job, base)?, registry, store, out_dir)
+    run_plan(
+        &job.name,
+        &plan(job, base)?,
+        registry,
+        store,
+        out_dir,
+        progress,
+    )
 }
 
 /// Run planned tasks in order against `store`, which must be empty, with the data
-/// clock; process names are `<name>#<task number>`.
+/// clock; process names are `<name>#<task number>`. Each task is a step of
+/// `progress` (alerts read, tickets done).
 pub fn run_plan(
     name: &str,
     tasks: &[PlannedTask],
     registry: &Registry,
     store: &dyn Store,
     out_dir: &Path,
+    progress: &dyn Progress,
 ) -> Result<JobReport, JobError> {
     // every missing source of every task at once, before anything runs
     let missing: Vec<String> = tasks
@@ -275,6 +286,7 @@ pub fn run_plan(
             kind: task.kind(),
             message,
         };
+        let step = format!("task {}/{} ({})", i + 1, tasks.len(), task.kind());
         match task {
             PlannedTask::T0 { config, sources } => {
                 let mut cfg = (**config).clone();
@@ -293,17 +305,20 @@ pub fn run_plan(
                     },
                 );
                 let mut failed = None;
+                progress.start(&step, "alerts read", None);
                 for item in rx.by_ref() {
                     if let Err(e) = t0.process(item) {
                         failed = Some(e.to_string());
                         break;
                     }
+                    progress.set(t0.stats.alerts as u64);
                     if t0.done() {
                         break;
                     }
                 }
                 drop(rx);
                 let _ = reader.join();
+                progress.finish();
                 if let Some(msg) = failed {
                     return Err(fail(msg));
                 }
@@ -312,8 +327,11 @@ pub fn run_plan(
                 ));
             }
             PlannedTask::T3(cfg) => {
+                progress.start(&step, "units run", Some(cfg.units.len() as u64));
                 let report = crate::t3::run_t3(cfg, registry, store, &clock, out_dir)
                     .map_err(|e| fail(e.to_string()))?;
+                progress.set(cfg.units.len() as u64);
+                progress.finish();
                 if !report.failed.is_empty() {
                     let units: Vec<String> = report
                         .failed
@@ -335,8 +353,11 @@ pub fn run_plan(
                     ..T2WorkerConfig::default()
                 };
                 let mut w = T2Worker::new(cfg, registry, store).map_err(|e| fail(e.to_string()))?;
-                w.run(true, &AtomicBool::new(false))
-                    .map_err(|e| fail(e.to_string()))?;
+                w.set_progress(progress);
+                progress.start(&step, "tickets done", None);
+                let ran = w.run(true, &AtomicBool::new(false));
+                progress.finish();
+                ran.map_err(|e| fail(e.to_string()))?;
                 reports.push(TaskReport::T2(w.finish().map_err(|e| fail(e.to_string()))?));
             }
         }

@@ -10,6 +10,7 @@
 //! - [`live`]: live T0 from an alert stream (Kafka): batches flushed, then committed;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
 //! - [`digest`]: the results digest over a canonical dump of the output documents;
+//! - [`progress`]: progress of long steps, shown by the caller;
 //! - [`instance`]: the resolved configuration an instance image carries, checked
 //!   against the binary, and its archival job.
 
@@ -19,6 +20,7 @@ pub mod instance;
 pub mod job;
 pub mod live;
 pub mod loader;
+pub mod progress;
 pub mod serve;
 pub mod t0;
 pub mod t2;
@@ -26,3 +28,4 @@ pub mod t3;
 
 pub use clock::Clock;
 pub use loader::{check_units, CoreError, Loaded, UnitLoader, UnitRequest};
+pub use progress::{Progress, Silent};

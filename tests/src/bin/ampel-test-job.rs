@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
         &registry,
         store.as_ref(),
         &std::env::temp_dir().join(format!("ampel-test-job-{}", std::process::id())),
+        &ampel_core::Silent,
     )?;
     println!("{}", report.digest.digest);
     Ok(())

@@ -2,6 +2,7 @@
 
 use super::inputs::{load_inputs, Inputs, Prefetch};
 use super::T2Error;
+use crate::progress::Progress;
 use ampel_interface::*;
 use ampel_store::*;
 use serde_json::json;
@@ -135,6 +136,7 @@ pub struct T2Worker<'a> {
     run: RunId,
     units: UnitCache,
     started: Instant,
+    progress: &'a dyn Progress,
     /// Counts so far.
     pub stats: T2Stats,
 }
@@ -154,10 +156,16 @@ impl<'a> T2Worker<'a> {
             run,
             units: HashMap::new(),
             started: Instant::now(),
+            progress: &crate::progress::Silent,
             stats: T2Stats::default(),
         };
         store.record_event(&w.event(EventCode::RUNNING))?;
         Ok(w)
+    }
+
+    /// Report the count of processed tickets to `progress` after each batch.
+    pub fn set_progress(&mut self, progress: &'a dyn Progress) {
+        self.progress = progress;
     }
 
     /// The run id.
@@ -236,6 +244,7 @@ impl<'a> T2Worker<'a> {
             *current.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some((batch.iter().map(|d| d.id.clone()).collect(), Instant::now()));
             self.process_batch(batch)?;
+            self.progress.set(self.stats.processed as u64);
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
         Ok(())
