@@ -66,7 +66,7 @@ impl OpenImage {
         for l in &self.info.layers {
             if l.files.iter().any(|f| f == path) {
                 let blob = self.blob(&l.digest)?;
-                found = layer_files(&blob)?
+                found = layer_files(&l.digest, &blob)?
                     .into_iter()
                     .find(|f| f.path == path)
                     .map(|f| f.data);
@@ -103,7 +103,7 @@ pub fn open(path: &Path) -> Result<OpenImage, BuildError> {
     for (i, (digest, diff_id)) in v.layers.iter().zip(&v.diff_ids).enumerate() {
         let rel = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
         let blob = layout.files().get(&rel).cloned().unwrap_or_default();
-        let files = layer_files(&blob)?;
+        let files = layer_files(digest, &blob)?;
         if let Some(f) = files.iter().find(|f| f.path == CONFIG) {
             let text = String::from_utf8_lossy(&f.data).into_owned();
             let origin = Path::new("/").join(CONFIG);

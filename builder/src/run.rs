@@ -103,7 +103,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
 /// Write the image's root file system (layers in order) into `dir`.
 pub fn extract_rootfs(image: &OpenImage, dir: &Path) -> Result<(), BuildError> {
     for l in &image.info.layers {
-        for f in layer_files(&image.blob(&l.digest)?)? {
+        for f in layer_files(&l.digest, &image.blob(&l.digest)?)? {
             let path = dir.join(&f.path);
             if f.path.ends_with('/') {
                 std::fs::create_dir_all(&path).map_err(io_err(&path))?;

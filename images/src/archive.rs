@@ -20,6 +20,7 @@ impl ArchiveLayout {
     /// Read an archive file; a file that is not a tar, or a truncated one, is named.
     pub fn open(path: &Path) -> Result<Self, ImageError> {
         let file = std::fs::File::open(path).map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
         let bad = |detail: String| ImageError::BadLayout {
             path: path.to_path_buf(),
             detail,
@@ -40,7 +41,9 @@ impl ArchiveLayout {
                 .to_string_lossy()
                 .trim_start_matches("./")
                 .to_string();
-            let mut data = Vec::with_capacity(entry.size() as usize);
+            // the header's size is not trusted for the allocation: the data must be in
+            // the file, so the file's length bounds it
+            let mut data = Vec::with_capacity(entry.size().min(len) as usize);
             entry
                 .read_to_end(&mut data)
                 .map_err(|e| bad(format!("truncated entry {name}: {e}")))?;
@@ -70,31 +73,34 @@ impl LayoutSource for ArchiveLayout {
     }
 }
 
-/// The regular files of a gzip layer blob: (path, mode, contents), in tar order.
-pub fn layer_files(blob: &[u8]) -> Result<Vec<LayerFile>, ImageError> {
-    let bad = |detail: String| ImageError::Spec {
-        what: "layer",
-        detail,
-    };
-    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(blob));
+/// The regular files of the gzip layer blob `digest`: (path, mode, contents), in tar
+/// order; every entry is checked against [`crate::rules`] first (an extraction
+/// never trusts that the image was verified), setuid/setgid bits never come out.
+pub fn layer_files(digest: &str, blob: &[u8]) -> Result<Vec<LayerFile>, ImageError> {
     let mut out = Vec::new();
-    for entry in ar.entries().map_err(|e| bad(e.to_string()))? {
-        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(|e| bad(e.to_string()))?
-            .to_string_lossy()
-            .into_owned();
-        let mode = entry.header().mode().unwrap_or(0o644);
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| bad(e.to_string()))?;
-        out.push(LayerFile { path, mode, data });
-    }
+    crate::rules::scan_layer(
+        digest,
+        blob,
+        &crate::rules::Limits::default(),
+        |path, header, data| {
+            if !header.entry_type().is_file() {
+                return Ok(());
+            }
+            let mut bytes = Vec::new();
+            data.read_to_end(&mut bytes)
+                .map_err(|e| ImageError::BadBlob {
+                    layout: PathBuf::from("layer"),
+                    digest: digest.to_string(),
+                    detail: format!("entry {path}: {e}"),
+                })?;
+            out.push(LayerFile {
+                path: path.to_string(),
+                mode: header.mode().unwrap_or(0o644) & 0o1777,
+                data: bytes,
+            });
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

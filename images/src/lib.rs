@@ -5,6 +5,8 @@
 //! - [`layout`]: blobs under `blobs/sha256/`, `index.json`, `oci-layout`, plus the
 //!   Docker `manifest.json`; every JSON document is written with sorted keys;
 //! - [`verify`]: re-hash every blob a layout references and check sizes and diff ids;
+//! - [`rules`]: what a layer may contain (no escaping paths or links, no devices, no
+//!   setuid), checked by verify and again by every extraction;
 //! - [`archive`]: pack a layout into one deterministic tar file and back.
 //!
 //! **Invariant:** the same inputs give the same bytes, hence the same digests, on any
@@ -13,6 +15,7 @@
 pub mod archive;
 pub mod layer;
 pub mod layout;
+pub mod rules;
 pub mod verify;
 
 pub use oci_spec;
@@ -52,6 +55,17 @@ pub enum ImageError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
+        detail: String,
+    },
+    /// A layer entry that could write outside the directory it is unpacked into, or
+    /// that no instance image needs (a device node, a setuid file).
+    #[error("layer {layer}: entry `{entry}`: {detail}")]
+    UnsafeEntry {
+        /// The layer's digest.
+        layer: String,
+        /// The entry's path as written in the layer.
+        entry: String,
+        /// The rule it breaks.
         detail: String,
     },
     /// Building an OCI document failed.

@@ -1,14 +1,14 @@
 //! Verifying a layout: every referenced blob exists, has the size its descriptor
 //! states and hashes to its digest; every layer's uncompressed tar hashes to the
-//! config's diff id; Docker's `manifest.json`, if present, agrees with the index.
+//! config's diff id; every layer entry obeys [`crate::rules`]; Docker's `manifest.json`, if present, agrees with the index.
 //! The layout is read through [`LayoutSource`]: a directory, or an archive file read
 //! in place ([`crate::archive::ArchiveLayout`]).
 
 use crate::layout::REF_NAME;
+use crate::rules::Limits;
 use crate::{sha256_digest, ImageError};
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 /// One verified image of a layout.
@@ -111,8 +111,17 @@ pub fn verify_layout(dir: &Path) -> Result<Vec<VerifiedImage>, ImageError> {
     verify(&DirLayout(dir))
 }
 
-/// Verify every image of a layout.
+/// Verify every image of a layout with the default [`Limits`].
 pub fn verify(src: &dyn LayoutSource) -> Result<Vec<VerifiedImage>, ImageError> {
+    verify_with(src, &Limits::default())
+}
+
+/// Verify every image of a layout: blobs, diff ids, and the content rules of
+/// [`crate::rules`] for every layer entry.
+pub fn verify_with(
+    src: &dyn LayoutSource,
+    limits: &Limits,
+) -> Result<Vec<VerifiedImage>, ImageError> {
     let dir = src.location();
     let layout_file = dir.join("oci-layout");
     let layout: serde_json::Value = parse(&layout_file, &read_file(src, "oci-layout")?)?;
@@ -146,18 +155,21 @@ pub fn verify(src: &dyn LayoutSource) -> Result<Vec<VerifiedImage>, ImageError> 
         }
         for (layer, diff_id) in manifest.layers().iter().zip(diff_ids) {
             let blob = read_blob(src, layer)?;
-            let mut tar = Vec::new();
-            flate2::read::GzDecoder::new(blob.as_slice())
-                .read_to_end(&mut tar)
-                .map_err(|e| ImageError::BadBlob {
-                    layout: dir.to_path_buf(),
-                    digest: layer.digest().to_string(),
-                    detail: format!("not a gzip stream: {e}"),
+            let digest = layer.digest().to_string();
+            // every entry obeys the content rules; the stream is hashed as it is read
+            let actual = crate::rules::scan_layer(&digest, &blob, limits, |_, _, _| Ok(()))
+                .map_err(|e| match e {
+                    ImageError::BadBlob { digest, detail, .. } => ImageError::BadBlob {
+                        layout: dir.to_path_buf(),
+                        digest,
+                        detail,
+                    },
+                    other => other,
                 })?;
-            if &sha256_digest(&tar) != diff_id {
+            if &actual != diff_id {
                 return Err(ImageError::BadBlob {
                     layout: dir.to_path_buf(),
-                    digest: layer.digest().to_string(),
+                    digest,
                     detail: format!("uncompressed content does not match diff id {diff_id}"),
                 });
             }

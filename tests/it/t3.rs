@@ -92,6 +92,112 @@ fn a_channel_unit_sees_only_its_channel() {
 }
 
 #[test]
+fn a_public_channel_t3_sees_no_private_data_of_a_stock_it_shares_with_a_private_channel() {
+    // both channels take every alert; only their access rights differ
+    let channel = |name: &str, access: Value| {
+        json!({"channel": name, "access": access,
+            "filter": {"unit": "CriteriaFilter", "config": {"criteria": [{"attribute": "magpsf", "operator": "<", "value": 99}]}},
+            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}],
+                       "point_t2": [{"unit": "T2PointEcho"}]}})
+    };
+    let cfg: T0Config = serde_json::from_value(json!({
+        "supplier": {"unit": "ZiAlertSupplier"}, "shaper": {"unit": "ZiDataPointShaper"}, "muxer": {"unit": "ZiMuxer"},
+        "directives": [channel("PUB", json!(["ZTF_PUB"])), channel("PRIV", json!(["ZTF_PUB", "ZTF_PRIV"]))]
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("rights.db")).unwrap();
+    let registry = registry();
+    // real alerts with about a third of the previous detections and upper limits made
+    // private (ZTF programid 2), as a partnership alert would carry them; chosen by
+    // observation time, so a datapoint is private in every alert that repeats it
+    ampel_tests::ingest_rewritten(
+        cfg,
+        &registry,
+        &store,
+        &ampel_tests::real_alerts().join("ztf/fink-2019-v3.1"),
+        &mut |alert| {
+            for p in alert["prv_candidates"].as_array_mut().into_iter().flatten() {
+                let jd = p["jd"].as_f64().unwrap_or(0.0);
+                if (jd * 86_400.0) as i64 % 3 == 0 {
+                    p["programid"] = json!(2);
+                }
+            }
+        },
+    );
+    let mut worker = ampel_core::t2::T2Worker::new(
+        ampel_core::t2::T2WorkerConfig {
+            data_time: true,
+            ..Default::default()
+        },
+        &registry,
+        &store,
+    )
+    .unwrap();
+    worker
+        .run(true, &std::sync::atomic::AtomicBool::new(false))
+        .unwrap();
+    // the stocks both channels hold that have private datapoints
+    let mixed: Vec<i64> = store
+        .select_stocks(&StockSelection {
+            channel_all: vec!["PUB".into(), "PRIV".into()],
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|s| {
+            store
+                .stock_datapoints(*s)
+                .unwrap()
+                .iter()
+                .any(|d| d.body.get("programid").and_then(Value::as_i64) == Some(2))
+        })
+        .collect();
+    assert!(!mixed.is_empty(), "the real alerts hold private datapoints");
+    let cfg = t3(json!([
+        { "unit": "ChannelAudit", "channel": "PUB" },
+        { "unit": "ChannelAudit", "channel": "PRIV" }
+    ]));
+    run_t3(&cfg, &registry, &store, &Clock::archive(1e9), dir.path()).unwrap();
+    let docs = store.find_t3(Some("audit")).unwrap();
+    let (public, private) = (&docs[0].body, &docs[1].body);
+    assert_eq!(docs[0].channel.as_deref(), Some("PUB"));
+    assert_eq!(
+        public["private_datapoints"], 0,
+        "PUB saw private datapoints"
+    );
+    assert!(
+        private["private_datapoints"].as_u64().unwrap() > 0,
+        "PRIV sees its rights"
+    );
+    assert!(
+        public["datapoints"].as_u64().unwrap() < private["datapoints"].as_u64().unwrap(),
+        "the same stocks, fewer datapoints for PUB: {public} / {private}"
+    );
+    // nothing of the other channel: no meta activity, journal entry, or time
+    assert_eq!(public["channels_seen"], json!(["PUB"]), "{public}");
+    assert_eq!(public["ts_keys"], json!(["PUB", "any"]), "{public}");
+    assert_eq!(private["channels_seen"], json!(["PRIV"]), "{private}");
+    // a point T2 of a private datapoint is no result of PUB's
+    let visible: std::collections::BTreeSet<i64> = mixed
+        .iter()
+        .flat_map(|s| store.stock_datapoints(*s).unwrap())
+        .filter(|d| d.body.get("programid").and_then(Value::as_i64) == Some(2))
+        .map(|d| d.id)
+        .collect();
+    let links: Vec<i64> = serde_json::from_value(public["t2_links"].clone()).unwrap();
+    assert!(
+        links.iter().all(|l| !visible.contains(l)),
+        "PUB got a private point T2"
+    );
+    let links: Vec<i64> = serde_json::from_value(private["t2_links"].clone()).unwrap();
+    assert!(
+        links.iter().any(|l| visible.contains(l)),
+        "PRIV sees its point T2s"
+    );
+}
+
+#[test]
 fn a_failing_unit_is_recorded_and_the_others_still_run() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("t3.db")).unwrap();

@@ -27,6 +27,41 @@ pub fn ingest_archive(
     t0.finish(0.0, None).expect("t0 finish")
 }
 
+/// As [`ingest_archive`], with each alert decoded to JSON and given to `rewrite`
+/// first (alerts derived from the real ones, e.g. with private datapoints).
+pub fn ingest_rewritten(
+    cfg: ampel_core::t0::T0Config,
+    registry: &ampel_interface::Registry,
+    store: &dyn Store,
+    path: &std::path::Path,
+    rewrite: &mut dyn FnMut(&mut serde_json::Value),
+) -> ampel_core::t0::T0Stats {
+    let clock = ampel_core::Clock::archive(0.0);
+    let mut t0 = ampel_core::t0::T0Processor::new(cfg, registry, store, &clock).expect("t0");
+    let opts = ampel_avro::ReadOptions {
+        json: true,
+        ..ampel_avro::ReadOptions::default()
+    };
+    ampel_avro::input::walk(&[path.to_path_buf()], &opts, &mut |item| {
+        let item = match item {
+            ampel_avro::Item::Packet(mut p) => {
+                let mut json = std::mem::replace(
+                    &mut p.payload,
+                    ampel_avro::Payload::Json(Default::default()),
+                )
+                .into_json();
+                rewrite(&mut json);
+                p.payload = ampel_avro::Payload::Json(json);
+                ampel_avro::Item::Packet(p)
+            }
+            other => other,
+        };
+        t0.process(item).expect("t0 process");
+        true
+    });
+    t0.finish(0.0, None).expect("t0 finish")
+}
+
 /// Root of the repository.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -217,7 +252,23 @@ pub mod units {
                 seen.extend(v.t0.iter().flat_map(|d| d.channel.iter().cloned()));
                 seen.extend(v.t1.iter().flat_map(|d| d.channel.iter().cloned()));
                 seen.extend(v.logs.iter().filter_map(|l| l.channel.clone()));
+                let metas = v.t1.iter().flat_map(|t| t.meta.iter());
+                let metas = metas.chain(v.t2.iter().flat_map(|t| t.meta.iter()));
+                for m in metas {
+                    seen.extend(m.activity.iter().flat_map(|a| a.channel.iter().cloned()));
+                }
             }
+            // datapoints by ZTF program (2: private), and where T1 states left some out
+            let private: usize = views
+                .iter()
+                .flat_map(|v| v.t0.iter())
+                .filter(|d| d.body.get("programid").and_then(|p| p.as_i64()) == Some(2))
+                .count();
+            let ts_keys: std::collections::BTreeSet<String> = views
+                .iter()
+                .filter_map(|v| v.stock.as_ref())
+                .flat_map(|s| s.ts.keys().cloned())
+                .collect();
             let stocks: Vec<i64> = views.iter().map(|v| v.id).collect();
             let updates = stocks
                 .iter()
@@ -228,11 +279,30 @@ pub mod units {
                 })
                 .collect();
             let body = json!({ "stocks": stocks, "channels_seen": seen, "datapoints": views.iter().map(|v| v.t0.len()).sum::<usize>(),
+                "private_datapoints": private, "ts_keys": ts_keys,
+                "t2_links": views.iter().flat_map(|v| v.t2.iter().map(|t| t.link)).collect::<Vec<_>>(),
                 "logs": views.iter().map(|v| v.logs.len()).sum::<usize>() });
             Ok(T3Output {
                 updates,
                 document: Some(UnitResult::ok(body)),
             })
+        }
+    }
+
+    /// A point T2 that echoes its datapoint's id (for data-rights tests).
+    pub struct T2PointEcho;
+    impl Unit for T2PointEcho {
+        const NAME: &'static str = "T2PointEcho";
+        const VERSION: &'static str = "1.0.0";
+        const SOURCE: &'static str = "point echo";
+        type Config = NoConfig;
+        fn new(_: NoConfig) -> Result<Self, ConfigError> {
+            Ok(T2PointEcho)
+        }
+    }
+    impl PointT2 for T2PointEcho {
+        fn process(&self, dp: &DataPoint) -> Result<UnitResult, UnitError> {
+            Ok(UnitResult::ok(json!({ "id": dp.id })))
         }
     }
 
@@ -262,6 +332,7 @@ pub mod units {
         ampel_units_report::register(&mut r).expect("units");
         r.stock_t2::<TouchStock>().expect("units");
         r.t3::<ChannelAudit>().expect("units");
+        r.point_t2::<T2PointEcho>().expect("units");
         r.t3::<FailingT3>().expect("units");
         r
     }

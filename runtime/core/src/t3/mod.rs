@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
 
+mod project;
+pub use project::project;
+
 /// Which stocks a T3 run looks at.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -158,94 +161,6 @@ fn selection(sel: &Select, store: &dyn Store, now: UnixTime) -> Result<StockSele
         }
     }
     Ok(q)
-}
-
-/// The view of one stock as seen from `channel` (everything if `None`); `None` if
-/// the stock is not in that channel.
-pub fn project(
-    store: &dyn Store,
-    stock: StockId,
-    channel: Option<&str>,
-    load: &Load,
-) -> Result<Option<StockView>, StoreError> {
-    let Some(mut s) = store.get_stock(stock)? else {
-        return Ok(None);
-    };
-    let sees = |chans: &BTreeSet<String>| channel.is_none_or(|c| chans.contains(c));
-    if !sees(&s.channel) {
-        return Ok(None);
-    }
-    if let Some(c) = channel {
-        s.channel.retain(|x| x == c);
-        s.ts.retain(|k, _| k == c || k == ANY_CHANNEL);
-        s.journal
-            .retain(|j| j.channel.is_empty() || j.channel.contains(c));
-        for j in &mut s.journal {
-            j.channel.retain(|x| x == c);
-        }
-    }
-    let only = |mut set: BTreeSet<String>| {
-        if let Some(c) = channel {
-            set.retain(|x| x == c);
-        }
-        set
-    };
-    let t0 = if load.t0 {
-        store
-            .stock_datapoints(stock)?
-            .into_iter()
-            .filter(|d| sees(&d.channel))
-            .map(|mut d| {
-                d.channel = only(d.channel);
-                d.excl = only(d.excl);
-                d
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut t1: Vec<T1Document> = match load.t1 {
-        T1Load::None => Vec::new(),
-        _ => store
-            .stock_states(stock)?
-            .into_iter()
-            .filter(|t| sees(&t.channel))
-            .collect(),
-    };
-    if load.t1 == T1Load::Latest && t1.len() > 1 {
-        t1 = t1.split_off(t1.len() - 1);
-    }
-    for t in &mut t1 {
-        t.channel = only(std::mem::take(&mut t.channel));
-    }
-    let t2 = store
-        .find_t2(&T2Filter {
-            stock: Some(stock),
-            unit: load.t2.clone(),
-            ..Default::default()
-        })?
-        .iter()
-        .filter(|d| sees(&d.channel))
-        .map(T2View::from)
-        .collect();
-    let journal = s.journal.clone();
-    let logs = store
-        .logs(&LogQuery {
-            stock: Some(stock),
-            ..Default::default()
-        })?
-        .into_iter()
-        .filter(|l| channel.is_none() || l.channel.is_none() || l.channel.as_deref() == channel)
-        .collect();
-    Ok(Some(StockView {
-        id: stock,
-        stock: Some(s),
-        t0,
-        t1,
-        t2,
-        journal,
-        logs,
-    }))
 }
 
 /// Run a T3 process once.
