@@ -630,9 +630,14 @@ fn cargo_build(
                 continue;
             };
             match v["reason"].as_str() {
-                Some("compiler-artifact") => {
+                // one artifact per package (compiled build scripts are extra)
+                Some("compiler-artifact")
+                    if !v["target"]["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "custom-build")) =>
+                {
                     compiled += 1;
-                    progress.set(compiled);
+                    progress.set(compiled.min(packages as u64));
                 }
                 Some("compiler-message") if v["message"]["level"] == "error" => {
                     messages.push(v["message"].clone())

@@ -548,3 +548,17 @@ fn missing_sources_are_refused_before_anything_is_read() {
         "{err}"
     );
 }
+
+#[test]
+fn the_help_says_plainly_that_native_runs_are_not_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["image", "run", "--help"][..], &["reproduce", "--help"]] {
+        let out = ampel(args, dir.path());
+        let help = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            help.contains("NOT confined") && help.contains("oci") && help.contains("docker"),
+            "{args:?}: {help}"
+        );
+    }
+}

@@ -108,8 +108,11 @@ pub enum ImageCommand {
         insecure: bool,
     },
     /// Run an instance image: verify it, then run its binary with ARGS under a
-    /// runtime. Inside, the inputs are read-only under /inputs/<name> and the output
-    /// directory is /out, under every runtime (native rewrites those paths).
+    /// runtime. The inputs are at /inputs/<name> and the output directory at /out
+    /// under every runtime (native rewrites those paths). Only oci and docker
+    /// confine the instance (read-only inputs, only /out writable, no network
+    /// unless --network); native is an ordinary host process with your rights: use
+    /// it only for images you trust.
     ///
     /// Example: ampel image run images/ztf-demo.tar --runtime oci --input alerts/ --out res -- instance run --inputs /inputs --out /out
     Run {
@@ -126,7 +129,8 @@ pub enum ImageCommand {
 /// Where and how an image runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// native (a host process), oci (runc) or docker (Engine API).
+    /// native (a host process, NOT confined: network and files as your user; for
+    /// images you trust), oci (runc) or docker (Engine API): both confined.
     #[arg(long, value_enum, default_value = "native")]
     pub runtime: Runtime,
     /// An input (file or directory), mounted read-only at /inputs/<name>; repeatable.
@@ -138,7 +142,8 @@ pub struct RunArgs {
     /// Environment for the instance, KEY=VALUE; repeatable.
     #[arg(long = "env", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
-    /// Give the container the host's network (off by default).
+    /// Give the container the host's network (off by default; oci and docker only:
+    /// a native run is a host process and always has it).
     #[arg(long)]
     pub network: bool,
     /// The Docker daemon (unix:///path); default $DOCKER_HOST or /var/run/docker.sock.
@@ -180,7 +185,8 @@ pub struct ReproduceArgs {
     /// A store URI to pass through (default: a fresh embedded store, OUT/ampel.db).
     #[arg(long = "store")]
     pub store: Option<String>,
-    /// native, oci or docker.
+    /// native (a host process, NOT confined: for images you trust), oci (runc) or
+    /// docker (Engine API): both confined.
     #[arg(long, value_enum, default_value = "native")]
     pub runtime: Runtime,
     /// The Docker daemon (unix:///path).

@@ -74,8 +74,13 @@ impl<R: Read> Read for Streamed<R> {
 
 impl<R: Read> BlockSource for Streamed<R> {
     fn block<'s>(&'s mut self, n: usize, scratch: &'s mut Vec<u8>) -> std::io::Result<&'s [u8]> {
-        scratch.resize(n, 0);
-        self.0.read_exact(scratch)?;
+        // the declared size is not trusted for the allocation: the buffer grows with
+        // the bytes actually there
+        scratch.clear();
+        (&mut self.0).take(n as u64).read_to_end(scratch)?;
+        if scratch.len() < n {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         Ok(scratch)
     }
 }
@@ -110,7 +115,13 @@ pub struct ContainerReader<R: BlockSource> {
     sync: [u8; 16],
     raw: Vec<u8>,
     data: Vec<u8>,
+    max_block: usize,
 }
+
+/// The largest block a reader decompresses by default: 64 MiB (an alert is 45–130
+/// kB; a block of them rarely exceeds a few MB). [`ContainerReader::max_block`]
+/// changes it; a larger block is a damaged input.
+pub const DEFAULT_MAX_BLOCK_BYTES: usize = 64 << 20;
 
 fn io(e: std::io::Error, what: &str) -> AvroError {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -178,14 +189,15 @@ impl<R: BlockSource> ContainerReader<R> {
         }
         let (mut schema, mut codec) = (None, Codec::Null);
         loop {
-            let mut count = need_long(&mut input, "metadata")?;
+            let count = need_long(&mut input, "metadata")?;
             if count == 0 {
                 break;
             }
             if count < 0 {
-                count = -count;
                 need_long(&mut input, "metadata block size")?;
             }
+            // each entry reads at least two bytes, so a false count ends at the data
+            let count = count.unsigned_abs();
             for _ in 0..count {
                 let key = read_bytes(&mut input, "metadata key")?;
                 let value = read_bytes(&mut input, "metadata value")?;
@@ -222,7 +234,14 @@ impl<R: BlockSource> ContainerReader<R> {
             sync,
             raw: Vec::new(),
             data: Vec::new(),
+            max_block: DEFAULT_MAX_BLOCK_BYTES,
         })
+    }
+
+    /// Refuse blocks larger than `bytes`, compressed or decompressed.
+    pub fn max_block(mut self, bytes: usize) -> Self {
+        self.max_block = bytes;
+        self
     }
 
     /// The writer schema.
@@ -243,13 +262,34 @@ impl<R: BlockSource> ContainerReader<R> {
         };
         let size = need_long(&mut self.input, "block size")?;
         let (count, size) = match (usize::try_from(count), usize::try_from(size)) {
-            (Ok(c), Ok(s)) if s <= 256 << 20 => (c, s),
+            (Ok(c), Ok(s)) if s <= self.max_block => (c, s),
+            (Ok(_), Ok(s)) => {
+                return Err(AvroError::Container(format!(
+                    "block of {s} bytes exceeds the limit of {} bytes",
+                    self.max_block
+                )))
+            }
             _ => {
                 return Err(AvroError::Container(format!(
                     "bad block header (count {count}, size {size})"
                 )))
             }
         };
+        // the count is never trusted: a value takes at least one byte, unless its
+        // schema is zero-width (then the count is bounded on its own)
+        let zero_width = self.schema.is_zero_width();
+        let too_many = |bytes: usize| {
+            if zero_width {
+                count as u64 > crate::value::MAX_ZERO_WIDTH_ITEMS
+            } else {
+                count > bytes
+            }
+        };
+        if self.codec == Codec::Null && too_many(size) {
+            return Err(AvroError::Container(format!(
+                "block of {count} values in {size} bytes (a value takes at least one byte)"
+            )));
+        }
         let start = out.len();
         if self.codec == Codec::Null {
             if let Some(window) = self.input.window(size) {
@@ -278,9 +318,17 @@ impl<R: BlockSource> ContainerReader<R> {
                 Codec::Null => raw,
                 Codec::Deflate => {
                     self.data.clear();
+                    // one byte more than the limit tells a block over it
                     flate2::read::DeflateDecoder::new(raw)
+                        .take(self.max_block as u64 + 1)
                         .read_to_end(&mut self.data)
                         .map_err(|e| AvroError::Container(format!("deflate block: {e}")))?;
+                    if self.data.len() > self.max_block {
+                        return Err(AvroError::Container(format!(
+                            "deflate block expands beyond the limit of {} bytes",
+                            self.max_block
+                        )));
+                    }
                     &self.data
                 }
                 Codec::Snappy => {
@@ -289,6 +337,14 @@ impl<R: BlockSource> ContainerReader<R> {
                         return Err(AvroError::Container(
                             "snappy block shorter than its CRC".into(),
                         ));
+                    }
+                    let len = snap::raw::decompress_len(&raw[..n - 4])
+                        .map_err(|e| AvroError::Container(format!("snappy block: {e}")))?;
+                    if len > self.max_block {
+                        return Err(AvroError::Container(format!(
+                            "snappy block expands to {len} bytes, beyond the limit of {} bytes",
+                            self.max_block
+                        )));
                     }
                     self.data = snap::raw::Decoder::new()
                         .decompress_vec(&raw[..n - 4])
@@ -300,6 +356,12 @@ impl<R: BlockSource> ContainerReader<R> {
                     &self.data
                 }
             };
+            if too_many(data.len()) {
+                return Err(AvroError::Container(format!(
+                    "block of {count} values in {} bytes (a value takes at least one byte)",
+                    data.len()
+                )));
+            }
             // decode first, so that the most specific problem is reported; a block
             // with any problem is dropped whole (its values cannot be trusted)
             decode_values(

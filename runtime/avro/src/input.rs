@@ -26,6 +26,10 @@ pub struct ReadOptions {
     /// reduced to these fields ([`Packet::preview`], see [`Projection`]), on the
     /// reading thread, so a consumer filtering on them need not.
     pub preview_fields: Option<std::sync::Arc<std::collections::BTreeSet<String>>>,
+    /// The largest container block read, compressed or decompressed (default
+    /// [`crate::container::DEFAULT_MAX_BLOCK_BYTES`], 64 MiB); a larger one is a
+    /// damaged input, so a small file cannot make the reader exhaust memory.
+    pub max_block_bytes: usize,
 }
 
 impl Default for ReadOptions {
@@ -35,6 +39,7 @@ impl Default for ReadOptions {
             capacity: 1024,
             json: false,
             preview_fields: None,
+            max_block_bytes: crate::container::DEFAULT_MAX_BLOCK_BYTES,
         }
     }
 }
@@ -438,7 +443,7 @@ impl<'a> Walker<'a> {
 
     fn container<S: BlockSource>(&mut self, origin: &str, source: S) {
         let mut c = match ContainerReader::new(source, &mut self.registry) {
-            Ok(c) => c,
+            Ok(c) => c.max_block(self.opts.max_block_bytes),
             Err(e) => return self.damaged(origin, None, e.to_string()),
         };
         let mut index = 0;

@@ -42,6 +42,20 @@ pub enum Schema {
     Fixed(usize),
 }
 
+impl Schema {
+    /// True if a value of this schema encodes to no bytes at all (`null`, a record
+    /// of such fields, `fixed` of size 0): a count of such values cannot be checked
+    /// against the bytes present, so readers bound it separately.
+    pub fn is_zero_width(&self) -> bool {
+        match self {
+            Schema::Null => true,
+            Schema::Fixed(n) => *n == 0,
+            Schema::Record(r) => r.types.iter().all(Schema::is_zero_width),
+            _ => false,
+        }
+    }
+}
+
 /// A record schema: full name and fields in wire order.
 #[derive(Debug, PartialEq)]
 pub struct RecordSchema {

@@ -9,6 +9,10 @@ use crate::source::{Slice, Source};
 use crate::AvroError;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
+
+/// The most values of a zero-width schema (e.g. `null`) one array, or one container
+/// block, may hold: their count cannot be checked against the bytes present.
+pub const MAX_ZERO_WIDTH_ITEMS: u64 = 1 << 16;
 use std::sync::Arc;
 
 /// A decoded value.
@@ -381,7 +385,7 @@ impl<S: Source> Decoder<S> {
             }
             Schema::Array(items) => {
                 let mut out = Vec::new();
-                self.blocks(|d| {
+                self.blocks(items.is_zero_width(), |d| {
                     out.push(d.value(items)?);
                     Ok(())
                 })?;
@@ -389,7 +393,8 @@ impl<S: Source> Decoder<S> {
             }
             Schema::Map(values) => {
                 let mut out = Vec::new();
-                self.blocks(|d| {
+                // a map entry has a key: at least one byte
+                self.blocks(false, |d| {
                     let n = d.len("map key")?;
                     let k = String::from_utf8_lossy(d.take(n, "map key")?).into_owned();
                     out.push((k, d.value(values)?));
@@ -427,7 +432,7 @@ impl<S: Source> Decoder<S> {
             }
             Schema::Array(items) => {
                 let mut out = Vec::new();
-                self.blocks(|d| {
+                self.blocks(items.is_zero_width(), |d| {
                     out.push(d.json(items)?);
                     Ok(())
                 })?;
@@ -474,21 +479,29 @@ impl<S: Source> Decoder<S> {
         Ok(Value::SkippedBytes(n))
     }
 
-    /// Array and map blocks: count, (byte size if count < 0), items; 0 ends.
+    /// Array and map blocks: count, (byte size if count < 0), items; 0 ends. The
+    /// count is never trusted: each item takes at least one byte, except items of
+    /// a zero-width schema (`zero_width`), of which at most
+    /// [`MAX_ZERO_WIDTH_ITEMS`] are read in all.
     fn blocks(
         &mut self,
+        zero_width: bool,
         mut item: impl FnMut(&mut Self) -> Result<(), AvroError>,
     ) -> Result<(), AvroError> {
+        let mut total = 0u64;
         loop {
-            let mut count = self.long()?;
+            let count = self.long()?;
             if count == 0 {
                 return Ok(());
             }
             if count < 0 {
-                count = -count;
                 self.long()?; // block size in bytes, not needed
             }
-            if count as usize > self.src.remaining() {
+            let count = count.unsigned_abs();
+            total = total.saturating_add(count);
+            if (!zero_width && count > self.src.remaining() as u64)
+                || (zero_width && total > MAX_ZERO_WIDTH_ITEMS)
+            {
                 return Err(AvroError::Data(format!(
                     "block of {count} items exceeds the data at byte {}",
                     self.src.position()

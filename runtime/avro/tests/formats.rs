@@ -31,11 +31,12 @@ fn record(a: i64, s: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"xyz");
 }
 
-/// A container file with `n` records per block in `blocks` blocks.
-fn container(codec: &str, blocks: usize, n: usize) -> Vec<u8> {
+/// A container file of `schema` and `codec` whose blocks are (count, data) exactly
+/// as given (data already compressed): counts and sizes may lie.
+fn raw_container(schema: &str, codec: &str, blocks: &[(i64, Vec<u8>)]) -> Vec<u8> {
     let mut f = b"Obj\x01".to_vec();
     zigzag(2, &mut f);
-    for (k, v) in [("avro.schema", SCHEMA), ("avro.codec", codec)] {
+    for (k, v) in [("avro.schema", schema), ("avro.codec", codec)] {
         zigzag(k.len() as i64, &mut f);
         f.extend_from_slice(k.as_bytes());
         zigzag(v.len() as i64, &mut f);
@@ -44,31 +45,42 @@ fn container(codec: &str, blocks: usize, n: usize) -> Vec<u8> {
     zigzag(0, &mut f);
     let sync = [7u8; 16];
     f.extend_from_slice(&sync);
-    for b in 0..blocks {
-        let mut data = Vec::new();
-        for i in 0..n {
-            record((b * n + i) as i64, "alert", &mut data);
-        }
-        let data = match codec {
-            "deflate" => {
-                let mut e =
-                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(&data).unwrap();
-                e.finish().unwrap()
-            }
-            "snappy" => {
-                let mut c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
-                c.extend_from_slice(&crc32fast::hash(&data).to_be_bytes());
-                c
-            }
-            _ => data,
-        };
-        zigzag(n as i64, &mut f);
+    for (count, data) in blocks {
+        zigzag(*count, &mut f);
         zigzag(data.len() as i64, &mut f);
-        f.extend_from_slice(&data);
+        f.extend_from_slice(data);
         f.extend_from_slice(&sync);
     }
     f
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A container file with `n` records per block in `blocks` blocks.
+fn container(codec: &str, blocks: usize, n: usize) -> Vec<u8> {
+    let blocks: Vec<(i64, Vec<u8>)> = (0..blocks)
+        .map(|b| {
+            let mut data = Vec::new();
+            for i in 0..n {
+                record((b * n + i) as i64, "alert", &mut data);
+            }
+            let data = match codec {
+                "deflate" => deflate(&data),
+                "snappy" => {
+                    let mut c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+                    c.extend_from_slice(&crc32fast::hash(&data).to_be_bytes());
+                    c
+                }
+                _ => data,
+            };
+            (n as i64, data)
+        })
+        .collect();
+    raw_container(SCHEMA, codec, &blocks)
 }
 
 fn items(path: &Path) -> (Vec<i64>, Vec<String>) {
@@ -232,4 +244,79 @@ fn schema_text_is_parsed_once() {
         &mut |_| true,
     );
     assert_eq!((stats.files, stats.schemas_parsed), (5, 1));
+}
+
+#[test]
+fn tiny_hostile_files_are_damaged_inputs_and_the_rest_of_the_folder_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1. schema "null" and a block claiming 2^60 values in no bytes (83 bytes in all)
+    let nulls = raw_container("\"null\"", "null", &[(1 << 60, Vec::new())]);
+    assert!(nulls.len() < 100);
+    std::fs::write(dir.path().join("a-nulls.avro"), &nulls).unwrap();
+    // 2. a 2^60-value count on a real schema: more values than bytes
+    let mut one = Vec::new();
+    record(1, "x", &mut one);
+    let lying = raw_container(SCHEMA, "null", &[(1 << 60, one)]);
+    std::fs::write(dir.path().join("b-count.avro"), &lying).unwrap();
+    // 3. a deflate bomb: 128 KB of compressed zeros expanding to 128 MiB, twice the
+    // default limit (the same ratio as a 2 MB block expanding to 2 GB)
+    let zeros = vec![0u8; 1 << 20];
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    for _ in 0..128 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+    std::fs::write(
+        dir.path().join("c-bomb.avro"),
+        raw_container(SCHEMA, "deflate", &[(3, bomb)]),
+    )
+    .unwrap();
+    // 4. an array of 2^40 nulls inside a record
+    let arr = r#"{"type": "record", "name": "n", "fields": [{"name": "x", "type": {"type": "array", "items": "null"}}]}"#;
+    let mut data = Vec::new();
+    zigzag(1 << 40, &mut data);
+    zigzag(0, &mut data);
+    std::fs::write(
+        dir.path().join("d-array.avro"),
+        raw_container(arr, "null", &[(1, data)]),
+    )
+    .unwrap();
+    // 5. a negative count of i64::MIN (its negation overflows)
+    std::fs::write(
+        dir.path().join("e-min.avro"),
+        raw_container(SCHEMA, "null", &[(i64::MIN, vec![1, 2, 3])]),
+    )
+    .unwrap();
+    // good files after them, in name order
+    std::fs::write(dir.path().join("z-good.avro"), container("deflate", 2, 3)).unwrap();
+    let (ids, damaged) = items(dir.path());
+    assert_eq!(
+        ids,
+        vec![0, 1, 2, 3, 4, 5],
+        "every good alert is read: {damaged:#?}"
+    );
+    assert_eq!(damaged.len(), 5, "{damaged:#?}");
+    for (d, name, why) in [
+        (&damaged[0], "a-nulls.avro", "values"),
+        (&damaged[1], "b-count.avro", "at least one byte"),
+        (&damaged[2], "c-bomb.avro", "beyond the limit"),
+        (&damaged[3], "d-array.avro", "exceeds the data"),
+        (&damaged[4], "e-min.avro", ""),
+    ] {
+        assert!(d.contains(name) && d.contains(why), "{name}: {d}");
+    }
+    // the limit is the caller's to set
+    let opts = ReadOptions {
+        max_block_bytes: 16,
+        ..ReadOptions::default()
+    };
+    let mut refused = Vec::new();
+    walk(&[dir.path().join("z-good.avro")], &opts, &mut |item| {
+        if let Item::Damaged(d) = item {
+            refused.push(d.to_string());
+        }
+        true
+    });
+    assert!(refused[0].contains("limit of 16 bytes"), "{refused:?}");
 }

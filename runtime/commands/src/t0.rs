@@ -36,6 +36,11 @@ pub struct T0Args {
     /// Write the rejected-alert register (CSV: channel, alert, stock, code) here.
     #[arg(long)]
     pub rejected: Option<PathBuf>,
+    /// The largest Avro container block read, in MiB, compressed or decompressed; a
+    /// larger block (e.g. a small deflate bomb) is reported as a damaged input and
+    /// the other inputs are read.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_block_mib: u32,
 }
 
 /// Read a T0 config file, naming the file and the position of any problem.
@@ -75,6 +80,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
             // a projecting processor builds JSON itself, for accepted alerts only
             json: !proc.projects(),
             preview_fields: proc.preview_fields(),
+            max_block_bytes: (t0.max_block_mib as usize) << 20,
             ..ReadOptions::default()
         },
     );
