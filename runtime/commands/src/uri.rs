@@ -75,7 +75,8 @@ fn open_store_with(uri: &str, sqlite: &SqliteOptions) -> Result<Box<dyn Store>, 
     Ok(Box::new(SqliteStore::open_with(uri, sqlite)?))
 }
 
-/// `scheme://user:secret@host/path` → `scheme://***@host/path`.
+/// A URI as it may be shown: `user:password@` and every credential-bearing query
+/// parameter replaced by `***` (see `ampel_store_mongo::redact`).
 pub fn redact(uri: &str) -> String {
     ampel_store_mongo::redact(uri)
 }
@@ -104,6 +105,12 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("no MongoDB server answered"), "{e}");
+        // secrets in query parameters: a password, a TLS key password, an AWS token
+        let uri = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&password=hunter3&tlsCertificateKeyFilePassword=hunter4&authMechanismProperties=AWS_SESSION_TOKEN:hunter5";
+        let e = open_store(uri).err().unwrap().to_string();
+        for s in ["hunter3", "hunter4", "hunter5"] {
+            assert!(!e.contains(s) && !redact(uri).contains(s), "{e}");
+        }
     }
 
     #[test]

@@ -16,7 +16,10 @@
 pub mod convert;
 pub mod layout;
 pub mod ops;
+mod redact;
 mod store;
+
+pub use redact::{redact, scrub, secrets_of};
 
 use ampel_store::{StoreError, SCHEMA_VERSION};
 use futures_util::TryStreamExt;
@@ -33,44 +36,15 @@ pub struct MongoStore {
     rt: tokio::runtime::Runtime,
     prefix: String,
     location: String,
-    secret: Option<String>,
-}
-
-/// `scheme://user:secret@host` → `scheme://***@host`.
-pub fn redact(uri: &str) -> String {
-    match uri.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('/') {
-            Some((authority, path)) => match authority.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}/{path}"),
-                None => uri.to_string(),
-            },
-            None => match rest.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => uri.to_string(),
-            },
-        },
-        None => uri.to_string(),
-    }
-}
-
-/// The password of a URI, to scrub from driver messages.
-fn password_of(uri: &str) -> Option<String> {
-    let rest = uri.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let (userinfo, _) = authority.rsplit_once('@')?;
-    let (_, pw) = userinfo.split_once(':')?;
-    (!pw.is_empty()).then(|| pw.to_string())
+    secrets: Vec<String>,
 }
 
 impl MongoStore {
     /// Connect, check the server answers, and check (or create) the layout.
     pub fn open(uri: &str) -> Result<MongoStore, StoreError> {
         let location = redact(uri);
-        let secret = password_of(uri);
-        let scrub = |s: String| match &secret {
-            Some(p) => s.replace(p.as_str(), "***"),
-            None => s,
-        };
+        let secrets = secrets_of(uri);
+        let scrub = |s: String| scrub(&s, &secrets);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -109,7 +83,7 @@ impl MongoStore {
             rt,
             prefix,
             location,
-            secret,
+            secrets,
         };
         store.block(async {
             store
@@ -131,10 +105,7 @@ impl MongoStore {
     /// A driver error as a store error, credentials removed.
     pub(crate) fn err(&self, e: mongodb::error::Error) -> StoreError {
         use mongodb::error::ErrorKind;
-        let scrub = |s: String| match &self.secret {
-            Some(p) => s.replace(p.as_str(), "***"),
-            None => s,
-        };
+        let scrub = |s: String| scrub(&s, &self.secrets);
         let location = self.location.clone();
         match *e.kind {
             ErrorKind::ServerSelection { ref message, .. } => StoreError::Open {
