@@ -31,8 +31,13 @@ pub enum Schedule {
     Cron(Box<cron::Schedule>),
 }
 
+/// The shortest `every` interval: 0.1 s (a T2 worker polling a live stream).
+pub const MIN_INTERVAL_SECS: f64 = 0.1;
+/// The longest `every` interval: 366 days.
+pub const MAX_INTERVAL_SECS: f64 = 366.0 * 86_400.0;
+
 impl Schedule {
-    /// Parse `every <n><s|m|h>` or a cron expression.
+    /// Parse `every <n><s|m|h>` (0.1 s to 366 days) or a cron expression.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if let Some(rest) = s.strip_prefix("every ") {
@@ -50,8 +55,13 @@ impl Schedule {
                 "h" | "hours" => n * 3600.0,
                 other => return Err(format!("`{s}`: unknown unit `{other}` (use s, m or h)")),
             };
-            if secs <= 0.0 {
-                return Err(format!("`{s}`: the interval must be positive"));
+            // bounded before it becomes a Duration (which panics past u64 seconds): a
+            // sub-second interval is a busy loop, more than a year a typo
+            if !(MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS).contains(&secs) {
+                return Err(format!(
+                    "`{s}`: the interval must be between {MIN_INTERVAL_SECS} s and {} days",
+                    MAX_INTERVAL_SECS / 86_400.0
+                ));
             }
             return Ok(Schedule::Every(Duration::from_secs_f64(secs)));
         }
@@ -412,6 +422,15 @@ mod tests {
             Schedule::parse("0 */5 * * * *"),
             Ok(Schedule::Cron(_))
         ));
+        for bad in [
+            "every 99999999999999999999s",
+            "every 0.000000001s",
+            "every 0s",
+            "every 400000h",
+        ] {
+            let e = Schedule::parse(bad).unwrap_err();
+            assert!(e.contains("between 0.1 s and 366 days"), "{bad}: {e}");
+        }
         assert!(Schedule::parse("every 5 fortnights")
             .unwrap_err()
             .contains("unknown unit `fortnights`"));
