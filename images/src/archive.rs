@@ -88,9 +88,8 @@ pub fn layer_files(digest: &str, blob: &[u8]) -> Result<Vec<LayerFile>, ImageErr
             }
             let mut bytes = Vec::new();
             data.read_to_end(&mut bytes)
-                .map_err(|e| ImageError::BadBlob {
-                    layout: PathBuf::from("layer"),
-                    digest: digest.to_string(),
+                .map_err(|e| ImageError::BadLayer {
+                    layer: digest.to_string(),
                     detail: format!("entry {path}: {e}"),
                 })?;
             out.push(LayerFile {

@@ -57,6 +57,14 @@ pub enum ImageError {
         /// What is wrong.
         detail: String,
     },
+    /// A layer blob that is not a gzip'd tar, is damaged, or expands past the limit.
+    #[error("layer {layer}: {detail}")]
+    BadLayer {
+        /// The layer's digest.
+        layer: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A layer entry that could write outside the directory it is unpacked into, or
     /// that no instance image needs (a device node, a setuid file).
     #[error("layer {layer}: entry `{entry}`: {detail}")]

@@ -166,9 +166,8 @@ pub fn scan_layer(
     limits: &Limits,
     mut f: impl FnMut(&str, &tar::Header, &mut dyn Read) -> Result<(), ImageError>,
 ) -> Result<String, ImageError> {
-    let bad = |detail: String| ImageError::BadBlob {
-        layout: std::path::PathBuf::from("layer"),
-        digest: digest.to_string(),
+    let bad = |detail: String| ImageError::BadLayer {
+        layer: digest.to_string(),
         detail,
     };
     let mut meter = Metered::new(flate2::read::GzDecoder::new(blob), limits.max_layer_bytes);

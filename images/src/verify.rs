@@ -1,6 +1,7 @@
 //! Verifying a layout: every referenced blob exists, has the size its descriptor
 //! states and hashes to its digest; every layer's uncompressed tar hashes to the
-//! config's diff id; every layer entry obeys [`crate::rules`]; Docker's `manifest.json`, if present, agrees with the index.
+//! config's diff id; every layer entry obeys [`crate::rules`]; Docker's
+//! `manifest.json`, if present, agrees with the index.
 //! The layout is read through [`LayoutSource`]: a directory, or an archive file read
 //! in place ([`crate::archive::ArchiveLayout`]).
 
@@ -157,15 +158,7 @@ pub fn verify_with(
             let blob = read_blob(src, layer)?;
             let digest = layer.digest().to_string();
             // every entry obeys the content rules; the stream is hashed as it is read
-            let actual = crate::rules::scan_layer(&digest, &blob, limits, |_, _, _| Ok(()))
-                .map_err(|e| match e {
-                    ImageError::BadBlob { digest, detail, .. } => ImageError::BadBlob {
-                        layout: dir.to_path_buf(),
-                        digest,
-                        detail,
-                    },
-                    other => other,
-                })?;
+            let actual = crate::rules::scan_layer(&digest, &blob, limits, |_, _, _| Ok(()))?;
             if &actual != diff_id {
                 return Err(ImageError::BadBlob {
                     layout: dir.to_path_buf(),

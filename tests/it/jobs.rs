@@ -19,12 +19,21 @@ fn job_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// Run `job` (whose file is in `dir`) against `store` with the test units.
+fn run_in(
+    job: &ampel_core::job::JobConfig,
+    dir: &std::path::Path,
+    store: &dyn ampel_store::Store,
+) -> Result<ampel_core::job::JobReport, ampel_core::job::JobError> {
+    let registry = ampel_tests::units::registry();
+    run_job(job, dir, &registry, store, dir, &ampel_core::Silent)
+}
+
 #[test]
 fn the_same_job_gives_the_same_digest_in_one_process_and_in_another() {
     let dir = tempfile::tempdir().unwrap();
     let file = job_file(dir.path());
     let job = load_job(&file).unwrap();
-    let registry = ampel_tests::units::registry();
     let mut digests = Vec::new();
     for i in 0..2 {
         let store = ampel_commands::open_store(&format!(
@@ -32,15 +41,7 @@ fn the_same_job_gives_the_same_digest_in_one_process_and_in_another() {
             dir.path().join(format!("run{i}.db")).display()
         ))
         .unwrap();
-        let report = run_job(
-            &job,
-            dir.path(),
-            &registry,
-            store.as_ref(),
-            dir.path(),
-            &ampel_core::Silent,
-        )
-        .unwrap();
+        let report = run_in(&job, dir.path(), store.as_ref()).unwrap();
         assert!(
             report.digest.collections["t2"].0 > 0,
             "the job made T2 results"
@@ -70,28 +71,12 @@ fn a_job_refuses_a_store_that_is_not_fresh_and_reports_config_positions() {
     let dir = tempfile::tempdir().unwrap();
     let file = job_file(dir.path());
     let job = load_job(&file).unwrap();
-    let registry = ampel_tests::units::registry();
     let uri = format!("sqlite:{}", dir.path().join("used.db").display());
     let store = ampel_commands::open_store(&uri).unwrap();
-    run_job(
-        &job,
-        dir.path(),
-        &registry,
-        store.as_ref(),
-        dir.path(),
-        &ampel_core::Silent,
-    )
-    .unwrap();
-    let e = run_job(
-        &job,
-        dir.path(),
-        &registry,
-        store.as_ref(),
-        dir.path(),
-        &ampel_core::Silent,
-    )
-    .unwrap_err()
-    .to_string();
+    run_in(&job, dir.path(), store.as_ref()).unwrap();
+    let e = run_in(&job, dir.path(), store.as_ref())
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("fresh, empty store") && e.contains("used.db"),
         "{e}"

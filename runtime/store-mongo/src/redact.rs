@@ -26,7 +26,7 @@ fn parts(uri: &str) -> Option<(&str, &str, &str, &str, &str)> {
         Some((r, q)) => (r, q),
         None => (rest, ""),
     };
-    // the userinfo may hold '/' (unescaped) : the host starts after the last '@'
+    // the userinfo may hold an unescaped '/': the host starts after the last '@'
     let host_start = rest.rfind('@').map_or(0, |i| i + 1);
     let (authority, path) = match rest[host_start..].find('/') {
         Some(i) => rest.split_at(host_start + i),
@@ -115,7 +115,9 @@ pub fn secrets_of(uri: &str) -> Vec<String> {
     }
     let decoded: Vec<String> = out.iter().map(|s| unescape(s)).collect();
     out.extend(decoded);
-    out.retain(|s| s.len() >= 3);
+    // every non-empty value, however short: a password left in a message is worse
+    // than a message with a few characters starred
+    out.retain(|s| !s.is_empty());
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out.dedup();
     out

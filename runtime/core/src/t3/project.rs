@@ -70,23 +70,12 @@ pub fn project(
         .collect();
     let visible: BTreeSet<DataPointId> = t0.iter().map(|d| d.id).collect();
     let links: BTreeSet<LinkId> = states.iter().map(|t| t.link).collect();
-    let mut t1 = match load.t1 {
-        T1Load::None => Vec::new(),
-        _ => states,
-    };
-    if load.t1 == T1Load::Latest && t1.len() > 1 {
-        t1 = t1.split_off(t1.len() - 1);
-    }
+    let mut t1 = loaded_states(states, load);
     for t in &mut t1 {
         t.channel.retain(|x| x == c);
         t.meta = own_meta(std::mem::take(&mut t.meta), c);
     }
-    let t2 = store
-        .find_t2(&T2Filter {
-            stock: Some(stock),
-            unit: load.t2.clone(),
-            ..Default::default()
-        })?
+    let t2 = t2_documents(store, stock, load)?
         .iter()
         .filter(|d| d.channel.contains(c))
         .filter(|d| match d.col {
@@ -135,6 +124,28 @@ fn own_meta(meta: Vec<MetaRecord>, channel: &str) -> Vec<MetaRecord> {
         .collect()
 }
 
+/// The states `load` asks for, of a stock's states in creation order.
+fn loaded_states(mut states: Vec<T1Document>, load: &Load) -> Vec<T1Document> {
+    match load.t1 {
+        T1Load::None => Vec::new(),
+        T1Load::Latest if states.len() > 1 => states.split_off(states.len() - 1),
+        _ => states,
+    }
+}
+
+/// The stock's T2 documents of the units `load` names (all if none).
+fn t2_documents(
+    store: &dyn Store,
+    stock: StockId,
+    load: &Load,
+) -> Result<Vec<T2Document>, StoreError> {
+    store.find_t2(&T2Filter {
+        stock: Some(stock),
+        unit: load.t2.clone(),
+        ..Default::default()
+    })
+}
+
 /// The unprojected view: every document of the stock.
 fn whole(store: &dyn Store, s: Stock, load: &Load) -> Result<StockView, StoreError> {
     let stock = s.stock;
@@ -143,19 +154,11 @@ fn whole(store: &dyn Store, s: Stock, load: &Load) -> Result<StockView, StoreErr
     } else {
         Vec::new()
     };
-    let mut t1 = match load.t1 {
+    let t1 = match load.t1 {
         T1Load::None => Vec::new(),
-        _ => store.stock_states(stock)?,
+        _ => loaded_states(store.stock_states(stock)?, load),
     };
-    if load.t1 == T1Load::Latest && t1.len() > 1 {
-        t1 = t1.split_off(t1.len() - 1);
-    }
-    let t2 = store
-        .find_t2(&T2Filter {
-            stock: Some(stock),
-            unit: load.t2.clone(),
-            ..Default::default()
-        })?
+    let t2 = t2_documents(store, stock, load)?
         .iter()
         .map(T2View::from)
         .collect();
