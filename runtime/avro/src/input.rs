@@ -102,6 +102,19 @@ pub struct ReadStats {
     pub files: usize,
     /// Schemas parsed (cache misses).
     pub schemas_parsed: usize,
+    /// Paths skipped because they name a file or directory already read through
+    /// another path (a symbolic link, or a source given twice): each file is read
+    /// once.
+    pub already_read: usize,
+}
+
+/// A file's identity on its filesystem (device, inode), so two paths to one file
+/// (symbolic links, hard links, a source given twice) are read once.
+type FileId = (u64, u64);
+
+fn file_id(m: &std::fs::Metadata) -> FileId {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
 }
 
 /// The paths in `paths` that do not exist, each with what went wrong, so a caller
@@ -206,6 +219,8 @@ impl MessageDecoder {
             emit,
             go_on: true,
             projection: opts_projection(&self.opts),
+            seen: Default::default(),
+            open_dirs: Vec::new(),
         };
         w.bytes(origin, bytes);
         self.registry = w.registry;
@@ -245,6 +260,11 @@ struct Walker<'a> {
     emit: &'a mut dyn FnMut(Item) -> bool,
     go_on: bool,
     projection: Option<Projection>,
+    /// Files and directories entered so far.
+    seen: std::collections::HashSet<FileId>,
+    /// The directories being read, outermost first: meeting one of them again
+    /// is a symbolic-link loop.
+    open_dirs: Vec<(FileId, String)>,
 }
 
 impl<'a> Walker<'a> {
@@ -260,6 +280,8 @@ impl<'a> Walker<'a> {
             emit,
             go_on: true,
             projection: opts_projection(opts),
+            seen: Default::default(),
+            open_dirs: Vec::new(),
         };
         f(&mut w);
         w.stats.schemas_parsed = w.registry.parsed;
@@ -298,7 +320,26 @@ impl<'a> Walker<'a> {
 
     fn path(&mut self, p: &Path) {
         let origin = p.display().to_string();
-        if p.is_dir() {
+        // metadata follows symbolic links: the identity is the target's
+        let meta = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) => return self.damaged(&origin, None, format!("cannot open: {e}")),
+        };
+        let id = file_id(&meta);
+        if meta.is_dir() {
+            if let Some((_, first)) = self.open_dirs.iter().find(|(d, _)| *d == id) {
+                let reason = format!(
+                    "symbolic link loop: this is the directory {first}, which is being \
+                     read already; not followed"
+                );
+                return self.damaged(&origin, None, reason);
+            }
+        }
+        if !self.seen.insert(id) {
+            self.stats.already_read += 1;
+            return;
+        }
+        if meta.is_dir() {
             let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
                 Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
                 Err(e) => {
@@ -306,12 +347,14 @@ impl<'a> Walker<'a> {
                 }
             };
             entries.sort();
+            self.open_dirs.push((id, origin));
             for e in entries {
                 if !self.go_on {
-                    return;
+                    break;
                 }
                 self.path(&e);
             }
+            self.open_dirs.pop();
             return;
         }
         let file = match std::fs::File::open(p) {

@@ -320,3 +320,46 @@ fn tiny_hostile_files_are_damaged_inputs_and_the_rest_of_the_folder_is_read() {
     });
     assert!(refused[0].contains("limit of 16 bytes"), "{refused:?}");
 }
+
+/// Symbolic links that point back up the tree (`x -> .`, `y -> .`) once made the
+/// walk endless, and one `loop -> .` read each alert 41 times.
+#[test]
+fn symbolic_link_loops_are_reported_and_every_file_is_read_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("alerts");
+    std::fs::create_dir_all(root.join("night1")).unwrap();
+    for name in ["a.avro", "night1/b.avro", "night1/c.avro"] {
+        std::fs::write(root.join(name), container("null", 1, 1)).unwrap();
+    }
+    symlink(".", root.join("x")).unwrap();
+    symlink(".", root.join("y")).unwrap();
+    symlink("..", root.join("night1/up")).unwrap();
+    // a second path to one file, and to one directory that is not an ancestor
+    symlink("night1/b.avro", root.join("b-again.avro")).unwrap();
+    symlink("night1", root.join("night1-again")).unwrap();
+
+    let (mut packets, mut loops) = (Vec::new(), Vec::new());
+    // the root given twice is read once too
+    let stats = walk(
+        &[root.clone(), root.clone()],
+        &ReadOptions::default(),
+        &mut |item| {
+            match item {
+                Item::Packet(p) => packets.push(p.origin),
+                Item::Damaged(d) => loops.push(d.to_string()),
+            }
+            true
+        },
+    );
+    assert_eq!(packets.len(), 3, "{packets:?}");
+    assert_eq!(stats.files, 3);
+    // x, y and night1/up are loops; b-again, night1-again and the second root
+    // are second paths to something read already
+    assert_eq!(loops.len(), 3, "{loops:?}");
+    for l in &loops {
+        assert!(l.contains("symbolic link loop"), "{l}");
+    }
+    assert!(loops.iter().any(|l| l.contains("night1/up")), "{loops:?}");
+    assert_eq!(stats.already_read, 3);
+}
