@@ -1,6 +1,6 @@
 //! Command-line definitions (clap) and their implementations.
 
-use crate::uri::{open_store, redact, DEFAULT_DB};
+use crate::uri::{open_existing_store, open_store, redact, DEFAULT_DB};
 use ampel_core::{check_units, UnitRequest};
 use ampel_interface::hash::{config_hash, link_hash, python_flat_json};
 use ampel_interface::Registry;
@@ -210,6 +210,10 @@ pub enum CommandError {
     /// T0 failed.
     #[error(transparent)]
     T0(#[from] ampel_core::t0::T0Error),
+    /// The command ran to its end but some of its work failed (the counts were
+    /// printed; the message says what failed and where to look).
+    #[error("{0}")]
+    Failed(String),
 }
 
 fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> {
@@ -315,8 +319,12 @@ pub fn run(
                 t
             })
         }
-        RuntimeCommand::Db(DbCommand::Init | DbCommand::Info) => {
-            let store = open_store(&args.db)?;
+        RuntimeCommand::Db(cmd @ (DbCommand::Init | DbCommand::Info)) => {
+            let store = if matches!(cmd, DbCommand::Init) {
+                open_store(&args.db)?
+            } else {
+                open_existing_store(&args.db)?
+            };
             let info = store.info()?;
             let v = serde_json::to_value(&info).unwrap_or(Value::Null);
             emit(args.json, &v, || {

@@ -12,7 +12,7 @@
 //! Nothing half-imported is ever left at the target.
 
 use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::{open_store, redact, resolve_secret};
+use crate::uri::{open_existing_store, open_store, redact, resolve_secret};
 use ampel_core::digest::results_digest;
 use ampel_interface::hash::canonical_json;
 use ampel_interface::Body;
@@ -46,7 +46,7 @@ pub fn export(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
         )));
     }
     std::fs::create_dir_all(dir)?;
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let mut files = serde_json::Map::new();
     for (c, _) in COLLECTIONS {
         let path = dir.join(format!("{c}.jsonl"));

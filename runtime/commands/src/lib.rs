@@ -18,4 +18,6 @@ mod uri;
 pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};
 pub use instance::{InstanceArgs, InstanceCommand};
 pub use main_fn::instance_main;
-pub use uri::{open_store, open_store_for_t2_workers, redact, resolve_secret, DEFAULT_DB};
+pub use uri::{
+    open_existing_store, open_store, open_store_for_t2_workers, redact, resolve_secret, DEFAULT_DB,
+};

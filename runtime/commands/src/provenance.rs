@@ -2,7 +2,7 @@
 //! results digest, and where a document came from.
 
 use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::open_store;
+use crate::uri::{open_existing_store, open_store};
 use ampel_core::digest::results_digest;
 use ampel_core::job::{load_job, run_job};
 use ampel_interface::Registry;
@@ -87,7 +87,7 @@ pub fn t3(
             e.message()
         ))
     })?;
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let report = ampel_core::t3::run_t3(
         &cfg,
         registry,
@@ -111,8 +111,8 @@ pub fn t3(
     if report.failed.is_empty() {
         Ok(())
     } else {
-        Err(CommandError::Usage(format!(
-            "{} T3 unit(s) failed; see the trouble records",
+        Err(CommandError::Failed(format!(
+            "{} T3 unit(s) failed; the reasons are in the trouble records: ampel log --errors",
             report.failed.len()
         )))
     }
@@ -120,7 +120,7 @@ pub fn t3(
 
 /// Print the results digest of the store.
 pub fn digest(args: &RuntimeArgs) -> Result<(), CommandError> {
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let d = results_digest(store.as_ref())?;
     let v = serde_json::to_value(&d).unwrap_or(Value::Null);
     emit(args.json, &v, || {
@@ -136,7 +136,7 @@ pub fn digest(args: &RuntimeArgs) -> Result<(), CommandError> {
 /// Explain a T2 document: who made each version, with which unit version and
 /// configuration, and every later journal entry about it.
 pub fn explain(args: &RuntimeArgs, id: &str) -> Result<(), CommandError> {
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let doc = store.get_t2(id)?.ok_or_else(|| {
         CommandError::Usage(format!(
             "no T2 document `{id}` (ids are shown by `ampel t2 show STOCK --json`)"
@@ -233,7 +233,7 @@ pub fn event(
     process: Option<String>,
     last: Option<usize>,
 ) -> Result<(), CommandError> {
-    let store: Box<dyn Store> = open_store(&args.db)?;
+    let store: Box<dyn Store> = open_existing_store(&args.db)?;
     let events = store.events(&EventQuery {
         process,
         last,
@@ -324,7 +324,7 @@ pub fn log(
     errors: bool,
     limit: usize,
 ) -> Result<(), CommandError> {
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let q = ampel_store::LogQuery {
         run,
         stock,

@@ -1,7 +1,7 @@
 //! `ampel t2 ...`: run workers, show results, reset tickets, list outdated results.
 
 use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::{open_store, open_store_for_t2_workers};
+use crate::uri::{open_existing_store, open_store_for_t2_workers};
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::{DocumentCode, Registry, T2Document};
 use ampel_store::{ResetMode, T2Filter};
@@ -117,7 +117,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
         T2Command::Run(r) => run_workers(registry, args, r),
         T2Command::Show { stock } => show(args, stock_id(stock)?),
         T2Command::Reset(sel) => {
-            let store = open_store(&args.db)?;
+            let store = open_existing_store(&args.db)?;
             let filter = T2Filter {
                 stock: sel.stock,
                 unit: sel.unit.clone().map(|u| vec![u]),
@@ -138,7 +138,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
         }
         T2Command::Outdated { reset } => outdated(registry, args, *reset),
         T2Command::List { unit, code, limit } => {
-            let store = open_store(&args.db)?;
+            let store = open_existing_store(&args.db)?;
             let filter = T2Filter {
                 unit: unit.clone().map(|u| vec![u]),
                 code: code.map(|c| vec![DocumentCode(c)]),
@@ -232,7 +232,23 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
         ]);
         t.add_row(["leases lost".to_string(), total.lease_lost.to_string()]);
         t
-    })
+    })?;
+    let failed: usize = total.failed.values().sum();
+    if failed == 0 && total.too_many_trials == 0 {
+        return Ok(());
+    }
+    let units: Vec<String> = total
+        .failed
+        .iter()
+        .map(|(u, n)| format!("{u}: {n}"))
+        .collect();
+    Err(CommandError::Failed(format!(
+        "{failed} of {} ticket(s) failed ({}) and {} gave up after too many trials; \
+         the reasons are in the trouble records: ampel log --errors",
+        total.processed,
+        units.join(", "),
+        total.too_many_trials
+    )))
 }
 
 fn t2_err(e: ampel_core::t2::T2Error) -> CommandError {
@@ -250,7 +266,7 @@ fn doc_json(d: &T2Document) -> Value {
 }
 
 fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let docs = store.find_t2(&T2Filter {
         stock: Some(stock),
         ..Default::default()
@@ -284,7 +300,7 @@ fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
 }
 
 fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), CommandError> {
-    let store = open_store(&args.db)?;
+    let store = open_existing_store(&args.db)?;
     let found = ampel_core::t2::outdated(registry, store.as_ref(), &T2Filter::default())?;
     let trace = |t: &Option<ampel_interface::TraceRecord>| {
         t.as_ref()

@@ -41,10 +41,27 @@ pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
     open_store_with(uri, &SqliteOptions::default())
 }
 
+/// Open a store that must exist already, for commands that only read (an embedded
+/// store file that is missing is an error naming it, never a new empty store).
+pub fn open_existing_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
+    open_store_with(
+        uri,
+        &SqliteOptions {
+            create: false,
+            ..SqliteOptions::default()
+        },
+    )
+}
+
 /// Open the store a URI names for one of several T2 workers (an embedded store is
-/// read through a memory map; see [`SqliteOptions::for_t2_workers`]).
+/// read through a memory map; see [`SqliteOptions::for_t2_workers`]); it must
+/// exist, since T2 works on the tickets T0 wrote.
 pub fn open_store_for_t2_workers(uri: &str) -> Result<Box<dyn Store>, StoreError> {
-    open_store_with(uri, &SqliteOptions::for_t2_workers())
+    let opts = SqliteOptions {
+        create: false,
+        ..SqliteOptions::for_t2_workers()
+    };
+    open_store_with(uri, &opts)
 }
 
 /// Open the store a URI names; `sqlite` applies to an embedded store.

@@ -32,6 +32,9 @@ pub struct SqliteOptions {
     /// Read the database file through a memory map of up to this many bytes (0:
     /// no map, pages are read into the connection's own cache).
     pub mmap_bytes: u64,
+    /// Create the file when it does not exist (false for read-only commands: a
+    /// mistyped path is an error naming it, not a new empty store).
+    pub create: bool,
 }
 
 impl Default for SqliteOptions {
@@ -39,6 +42,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             busy_timeout: Duration::from_secs(30),
             mmap_bytes: 0,
+            create: true,
         }
     }
 }
@@ -90,6 +94,13 @@ impl SqliteStore {
                     detail: "the file has no write permission; copy it or chmod u+w".into(),
                 });
             }
+        } else if !opts.create {
+            return Err(StoreError::Open {
+                location,
+                detail: "no such file; this command reads a store and never creates one \
+                         (check the path, or write the store first, e.g. with `ampel t0`)"
+                    .into(),
+            });
         } else if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
                 return Err(StoreError::Open {
@@ -99,9 +110,10 @@ impl SqliteStore {
             }
         }
         let err = |e| schema::map_err(&location, busy_ms, e);
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if opts.create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
         let mut conn = Connection::open_with_flags(&path, flags).map_err(err)?;
         if conn
             .is_readonly(rusqlite::DatabaseName::Main)

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub struct T0Stats {
     /// Alerts read (decoded and supplied).
     pub alerts: usize,
-    /// Alerts accepted by at least one channel.
+    /// Alerts accepted by at least one channel whose documents were all written.
     pub ingested: usize,
     /// Accepted alerts per channel.
     pub accepted: BTreeMap<String, usize>,
@@ -65,6 +65,9 @@ struct Buffer {
     tickets: Vec<T2Request>,
     stocks: Vec<StockUpsert>,
     logs: Vec<LogRecord>,
+    /// Alerts whose documents are in this buffer: they count as ingested once
+    /// the buffer is written.
+    alerts: usize,
 }
 
 /// Runs T0 over alert packets.
@@ -466,7 +469,7 @@ impl<'a> T0Processor<'a> {
         accepted: &[usize],
     ) -> Result<(), T0Error> {
         self.ingest(alert, origin, accepted)?;
-        self.stats.ingested += 1;
+        self.buffer.alerts += 1;
         if self.buffer.dps.len() >= self.cfg.batch_size {
             self.flush()?;
         }
@@ -718,6 +721,8 @@ impl<'a> T0Processor<'a> {
         self.stats.tickets += self.store.upsert_t2(&b.tickets)?;
         self.stats.stocks += self.store.upsert_stocks(&b.stocks)?;
         self.store.insert_logs(&b.logs)?;
+        // counted only now: an alert whose batch failed to write is not ingested
+        self.stats.ingested += b.alerts;
         Ok(())
     }
 
