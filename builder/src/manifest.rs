@@ -437,13 +437,15 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
     }
     let mut names = BTreeSet::new();
     for ch in &raw.channels {
-        if !names.insert(ch.name.get_ref().clone()) {
+        if let Some(problem) = ampel_interface::channel_name_problem(ch.name.get_ref()) {
+            p.push(ch.name.span(), problem);
+        } else if !names.insert(ch.name.get_ref().clone()) {
             p.push(
                 ch.name.span(),
                 format!("channel `{}` is declared twice", ch.name.get_ref()),
             );
         }
-        let w = |x: &str| format!("channel `{}` {x}", ch.name.get_ref());
+        let w = |x: &str| format!("channel `{}` {x}", ch.name.get_ref().escape_debug());
         if let Some(f) = &ch.filter {
             use_unit(&mut p, w("filter"), &f.unit, json(&f.config));
         }

@@ -54,9 +54,11 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
     if t0.iter_max.is_some() {
         cfg.iter_max = t0.iter_max;
     }
-    let missing = ampel_avro::missing_sources(&t0.source);
-    if !missing.is_empty() {
-        return Err(CommandError::Usage(missing.join("\n")));
+    // every problem of the config and the sources at once, before the store opens
+    let mut problems = ampel_avro::missing_sources(&t0.source);
+    problems.extend(cfg.check(registry).err().unwrap_or_default());
+    if !problems.is_empty() {
+        return Err(CommandError::Invalid(problems));
     }
     let store = open_store(&args.db)?;
     let clock = match t0.clock {

@@ -243,9 +243,7 @@ impl InstanceConfig {
                 }
             }
         }
-        if let Err(p) = check_units(registry, &self.t0.unit_requests(registry)) {
-            problems.extend(p);
-        }
+        problems.extend(self.t0.check(registry).err().unwrap_or_default());
         for d in &self.t0.directives {
             let t2: Vec<(String, Body)> = d
                 .ingest

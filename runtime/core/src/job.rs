@@ -248,6 +248,39 @@ pub fn run_job(
     )
 }
 
+/// What would make `task` fail for its configuration or inputs, found without
+/// running it: missing sources, T0 problems and unit configs, unknown T2 and T3
+/// units.
+fn task_problems(task: &PlannedTask, registry: &Registry) -> Vec<String> {
+    match task {
+        PlannedTask::T0 { config, sources } => {
+            let mut out = ampel_avro::missing_sources(sources);
+            out.extend(config.check(registry).err().unwrap_or_default());
+            out
+        }
+        PlannedTask::T2 { units, .. } => units
+            .iter()
+            .filter_map(|u| registry.get(u).err().map(|e| e.to_string()))
+            .collect(),
+        PlannedTask::T3(cfg) => {
+            let reqs: Vec<crate::UnitRequest> = cfg
+                .units
+                .iter()
+                .enumerate()
+                .map(|(i, u)| crate::UnitRequest {
+                    origin: format!("units[{i}]"),
+                    unit: u.unit.clone(),
+                    config: u.config.clone(),
+                    kind: Some(ampel_interface::UnitKind::T3),
+                })
+                .collect();
+            crate::check_units(registry, &reqs)
+                .err()
+                .unwrap_or_default()
+        }
+    }
+}
+
 /// Run planned tasks in order against `store`, which must be empty, with the data
 /// clock; process names are `<name>#<task number>`. Each task is a step of
 /// `progress` (alerts read, tickets done).
@@ -259,20 +292,18 @@ pub fn run_plan(
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<JobReport, JobError> {
-    // every missing source of every task at once, before anything runs
-    let missing: Vec<String> = tasks
+    // every problem of every task at once, before the store is touched
+    let problems: Vec<String> = tasks
         .iter()
         .enumerate()
-        .flat_map(|(i, task)| match task {
-            PlannedTask::T0 { sources, .. } => ampel_avro::missing_sources(sources)
+        .flat_map(|(i, task)| {
+            task_problems(task, registry)
                 .into_iter()
-                .map(|m| format!("task {} (t0): {m}", i + 1))
-                .collect(),
-            _ => Vec::new(),
+                .map(move |p| format!("task {} ({}): {p}", i + 1, task.kind()))
         })
         .collect();
-    if !missing.is_empty() {
-        return Err(JobError::Config(missing.join("\n")));
+    if !problems.is_empty() {
+        return Err(JobError::Config(problems.join("\n")));
     }
     let info = store.info()?;
     if info.counts.values().any(|n| *n > 0) {

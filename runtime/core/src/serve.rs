@@ -203,7 +203,37 @@ pub fn load_processes(path: &Path, registry: &Registry) -> Result<Vec<Process>, 
             .unwrap_or((0, 0));
         format!("{}:{}:{}: {}", path.display(), at.0, at.1, e.message())
     })?;
-    check_processes(file.processes, registry, &path.display().to_string())
+    let origin = path.display().to_string();
+    // a live T0 process's own config file is read when the process starts: check
+    // it now, with every other problem
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut problems: Vec<String> = Vec::new();
+    for (i, p) in file.processes.iter().enumerate() {
+        if p.tier != 0 {
+            continue;
+        }
+        let at = format!("{origin}: process[{i}] `{}`: t0_config", p.name);
+        let Some(f) = p.t0_config.as_ref() else {
+            problems.push(format!(
+                "{at}: a live T0 process needs its T0 config: t0_config = \"FILE\""
+            ));
+            continue;
+        };
+        match crate::job::load_t0_config(&base.join(f)) {
+            Err(e) => problems.push(format!("{at}: {e}")),
+            Ok(cfg) => problems.extend(
+                (cfg.check(registry).err().unwrap_or_default())
+                    .into_iter()
+                    .map(|e| format!("{at} {}: {e}", f.display())),
+            ),
+        }
+    }
+    match check_processes(file.processes, registry, &origin) {
+        Ok(p) if problems.is_empty() => Ok(p),
+        Ok(_) => Err(problems.join("\n")),
+        Err(e) if problems.is_empty() => Err(e),
+        Err(e) => Err(format!("{e}\n{}", problems.join("\n"))),
+    }
 }
 
 /// Check processes (from `origin`, a file name for messages), reporting every

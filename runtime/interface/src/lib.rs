@@ -8,7 +8,8 @@
 //! - [`config`]: typed configuration with defaults, unknown fields rejected;
 //! - [`registry`]: units by name, typed registration, erased use;
 //! - [`hash`]: canonical encodings and hashes (config, link, trace, T2 id);
-//! - [`finite`]: results to JSON, refusing NaN and infinities.
+//! - [`finite`]: results to JSON, refusing NaN and infinities;
+//! - [`names`]: what a channel name may be.
 //!
 //! # Writing a unit
 //! ```
@@ -55,6 +56,7 @@ pub mod config;
 pub mod documents;
 pub mod finite;
 pub mod hash;
+pub mod names;
 pub mod registry;
 pub mod units;
 
@@ -62,6 +64,7 @@ pub use codes::*;
 pub use config::{resolve_config, ConfigError, FieldProblem, NoConfig, Resolved, UnitConfig};
 pub use documents::*;
 pub use finite::finite_body;
+pub use names::channel_name_problem;
 pub use registry::{
     CheckedConfig, ErasedUnit, RegisterAs, Registry, RegistryError, Typed, UnitInstance, UnitKind,
 };

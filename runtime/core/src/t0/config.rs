@@ -145,6 +145,51 @@ fn default_batch() -> usize {
 }
 
 impl T0Config {
+    /// What is wrong with the process apart from its units, every problem at
+    /// once: channel names that are empty or carry invisible characters, a
+    /// channel with two directives (their counts and documents would merge), no
+    /// channel at all, a batch size or error limit of 0.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.directives.is_empty() {
+            out.push("no channel: add a [[directives]] block per channel".to_string());
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for (i, d) in self.directives.iter().enumerate() {
+            if let Some(p) = ampel_interface::channel_name_problem(&d.channel) {
+                out.push(format!("directives[{i}]: {p}"));
+            } else if let Some(first) = seen.insert(d.channel.as_str(), i) {
+                out.push(format!(
+                    "directives[{i}]: channel `{}` already has a directive (directives[{first}]); \
+                     one directive per channel",
+                    d.channel
+                ));
+            }
+        }
+        if self.batch_size == 0 {
+            out.push("batch_size = 0: at least 1 datapoint per write".to_string());
+        }
+        if self.error_max == 0 {
+            out.push("error_max = 0: at least 1 (the run stops at this many unit errors)".into());
+        }
+        out
+    }
+
+    /// Every problem of the process at once, its units' configs included: what
+    /// [`T0Processor::new`](crate::t0::T0Processor::new) refuses, found without a
+    /// store so a command can refuse before it opens one.
+    pub fn check(&self, registry: &Registry) -> Result<(), Vec<String>> {
+        let mut problems = self.problems();
+        if let Err(p) = crate::check_units(registry, &self.unit_requests(registry)) {
+            problems.extend(p);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
     /// Every unit this process uses, with where it is configured.
     pub fn unit_requests(&self, registry: &Registry) -> Vec<UnitRequest> {
         let req = |origin: String, unit: &str, config: &Body, kind| UnitRequest {
@@ -171,7 +216,7 @@ impl T0Config {
             out.push(req("muxer".into(), &m.unit, &m.config, UnitKind::Muxer));
         }
         for d in &self.directives {
-            let at = |what: String| format!("channel `{}` {what}", d.channel);
+            let at = |what: String| format!("channel `{}` {what}", d.channel.escape_debug());
             if let Some(f) = &d.filter {
                 out.push(req(
                     at("filter".into()),

@@ -3,7 +3,7 @@
 use super::config::{combiner_config, DpSelect, OnStockMatch, T0Config, T2Model};
 use super::T0Error;
 use crate::clock::{jd_to_unix, Clock};
-use crate::loader::{check_units, UnitLoader};
+use crate::loader::UnitLoader;
 use ampel_avro::{Damaged, Item, Packet, Payload, Projection, Value as Avro};
 use ampel_interface::hash::link_hash;
 use ampel_interface::*;
@@ -114,7 +114,7 @@ impl<'a> T0Processor<'a> {
         store: &'a dyn Store,
         clock: &'a Clock,
     ) -> Result<Self, T0Error> {
-        check_units(registry, &cfg.unit_requests(registry))
+        cfg.check(registry)
             .map_err(|p| T0Error::Config(p.join("\n")))?;
         let loader = UnitLoader::new(registry, store);
         let load = |name: &str, kind, config: &Body| {
