@@ -440,6 +440,7 @@ fn record_event(store_file: &Path, record: &RunRecord, seconds: f64) -> Result<(
         duration: Some(seconds),
         jobid: None,
         ret: Some(serde_json::to_value(record).unwrap_or(Value::Null)),
+        owner: None,
     };
     store
         .record_event(&event)

@@ -13,7 +13,7 @@ fn run_all(backend: &dyn Backend) {
         check(backend);
         ran += 1;
     });
-    assert_eq!(ran, 15);
+    assert_eq!(ran, 17);
 }
 
 #[test]

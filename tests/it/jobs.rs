@@ -73,8 +73,17 @@ fn a_job_refuses_a_store_that_is_not_fresh_and_reports_config_positions() {
     let job = load_job(&file).unwrap();
     let uri = format!("sqlite:{}", dir.path().join("used.db").display());
     let store = ampel_commands::open_store(&uri).unwrap();
-    run_in(&job, dir.path(), store.as_ref()).unwrap();
-    let e = run_in(&job, dir.path(), store.as_ref())
+    let first = run_in(&job, dir.path(), store.as_ref()).unwrap();
+    // run again on its own store, the job resumes: every task finished, nothing
+    // is done again and the digest is the same
+    let again = run_in(&job, dir.path(), store.as_ref()).unwrap();
+    assert_eq!(again.digest, first.digest);
+    // a store holding anything else is not a job's to resume
+    let other = ampel_core::job::JobConfig {
+        name: "another".into(),
+        ..job.clone()
+    };
+    let e = run_in(&other, dir.path(), store.as_ref())
         .unwrap_err()
         .to_string();
     assert!(

@@ -261,12 +261,13 @@ fn four_worker_processes_process_ten_thousand_tickets_exactly_once() {
 }
 
 #[test]
-fn tickets_of_a_killed_worker_are_finished_by_the_others_after_the_lease_expires() {
+fn tickets_of_a_killed_worker_are_finished_at_once_by_the_next_worker_under_its_run() {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("sqlite:{}", dir.path().join("kill.db").display());
     let store = ampel_commands::open_store(&uri).unwrap();
     stock_tickets(store.as_ref(), 40, json!({ "sleep_ms": 100 }));
-    let mut victim = spawn_worker(&uri, "victim", "1", "10");
+    // a long lease: the next worker does not wait for it, it sees the victim died
+    let mut victim = spawn_worker(&uri, "victim", "600", "10");
     // wait until the victim holds tickets, then kill it without warning
     let held = loop {
         let running = store
@@ -282,10 +283,21 @@ fn tickets_of_a_killed_worker_are_finished_by_the_others_after_the_lease_expires
     };
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
+    let events = store.events(&Default::default()).unwrap();
+    let victim_run = events.last().unwrap().clone();
+    assert!(ampel_core::runs::died(&victim_run), "{victim_run:?}");
     let registry = registry();
     let stats = run_worker(store.as_ref(), &registry, worker("rescuer"));
     assert!(stats.processed >= held.len(), "{stats:?}");
     assert_each_done_once(store.as_ref(), 40);
+    // the rescuer took the dead run over: one run, finished
+    let after = store.events(&Default::default()).unwrap();
+    assert_eq!(after.len(), events.len(), "{after:?}");
+    let run = after.last().unwrap();
+    assert_eq!(
+        (run.run, run.code),
+        (victim_run.run, ampel_interface::EventCode::OK)
+    );
     for id in held {
         let d = store.get_t2(&id).unwrap().unwrap();
         assert_eq!(d.lease, None);
@@ -294,7 +306,7 @@ fn tickets_of_a_killed_worker_are_finished_by_the_others_after_the_lease_expires
             .iter()
             .find(|m| m.tier == Tier::T2 && m.code == DocumentCode::OK)
             .unwrap();
-        assert!(done.run > 1, "finished by the rescuer's run");
+        assert_eq!(done.run, victim_run.run, "finished under the run taken over");
     }
 }
 

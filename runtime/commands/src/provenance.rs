@@ -239,15 +239,33 @@ pub fn event(
         last,
         ..Default::default()
     })?;
-    let v = serde_json::to_value(&events).unwrap_or(Value::Null);
+    // a run still RUNNING whose process is gone (killed, crashed) is shown as
+    // such; the next run of its process takes it over
+    let died: Vec<bool> = events.iter().map(ampel_core::runs::died).collect();
+    let v = Value::Array(
+        events
+            .iter()
+            .zip(&died)
+            .map(|(e, d)| {
+                let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+                v["died"] = Value::Bool(*d);
+                v
+            })
+            .collect(),
+    );
     emit(args.json, &v, || {
         let mut t = table(&["run", "process", "tier", "code", "duration [s]"]);
-        for e in &events {
+        for (e, d) in events.iter().zip(&died) {
+            let code = if *d {
+                "DIED (process gone; its next run takes it over)".to_string()
+            } else {
+                e.code.to_string()
+            };
             t.add_row([
                 e.run.to_string(),
                 e.process.clone(),
                 e.tier.to_string(),
-                e.code.to_string(),
+                code,
                 e.duration.map_or("-".into(), |d| format!("{d:.3}")),
             ]);
         }

@@ -3,7 +3,7 @@
 use crate::cli::{emit, table, CommandError, RuntimeArgs};
 use crate::uri::open_store;
 use ampel_avro::{read_inputs, ReadOptions};
-use ampel_core::t0::{T0Config, T0Processor};
+use ampel_core::t0::{Opened, T0Config, T0Processor};
 use ampel_core::{Clock, Progress};
 use ampel_interface::Registry;
 use clap::{Args, ValueEnum};
@@ -36,6 +36,11 @@ pub struct T0Args {
     /// Write the rejected-alert register (CSV: channel, alert, stock, code) here.
     #[arg(long)]
     pub rejected: Option<PathBuf>,
+    /// Ingest even if a finished run of this process already ingested the same
+    /// sources (same files, sizes and times) with the same config; without it such
+    /// a rerun does nothing and says which run did it.
+    #[arg(long)]
+    pub again: bool,
     /// The largest Avro container block read, in MiB, compressed or decompressed; a
     /// larger block (e.g. a small deflate bomb) is reported as a damaged input and
     /// the other inputs are read.
@@ -66,18 +71,49 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         ClockSource::Wall => Clock::Live,
     };
     let started = std::time::Instant::now();
-    let mut proc = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
+    // the same config over the same inputs: a run whose process died is taken
+    // over where its last batch ended; with --again, every run is a new one
+    let key = (!t0.again).then(|| ampel_core::t0::inputs_key(&cfg, &t0.source));
+    let mut proc = T0Processor::open(cfg, registry, store.as_ref(), &clock, key, &mut || {
+        eprintln!("another T0 run is writing this store; waiting for it to finish")
+    })?;
+    match proc.opened() {
+        Opened::AlreadyDone { run } => {
+            eprintln!(
+                "run {run} already ingested these sources with this config; nothing to do \
+                 (--again ingests them once more)"
+            );
+        }
+        Opened::Resumed { items } => eprintln!(
+            "resuming run {} (its process died): {items} input item(s) are stored, \
+             going on after them",
+            proc.run_id()
+        ),
+        Opened::New => {}
+    }
     if let Some(path) = &t0.rejected {
-        let file = std::fs::File::create(path).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             CommandError::Usage(format!(
                 "cannot create rejected-alert register {}: {e}",
                 path.display()
             ))
-        })?;
+        };
+        // a resumed run goes on with the register as its last checkpoint left it
+        let keep = proc.rejected_bytes();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(keep == 0)
+            .open(path)
+            .map_err(cannot)?;
+        file.set_len(keep).map_err(cannot)?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(cannot)?;
         proc.register_rejections(Box::new(std::io::BufWriter::new(file)))?;
     }
+    let done = matches!(proc.opened(), Opened::AlreadyDone { .. });
+    let sources = if done { Vec::new() } else { t0.source.clone() };
     let (mut rx, reader) = read_inputs(
-        t0.source.clone(),
+        sources,
         ReadOptions {
             // a projecting processor builds JSON itself, for accepted alerts only
             json: !proc.projects(),

@@ -68,6 +68,10 @@ pub struct RunArgs {
     /// Stamp results with the wall clock instead of the ingestion time.
     #[arg(long)]
     pub wall_clock: bool,
+    /// Tickets claimed (and their results written) at a time. Results are written
+    /// per batch: a worker killed mid-batch leaves the batch to the next worker.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
 }
 
 /// Which tickets `reset` touches.
@@ -177,6 +181,7 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
                     units: (!r.units.is_empty()).then(|| r.units.clone()),
                     backoff_base: r.backoff,
                     data_time: !r.wall_clock,
+                    batch: r.batch as usize,
                     ..base.clone()
                 };
                 s.spawn(move || -> Result<_, CommandError> {

@@ -18,15 +18,21 @@
 //! In a job the clock is the data's (the alerts' times), T2 runs one worker, and
 //! inputs are read in a fixed order, so the same job on the same inputs gives the
 //! same documents and the same digest.
+//!
+//! A job resumes: run again on the store a killed run of it left (a store whose
+//! every event belongs to this job's tasks), it skips the tasks that finished,
+//! takes over the task whose process died where its last batch ended, and gives
+//! the digest of an uninterrupted run.
 
 use crate::clock::Clock;
 use crate::digest::{results_digest, ResultsDigest};
 use crate::progress::Progress;
 use crate::t0::{T0Config, T0Processor, T0Stats};
 use crate::t2::{T2Stats, T2Worker, T2WorkerConfig};
-use ampel_interface::Registry;
+use ampel_interface::{EventCode, Registry};
 use ampel_store::Store;
 use serde::Deserialize;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -306,9 +312,25 @@ pub fn run_plan(
         return Err(JobError::Config(problems.join("\n")));
     }
     let info = store.info()?;
+    // the process name of each task's runs: `NAME#k`, a T3 task's own
+    let process = |i: usize| match &tasks[i] {
+        PlannedTask::T3(cfg) => cfg.process.clone(),
+        _ => format!("{name}#{}", i + 1),
+    };
+    let mut finished = std::collections::BTreeMap::new();
     if info.counts.values().any(|n| *n > 0) {
-        return Err(JobError::NotFresh(info.location));
+        // a store a killed run of this job left is resumed; anything else is not
+        // this job's
+        let ours: BTreeSet<String> = (0..tasks.len()).map(process).collect();
+        let events = store.events(&ampel_store::EventQuery::default())?;
+        if events.is_empty() || events.iter().any(|e| !ours.contains(&e.process)) {
+            return Err(JobError::NotFresh(info.location));
+        }
+        for e in events.into_iter().filter(|e| e.code == EventCode::OK) {
+            finished.insert(e.process.clone(), e);
+        }
     }
+    let done = |i: usize| finished.get(&process(i)).and_then(|e| e.ret.clone());
     let clock = Clock::archive(0.0);
     let mut reports = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
@@ -321,14 +343,17 @@ pub fn run_plan(
         match task {
             PlannedTask::T0 { config, sources } => {
                 let mut cfg = (**config).clone();
-                cfg.process = format!("{name}#{}", i + 1);
-                let mut t0 = T0Processor::new(cfg, registry, store, &clock)
+                cfg.process = process(i);
+                // a finished task is skipped, one whose process died is resumed
+                let key = crate::t0::inputs_key(&cfg, sources);
+                let mut t0 = T0Processor::open(cfg, registry, store, &clock, Some(key), &mut || {})
                     .map_err(|e| fail(e.to_string()))?;
                 // decoding runs on a reader thread (straight into JSON unless the
                 // processor builds JSON for accepted alerts only); items arrive in
                 // the same deterministic order as a walk on this thread
+                let skip = matches!(t0.opened(), crate::t0::Opened::AlreadyDone { .. });
                 let (mut rx, reader) = ampel_avro::read_inputs(
-                    sources.clone(),
+                    if skip { Vec::new() } else { sources.clone() },
                     ampel_avro::ReadOptions {
                         json: !t0.projects(),
                         preview_fields: t0.preview_fields(),
@@ -339,7 +364,7 @@ pub fn run_plan(
                 progress.start(&step, "alerts read", None);
                 for item in rx.by_ref() {
                     if let Err(e) = t0.process(item) {
-                        failed = Some(e.to_string());
+                        failed = Some(e);
                         break;
                     }
                     progress.set(t0.stats.alerts as u64);
@@ -350,12 +375,19 @@ pub fn run_plan(
                 drop(rx);
                 let _ = reader.join();
                 progress.finish();
-                if let Some(msg) = failed {
-                    return Err(fail(msg));
+                if let Some(e) = failed {
+                    // the run ends as failed (its event says so), then the job
+                    let _ = t0.finish(0.0, Some(&e));
+                    return Err(fail(e.to_string()));
                 }
                 reports.push(TaskReport::T0(
                     t0.finish(0.0, None).map_err(|e| fail(e.to_string()))?,
                 ));
+            }
+            PlannedTask::T3(_) if done(i).is_some() => {
+                let report = serde_json::from_value(done(i).unwrap_or_default())
+                    .map_err(|e| fail(format!("its finished run's report: {e}")))?;
+                reports.push(TaskReport::T3(report));
             }
             PlannedTask::T3(cfg) => {
                 progress.start(&step, "units run", Some(cfg.units.len() as u64));
@@ -373,9 +405,14 @@ pub fn run_plan(
                 }
                 reports.push(TaskReport::T3(report));
             }
+            PlannedTask::T2 { .. } if done(i).is_some() => {
+                let stats = serde_json::from_value(done(i).unwrap_or_default())
+                    .map_err(|e| fail(format!("its finished run's counts: {e}")))?;
+                reports.push(TaskReport::T2(stats));
+            }
             PlannedTask::T2 { units, max_try } => {
                 let cfg = T2WorkerConfig {
-                    process: format!("{name}#{}", i + 1),
+                    process: process(i),
                     owner: format!("job-{name}"),
                     units: (!units.is_empty()).then(|| units.clone()),
                     max_try: *max_try,

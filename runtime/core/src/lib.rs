@@ -9,6 +9,7 @@
 //! - [`serve`]: scheduled processes (interval or cron), no overlap, graceful stop;
 //! - [`live`]: live T0 from an alert stream (Kafka): batches flushed, then committed;
 //! - [`job`]: archival reprocessing (tasks in order, fresh store, data clock);
+//! - [`runs`]: who runs a run, whether its process died, taking over dead runs;
 //! - [`digest`]: the results digest over a canonical dump of the output documents;
 //! - [`progress`]: progress of long steps, shown by the caller;
 //! - [`instance`]: the resolved configuration an instance image carries, checked
@@ -21,6 +22,7 @@ pub mod job;
 pub mod live;
 pub mod loader;
 pub mod progress;
+pub mod runs;
 pub mod serve;
 pub mod t0;
 pub mod t2;

@@ -400,6 +400,26 @@ pub struct Event {
     /// Counts and return values (alerts read, documents made, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ret: Option<Body>,
+    /// The operating-system process running it, so a run whose process died can
+    /// be told from one still running (and taken over by a rerun).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<RunOwner>,
+}
+
+/// The operating-system process of a run: enough to tell on the same machine
+/// whether it is still alive, with a process id that may have been reused since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOwner {
+    /// Host name.
+    pub host: String,
+    /// The kernel's boot id (a process of an earlier boot is gone).
+    pub boot: String,
+    /// Process id.
+    pub pid: u32,
+    /// The process's start time in clock ticks since boot (tells a reused pid).
+    pub since: u64,
+    /// The id the run works under, e.g. the T2 lease owner.
+    pub id: String,
 }
 
 /// A stored log line.

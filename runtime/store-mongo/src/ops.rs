@@ -369,6 +369,22 @@ pub fn event_filter(q: &EventQuery) -> Document {
     d
 }
 
+/// A run's event as it was read (same code and owner): the filter of a takeover,
+/// so of several processes taking over one dead run exactly one matches.
+pub fn run_as_read(dead: &Event) -> Result<Document, String> {
+    Ok(doc! {"_id": dead.run, "code": dead.code.0, "owner": bson(&dead.owner)?})
+}
+
+/// The tickets leased to `owner`.
+pub fn leases_of(owner: &str) -> Document {
+    doc! {"code": DocumentCode::RUNNING.0, "lease.owner": owner}
+}
+
+/// Let a lease expire now.
+pub fn expire_update() -> Document {
+    doc! {"$set": {"lease.until": 0.0}}
+}
+
 /// The filter of a [`LogQuery`].
 pub fn log_filter(q: &LogQuery) -> Document {
     let mut d = Document::new();

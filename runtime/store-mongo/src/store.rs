@@ -365,6 +365,13 @@ impl Store for MongoStore {
             .collect()
     }
 
+    fn expire_leases(&self, owner: &str) -> Result<usize> {
+        let coll = self.coll("t2");
+        let (f, u) = (ops::leases_of(owner), ops::expire_update());
+        let r = self.block(async move { coll.update_many(f, u).await })?;
+        Ok(r.modified_count as usize)
+    }
+
     fn reset_t2(&self, filter: &T2Filter, code: DocumentCode, mode: ResetMode) -> Result<usize> {
         let coll = self.coll("t2");
         let (f, p) = (ops::t2_filter(filter), ops::reset_pipeline(code, mode));
@@ -442,6 +449,14 @@ impl Store for MongoStore {
                 .await
                 .map(|_| ())
         })
+    }
+
+    fn take_over_run(&self, dead: &Event, new: &Event) -> Result<bool> {
+        let f = ops::run_as_read(dead).map_err(|e| self.bad(e))?;
+        let d = to_stored(new, "run", doc! {}).map_err(|e| self.bad(e))?;
+        let coll = self.coll("event");
+        let r = self.block(async move { coll.replace_one(f, d).await })?;
+        Ok(r.matched_count == 1)
     }
 
     fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {

@@ -415,7 +415,17 @@ pub(crate) fn update_stock_encoded(
             .map_err(|e| c.err(e))?;
         }
     }
-    append_encoded_journal(c, tx, u.stock, journal)?;
+    // T3 updates: a T3 run taken over after its process died repeats the units
+    // that had run, and their entries (same run, time, unit) are kept once
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO journal (stock, doc) SELECT ?1, ?2 \
+             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE stock = ?1 AND doc = ?2)",
+        )
+        .map_err(|e| c.err(e))?;
+    for d in journal {
+        stmt.execute(params![u.stock, d]).map_err(|e| c.err(e))?;
+    }
     Ok(true)
 }
 

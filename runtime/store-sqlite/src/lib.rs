@@ -10,6 +10,7 @@
 
 mod gate;
 mod ingest;
+mod lock;
 mod project;
 mod query;
 mod queue;
@@ -64,6 +65,7 @@ impl SqliteOptions {
 
 /// An embedded store in one SQLite file.
 pub struct SqliteStore {
+    path: PathBuf,
     location: String,
     busy_ms: u64,
     conn: Mutex<Connection>,
@@ -146,11 +148,13 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000;")
             .map_err(err)?;
         schema::ensure(&mut conn, &location, busy_ms)?;
+        let gate = gate::Gate::for_file(&path);
         Ok(SqliteStore {
+            path,
             location,
             busy_ms,
             conn: Mutex::new(conn),
-            gate: gate::Gate::for_file(&path),
+            gate,
         })
     }
 
@@ -385,6 +389,9 @@ impl Store for SqliteStore {
     fn complete_t2(&self, id: &str, owner: &str, outcome: &T2Outcome) -> Result<()> {
         self.write(|c, tx| queue::complete(c, tx, id, owner, outcome))
     }
+    fn expire_leases(&self, owner: &str) -> Result<usize> {
+        self.write(|c, tx| queue::expire(c, tx, owner))
+    }
     fn reset_t2(&self, filter: &T2Filter, code: DocumentCode, mode: ResetMode) -> Result<usize> {
         self.write(|c, tx| queue::reset(c, tx, filter, code, mode))
     }
@@ -405,6 +412,34 @@ impl Store for SqliteStore {
     }
     fn record_event(&self, event: &Event) -> Result<()> {
         self.write(|c, tx| query::record_event(c, tx, event))
+    }
+    fn start_run(&self, event: &Event) -> Result<RunId> {
+        self.write(|c, tx| query::start_run(c, tx, event))
+    }
+    fn take_over_run(&self, dead: &Event, new: &Event) -> Result<bool> {
+        self.write(|c, tx| query::take_over_run(c, tx, dead, new))
+    }
+    fn write_t0_batch(&self, b: &T0Batch) -> Result<T0BatchCount> {
+        // one transaction: a process killed at any point leaves all or nothing
+        self.write(|c, tx| {
+            let counts = T0BatchCount {
+                datapoints: ingest::datapoints(c, tx, &b.datapoints)?,
+                states: ingest::states(c, tx, &b.states)?,
+                tickets: ingest::t2(c, tx, &b.tickets)?,
+                stocks: ingest::stocks(c, tx, &b.stocks)?,
+            };
+            query::insert_logs(c, tx, &b.logs)?;
+            for t in &b.troubles {
+                query::insert_trouble(c, tx, t)?;
+            }
+            if let Some(e) = &b.event {
+                query::record_event(c, tx, e)?;
+            }
+            Ok(counts)
+        })
+    }
+    fn lock_ingest(&self, waiting: &mut dyn FnMut()) -> Result<Option<IngestLock>> {
+        lock::ingest(&self.path, &self.location, waiting).map(Some)
     }
     fn events(&self, q: &EventQuery) -> Result<Vec<Event>> {
         self.read(|c, tx| query::events(c, tx, q))

@@ -282,6 +282,34 @@ pub(crate) fn record_event(c: &Ctx, tx: &Transaction, e: &Event) -> Result<()> {
     Ok(())
 }
 
+/// Start a run: the next id and its event, in this transaction.
+pub(crate) fn start_run(c: &Ctx, tx: &Transaction, e: &Event) -> Result<RunId> {
+    let run = next_run_id(c, tx)?;
+    record_event(c, tx, &Event { run, ..e.clone() })?;
+    Ok(run)
+}
+
+/// Replace run `dead.run`'s event by `new` if it still has `dead`'s code and owner.
+pub(crate) fn take_over_run(c: &Ctx, tx: &Transaction, dead: &Event, new: &Event) -> Result<bool> {
+    let stored: Option<String> = tx
+        .row(
+            "SELECT doc FROM event WHERE run = ?1",
+            params![dead.run],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| c.err(e))?;
+    let Some(text) = stored else {
+        return Ok(false);
+    };
+    let cur: Event = c.dec("event", dead.run, &text)?;
+    if cur.code != dead.code || cur.owner != dead.owner {
+        return Ok(false);
+    }
+    record_event(c, tx, new)?;
+    Ok(true)
+}
+
 pub(crate) fn events(c: &Ctx, tx: &Transaction, q: &EventQuery) -> Result<Vec<Event>> {
     let mut clauses = Vec::new();
     let mut args = Vec::new();

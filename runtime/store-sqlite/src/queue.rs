@@ -236,6 +236,15 @@ pub(crate) fn renew(
     Ok(())
 }
 
+/// Let every lease `owner` holds expire (its worker died).
+pub(crate) fn expire(c: &Ctx, tx: &Transaction, owner: &str) -> Result<usize> {
+    tx.execute(
+        "UPDATE t2 SET lease_until = 0 WHERE lease_owner = ?1 AND code = -5",
+        params![owner],
+    )
+    .map_err(|e| c.err(e))
+}
+
 /// The ticket `id` is no longer leased by `owner`.
 fn lease_lost(id: &str, owner: &str) -> StoreError {
     StoreError::LeaseLost {

@@ -233,6 +233,9 @@ pub trait Store: Send + Sync {
             .map(|(id, o)| self.complete_t2(id, owner, o))
             .collect())
     }
+    /// Let every lease held by `owner` expire now, so its tickets can be claimed
+    /// at once (the worker died); returns how many.
+    fn expire_leases(&self, owner: &str) -> Result<usize>;
     /// Reset matching T2 documents to `code` (clearing leases and backoff; bodies
     /// too with [`ResetMode::CodeAndBody`]). Returns how many changed.
     fn reset_t2(
@@ -275,6 +278,49 @@ pub trait Store: Send + Sync {
     fn next_run_id(&self) -> Result<RunId>;
     /// Insert or replace the event of a run.
     fn record_event(&self, event: &Event) -> Result<()>;
+    /// Start a run: the next run id, and `event` (its `run` replaced) recorded
+    /// under it, in one step where the backend can, so a crash cannot use up an
+    /// id without an event.
+    fn start_run(&self, event: &Event) -> Result<RunId> {
+        let run = self.next_run_id()?;
+        self.record_event(&Event {
+            run,
+            ..event.clone()
+        })?;
+        Ok(run)
+    }
+    /// Replace the event of run `dead.run` by `new` if the stored event still has
+    /// `dead`'s code and owner: a compare-and-swap, so of several processes taking
+    /// over one dead run exactly one succeeds. True if replaced.
+    fn take_over_run(&self, dead: &Event, new: &Event) -> Result<bool>;
+    /// Write one T0 batch: datapoints, states, tickets, stocks, logs, trouble
+    /// records, then the run's event (its checkpoint). The embedded store writes
+    /// it in one transaction, so a process killed at any point leaves the whole
+    /// batch or none of it; this default writes the parts in that order.
+    fn write_t0_batch(&self, b: &T0Batch) -> Result<T0BatchCount> {
+        let counts = T0BatchCount {
+            datapoints: self.upsert_datapoints(&b.datapoints)?,
+            states: self.upsert_states(&b.states)?,
+            tickets: self.upsert_t2(&b.tickets)?,
+            stocks: self.upsert_stocks(&b.stocks)?,
+        };
+        self.insert_logs(&b.logs)?;
+        for t in &b.troubles {
+            self.insert_trouble(t)?;
+        }
+        if let Some(e) = &b.event {
+            self.record_event(e)?;
+        }
+        Ok(counts)
+    }
+    /// Hold the store's ingestion lock until the returned guard is dropped: T0
+    /// runs on one store take turns, so runs started together give the documents
+    /// of the same runs one after the other. `waiting` is called once if another
+    /// run holds it. `None` where the backend has no such lock.
+    fn lock_ingest(&self, waiting: &mut dyn FnMut()) -> Result<Option<IngestLock>> {
+        let _ = waiting;
+        Ok(None)
+    }
     /// Events matching a query, ascending by run id.
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
     /// Append log records.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many documents an upsert batch inserted and how many existed already.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UpsertCount {
     /// Newly inserted.
     pub inserted: usize,
@@ -266,4 +266,47 @@ pub struct StoreInfo {
     pub schema_version: u32,
     /// Documents per collection.
     pub counts: BTreeMap<String, u64>,
+}
+
+/// Everything a T0 run writes for the alerts since its previous batch, with the
+/// run's event as its checkpoint (see [`crate::Store::write_t0_batch`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct T0Batch {
+    /// Datapoints.
+    pub datapoints: Vec<ampel_interface::DataPoint>,
+    /// T1 states.
+    pub states: Vec<ampel_interface::T1Document>,
+    /// T2 tickets.
+    pub tickets: Vec<T2Request>,
+    /// Stocks.
+    pub stocks: Vec<StockUpsert>,
+    /// Log records.
+    pub logs: Vec<ampel_interface::LogRecord>,
+    /// Trouble records (damaged inputs, unit errors).
+    pub troubles: Vec<ampel_interface::TroubleRecord>,
+    /// The run's event with its progress: written last.
+    pub event: Option<ampel_interface::Event>,
+}
+
+/// What a [`T0Batch`] inserted and merged, per collection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct T0BatchCount {
+    /// Datapoints.
+    pub datapoints: UpsertCount,
+    /// T1 states.
+    pub states: UpsertCount,
+    /// T2 tickets.
+    pub tickets: UpsertCount,
+    /// Stocks.
+    pub stocks: UpsertCount,
+}
+
+/// The store's ingestion lock, held until dropped (see
+/// [`crate::Store::lock_ingest`]).
+pub struct IngestLock(pub Box<dyn std::any::Any + Send>);
+
+impl std::fmt::Debug for IngestLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IngestLock")
+    }
 }

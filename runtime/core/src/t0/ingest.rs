@@ -1,6 +1,7 @@
 //! The T0 processor proper. See the module docs of `t0`.
 
 use super::config::{combiner_config, DpSelect, OnStockMatch, T0Config, T2Model};
+use super::run::{Buffer, Opened, Run, T0Stats};
 use super::T0Error;
 use crate::clock::{jd_to_unix, Clock};
 use crate::loader::UnitLoader;
@@ -10,31 +11,6 @@ use ampel_interface::*;
 use ampel_store::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Counts of a T0 run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct T0Stats {
-    /// Alerts read (decoded and supplied).
-    pub alerts: usize,
-    /// Alerts accepted by at least one channel whose documents were all written.
-    pub ingested: usize,
-    /// Accepted alerts per channel.
-    pub accepted: BTreeMap<String, usize>,
-    /// Rejected alerts per channel.
-    pub rejected: BTreeMap<String, usize>,
-    /// Damaged inputs and unusable alerts, as `origin (alert i): reason`.
-    pub damaged: Vec<String>,
-    /// Unit errors (filters, shaper, combiners).
-    pub errors: usize,
-    /// Datapoints written.
-    pub datapoints: UpsertCount,
-    /// States written.
-    pub states: UpsertCount,
-    /// T2 tickets written.
-    pub tickets: UpsertCount,
-    /// Stocks written.
-    pub stocks: UpsertCount,
-}
 
 struct T2Spec {
     unit: String,
@@ -58,24 +34,14 @@ struct Directive {
     stock_t2: Vec<T2Spec>,
 }
 
-#[derive(Default)]
-struct Buffer {
-    dps: Vec<DataPoint>,
-    states: Vec<T1Document>,
-    tickets: Vec<T2Request>,
-    stocks: Vec<StockUpsert>,
-    logs: Vec<LogRecord>,
-    /// Alerts whose documents are in this buffer: they count as ingested once
-    /// the buffer is written.
-    alerts: usize,
-}
-
 /// Runs T0 over alert packets.
 pub struct T0Processor<'a> {
     cfg: T0Config,
     store: &'a dyn Store,
     clock: &'a Clock,
-    run: RunId,
+    run: Run<'a>,
+    /// Bytes written to the rejected-alert register (its header included).
+    rejected_bytes: u64,
     supplier: Box<dyn AlertSupplier>,
     shaper: Box<dyn Shaper>,
     muxer: Option<Box<dyn Muxer>>,
@@ -107,12 +73,30 @@ macro_rules! instance {
 
 impl<'a> T0Processor<'a> {
     /// Check the whole config (every problem at once), load the units, register
-    /// their configs and traces, and open a run.
+    /// their configs and traces, and open a new run (one that is never resumed:
+    /// a live stream, whose committed offsets are its checkpoint).
     pub fn new(
         cfg: T0Config,
         registry: &Registry,
         store: &'a dyn Store,
         clock: &'a Clock,
+    ) -> Result<Self, T0Error> {
+        Self::open(cfg, registry, store, clock, None, &mut || {})
+    }
+
+    /// [`new`](Self::new) for inputs with the key `inputs` (see
+    /// [`inputs_key`](super::inputs_key)): a run of the same key whose process
+    /// died is taken over and its stored items are skipped; if a finished run
+    /// ingested them already, [`opened`](Self::opened) says so and nothing is
+    /// processed. Waits for the store's ingestion lock, calling `waiting` once
+    /// if another T0 run holds it.
+    pub fn open(
+        cfg: T0Config,
+        registry: &Registry,
+        store: &'a dyn Store,
+        clock: &'a Clock,
+        inputs: Option<String>,
+        waiting: &mut dyn FnMut(),
     ) -> Result<Self, T0Error> {
         cfg.check(registry)
             .map_err(|p| T0Error::Config(p.join("\n")))?;
@@ -198,8 +182,9 @@ impl<'a> T0Processor<'a> {
             }
             Some((Projection::new(keep.clone()), std::sync::Arc::new(keep)))
         })();
-        let run = store.next_run_id()?;
-        let proc = T0Processor {
+        let (run, stats) = Run::open(store, &cfg.process, clock, inputs, waiting)?;
+        Ok(T0Processor {
+            rejected_bytes: run.rejected_bytes,
             cfg,
             store,
             clock,
@@ -212,22 +197,36 @@ impl<'a> T0Processor<'a> {
             buffer: Buffer::default(),
             rejected: None,
             projection,
-            stats: T0Stats::default(),
-        };
-        store.record_event(&proc.event(EventCode::RUNNING, None))?;
-        Ok(proc)
+            stats,
+        })
+    }
+
+    /// How the run was opened: new, resumed after a dead run, or already done.
+    pub fn opened(&self) -> &Opened {
+        &self.run.opened
     }
 
     /// Record every rejection (`channel,alert,stock,code` lines, CSV with a header)
-    /// in `sink`: the rejected-alert register.
+    /// in `sink`: the rejected-alert register. A resumed run appends to the
+    /// register as it was at the run's last checkpoint: the caller opens the file
+    /// cut to [`rejected_bytes`](Self::rejected_bytes).
     pub fn register_rejections(
         &mut self,
         mut sink: Box<dyn std::io::Write + Send>,
     ) -> Result<(), T0Error> {
-        writeln!(sink, "channel,alert,stock,code")
-            .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+        if self.rejected_bytes == 0 {
+            let header = "channel,alert,stock,code\n";
+            sink.write_all(header.as_bytes())
+                .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+            self.rejected_bytes = header.len() as u64;
+        }
         self.rejected = Some(sink);
         Ok(())
+    }
+
+    /// Bytes of the rejected-alert register the stored checkpoint covers.
+    pub fn rejected_bytes(&self) -> u64 {
+        self.run.rejected_bytes
     }
 
     /// Whether alerts are filtered on the fields the filters name (see
@@ -252,20 +251,7 @@ impl<'a> T0Processor<'a> {
 
     /// The run id of this process run.
     pub fn run_id(&self) -> RunId {
-        self.run
-    }
-
-    fn event(&self, code: EventCode, duration: Option<f64>) -> Event {
-        Event {
-            run: self.run,
-            process: self.cfg.process.clone(),
-            tier: Tier::T0,
-            code,
-            start: self.clock.now(),
-            duration,
-            jobid: None,
-            ret: serde_json::to_value(&self.stats).ok(),
-        }
+        self.run.id
     }
 
     /// True once `iter_max` alerts were read.
@@ -275,6 +261,16 @@ impl<'a> T0Processor<'a> {
 
     /// Process one input item.
     pub fn process(&mut self, item: Item) -> Result<(), T0Error> {
+        if self.run.skip > 0 {
+            // stored by the run this one took over
+            self.run.skip -= 1;
+            self.run.items += 1;
+            return Ok(());
+        }
+        if matches!(self.run.opened, Opened::AlreadyDone { .. }) {
+            return Ok(());
+        }
+        self.run.items += 1;
         match item {
             Item::Damaged(d) => self.trouble_input(&d),
             Item::Packet(p) => self.packet(p),
@@ -283,17 +279,17 @@ impl<'a> T0Processor<'a> {
 
     fn trouble_input(&mut self, d: &Damaged) -> Result<(), T0Error> {
         self.stats.damaged.push(d.to_string());
-        self.store.insert_trouble(&TroubleRecord {
+        self.buffer.troubles.push(TroubleRecord {
             ts: self.clock.now(),
             tier: Tier::T0,
-            run: self.run,
+            run: self.run.id,
             process: self.cfg.process.clone(),
             unit: None,
             stock: None,
             doc: Some(d.origin.clone()),
             message: d.reason.clone(),
             context: Some(json!({ "alert_index": d.index })),
-        })?;
+        });
         Ok(())
     }
 
@@ -305,17 +301,17 @@ impl<'a> T0Processor<'a> {
         e: &UnitError,
     ) -> Result<(), T0Error> {
         self.stats.errors += 1;
-        self.store.insert_trouble(&TroubleRecord {
+        self.buffer.troubles.push(TroubleRecord {
             ts: self.clock.now(),
             tier: Tier::T0,
-            run: self.run,
+            run: self.run.id,
             process: self.cfg.process.clone(),
             unit: Some(unit.to_string()),
             stock,
             doc: Some(doc),
             message: e.to_string(),
             context: None,
-        })?;
+        });
         if self.stats.errors >= self.cfg.error_max {
             return Err(T0Error::TooManyErrors {
                 errors: self.stats.errors,
@@ -446,8 +442,10 @@ impl<'a> T0Processor<'a> {
                     FilterDecision::Reject(Some(c)) => c,
                     _ => 0,
                 };
-                writeln!(sink, "{},{},{},{code}", d.channel, alert.id, alert.stock)
+                let line = format!("{},{},{},{code}\n", d.channel, alert.id, alert.stock);
+                sink.write_all(line.as_bytes())
                     .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+                self.rejected_bytes += line.len() as u64;
             }
         }
         for (i, e) in failures {
@@ -483,7 +481,7 @@ impl<'a> T0Processor<'a> {
         channels: &BTreeSet<String>,
         alert: i64,
     ) -> MetaRecord {
-        let mut m = MetaRecord::new(self.run, self.clock.now(), tier, code);
+        let mut m = MetaRecord::new(self.run.id, self.clock.now(), tier, code);
         m.traceid = self.traces.clone();
         m.activity = vec![Activity {
             action: MetaActionCode::ADD_CHANNEL,
@@ -666,7 +664,7 @@ impl<'a> T0Processor<'a> {
         out.extend(rest);
         for mut dp in out {
             for m in dp.meta.iter_mut().filter(|m| m.run == 0) {
-                m.run = self.run;
+                m.run = self.run.id;
                 m.ts = now;
             }
             self.buffer.dps.push(dp);
@@ -677,7 +675,7 @@ impl<'a> T0Processor<'a> {
         for ch in &channels {
             self.buffer.logs.push(LogRecord {
                 ts: now,
-                run: self.run,
+                run: self.run.id,
                 flag: LogFlag::T0 | LogFlag::CORE | LogFlag::INFO,
                 stock: Some(stock),
                 channel: Some(ch.clone()),
@@ -696,7 +694,7 @@ impl<'a> T0Processor<'a> {
             journal: vec![JournalRecord {
                 tier: Tier::T0,
                 ts: now,
-                run: self.run,
+                run: self.run.id,
                 process: self.cfg.process.clone(),
                 channel: channels,
                 unit: None,
@@ -715,29 +713,38 @@ impl<'a> T0Processor<'a> {
 
     /// Write everything pending: datapoints, states, tickets, then stocks.
     pub fn flush(&mut self) -> Result<(), T0Error> {
+        self.write(EventCode::RUNNING, None)
+    }
+
+    /// Write the buffer with the run's event: the register first, so the
+    /// checkpoint never covers lines it does not hold.
+    fn write(&mut self, code: EventCode, duration: Option<f64>) -> Result<(), T0Error> {
+        if let Some(sink) = self.rejected.as_mut() {
+            sink.flush()
+                .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+        }
         let b = std::mem::take(&mut self.buffer);
-        self.stats.datapoints += self.store.upsert_datapoints(&b.dps)?;
-        self.stats.states += self.store.upsert_states(&b.states)?;
-        self.stats.tickets += self.store.upsert_t2(&b.tickets)?;
-        self.stats.stocks += self.store.upsert_stocks(&b.stocks)?;
-        self.store.insert_logs(&b.logs)?;
-        // counted only now: an alert whose batch failed to write is not ingested
-        self.stats.ingested += b.alerts;
-        Ok(())
+        // an alert counts as ingested only once its batch is written
+        self.run.write(
+            b,
+            &mut self.stats,
+            self.clock,
+            self.rejected_bytes,
+            code,
+            duration,
+        )
     }
 
     /// Flush and close the run (its event gets the counts).
     pub fn finish(mut self, duration: f64, stopped: Option<&T0Error>) -> Result<T0Stats, T0Error> {
-        self.flush()?;
-        if let Some(sink) = self.rejected.as_mut() {
-            sink.flush()
-                .map_err(|e| T0Error::Config(format!("rejected-alert register: {e}")))?;
+        if matches!(self.run.opened, Opened::AlreadyDone { .. }) {
+            return Ok(self.stats);
         }
         let code = match stopped {
             None => EventCode::OK,
             Some(_) => EventCode::ERROR,
         };
-        self.store.record_event(&self.event(code, Some(duration)))?;
+        self.write(code, Some(duration))?;
         Ok(self.stats)
     }
 }

@@ -1,15 +1,19 @@
 //! T0, the alert consumer: supply, filter per channel, shape, mux, combine, and
 //! ingest datapoints, states, T2 tickets and stocks in batches.
 //!
-//! **Invariant:** an alert counts as processed only once its documents are written
-//! (the stock, written last in each batch, records it in its journal); replaying an
-//! alert changes nothing but meta and journal records.
+//! **Invariant:** an alert counts as processed only once its documents are written:
+//! a batch (documents, logs, trouble records, and the run's event with its
+//! checkpoint) is written whole or not at all on the embedded store, and a rerun of
+//! the same config over the same inputs takes over a run whose process died at
+//! its checkpoint (see `run`), so its documents are those of an uninterrupted run.
 
 mod config;
 mod ingest;
+mod run;
 
 pub use config::*;
-pub use ingest::{T0Processor, T0Stats};
+pub use ingest::T0Processor;
+pub use run::{inputs_key, Checkpoint, Opened, T0Stats};
 
 use ampel_store::StoreError;
 

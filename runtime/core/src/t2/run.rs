@@ -60,7 +60,7 @@ fn hostname() -> String {
 }
 
 /// Counts of a worker run.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct T2Stats {
     /// Tickets processed (any outcome).
     pub processed: usize,
@@ -134,6 +134,7 @@ pub struct T2Worker<'a> {
     registry: &'a Registry,
     store: &'a dyn Store,
     run: RunId,
+    owner: RunOwner,
     units: UnitCache,
     started: Instant,
     progress: &'a dyn Progress,
@@ -148,18 +149,38 @@ impl<'a> T2Worker<'a> {
         registry: &'a Registry,
         store: &'a dyn Store,
     ) -> Result<Self, T2Error> {
-        let run = store.next_run_id()?;
-        let w = T2Worker {
+        let owner = crate::runs::current_owner(cfg.owner.clone());
+        let mut w = T2Worker {
             cfg,
             registry,
             store,
-            run,
+            run: 0,
+            owner,
             units: HashMap::new(),
             started: Instant::now(),
             progress: &crate::progress::Silent,
             stats: T2Stats::default(),
         };
-        store.record_event(&w.event(EventCode::RUNNING))?;
+        // tickets leased to workers that died are claimable at once, in their
+        // place in the queue; a dead run of this process is taken over, so its
+        // results carry the run id an uninterrupted run would have given them
+        let running = store.events(&EventQuery {
+            code: Some(vec![EventCode::RUNNING]),
+            ..Default::default()
+        })?;
+        for dead in running.iter().filter(|e| e.tier == Tier::T2) {
+            if let Some(o) = dead.owner.as_ref().filter(|_| crate::runs::died(dead)) {
+                store.expire_leases(&o.id)?;
+            }
+        }
+        let fresh = w.event(EventCode::RUNNING);
+        w.run = crate::runs::open_run(store, &fresh, |dead| {
+            Some(Event {
+                start: dead.start,
+                ..fresh.clone()
+            })
+        })?
+        .run;
         Ok(w)
     }
 
@@ -183,6 +204,7 @@ impl<'a> T2Worker<'a> {
             duration: (code != EventCode::RUNNING).then(|| self.started.elapsed().as_secs_f64()),
             jobid: None,
             ret: serde_json::to_value(&self.stats).ok(),
+            owner: Some(self.owner.clone()),
         }
     }
 

@@ -108,7 +108,7 @@ pub struct T3Config {
 }
 
 /// What a T3 run did.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct T3Report {
     /// Run id.
     pub run: RunId,
@@ -209,10 +209,9 @@ pub fn run_t3(
         return Err(T3Error::Config(problems.join("\n")));
     }
     let now = clock.now();
-    let run = store.next_run_id()?;
     let started = std::time::Instant::now();
     let mut event = Event {
-        run,
+        run: 0,
         process: cfg.process.clone(),
         tier: Tier::T3,
         code: EventCode::RUNNING,
@@ -220,8 +219,16 @@ pub fn run_t3(
         duration: None,
         jobid: None,
         ret: None,
+        owner: Some(crate::runs::current_owner(format!(
+            "t3-{}",
+            std::process::id()
+        ))),
     };
-    store.record_event(&event)?;
+    // a run of this process whose process died is run again under its id: its
+    // T3 documents are replaced by the same ones and its journal entries are not
+    // repeated, so the outcome is that of one uninterrupted run
+    let run = crate::runs::open_run(store, &event, |_| Some(event.clone()))?.run;
+    event.run = run;
     let query = selection(&cfg.select, store, now)?;
     let stocks = store.select_stocks(&query)?;
     let mut report = T3Report {

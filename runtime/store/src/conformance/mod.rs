@@ -32,7 +32,7 @@ pub type Check = fn(&dyn Backend);
 
 /// Every single-process check, by name.
 pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
-    let checks: [(&'static str, Check); 15] = [
+    let checks: [(&'static str, Check); 17] = [
         (
             "datapoint_upsert_is_idempotent_and_merges",
             datapoint_upsert_is_idempotent_and_merges,
@@ -55,6 +55,10 @@ pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
             batch_claims_are_fifo_and_exclusive,
         ),
         ("lease_expiry_and_reclaim", lease_expiry_and_reclaim),
+        (
+            "leases_of_a_dead_worker_expire",
+            leases_of_a_dead_worker_expire,
+        ),
         ("backoff_is_respected", backoff_is_respected),
         (
             "results_are_indexed_and_reset",
@@ -71,6 +75,10 @@ pub fn for_each_check(mut f: impl FnMut(&'static str, Check)) {
             run_ids_are_unique_and_increasing,
         ),
         ("events_logs_troubles", events_logs_troubles),
+        (
+            "runs_start_and_are_taken_over_once",
+            runs_start_and_are_taken_over_once,
+        ),
         (
             "config_trace_and_t3_registries",
             config_trace_and_t3_registries,

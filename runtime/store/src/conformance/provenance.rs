@@ -29,6 +29,75 @@ pub fn run_ids_are_unique_and_increasing(b: &dyn Backend) {
     assert_eq!(all, (1..=100).collect::<Vec<_>>());
 }
 
+/// A run starts with its id and its event at once; a run whose process died is
+/// taken over by exactly one process (compare-and-swap on code and owner); a T0
+/// batch writes its documents and then its event.
+pub fn runs_start_and_are_taken_over_once(b: &dyn Backend) {
+    let st = fresh(b);
+    let owner = |pid: u32| RunOwner {
+        host: "h".into(),
+        boot: "b".into(),
+        pid,
+        since: 7,
+        id: format!("w{pid}"),
+    };
+    let ev = Event {
+        run: 0,
+        process: "p".into(),
+        tier: Tier::T0,
+        code: EventCode::RUNNING,
+        start: 1.0,
+        duration: None,
+        jobid: None,
+        ret: None,
+        owner: Some(owner(1)),
+    };
+    let r1 = st.start_run(&ev).unwrap();
+    let r2 = st.start_run(&ev).unwrap();
+    assert_eq!(r2, r1 + 1);
+    let stored = st.events(&EventQuery::default()).unwrap();
+    assert_eq!(stored.iter().map(|e| e.run).collect::<Vec<_>>(), [r1, r2]);
+    assert_eq!(stored[0].owner, Some(owner(1)));
+    let dead = stored[0].clone();
+    let mine = Event {
+        owner: Some(owner(2)),
+        ..dead.clone()
+    };
+    let theirs = Event {
+        owner: Some(owner(3)),
+        ..dead.clone()
+    };
+    assert!(st.take_over_run(&dead, &mine).unwrap());
+    assert!(
+        !st.take_over_run(&dead, &theirs).unwrap(),
+        "a run is taken over once"
+    );
+    let gone = Event { run: 99, ..dead };
+    assert!(!st.take_over_run(&gone, &theirs).unwrap(), "no such run");
+    let now = st.events(&EventQuery::default()).unwrap();
+    assert_eq!(now[0].owner, Some(owner(2)));
+    assert_eq!(
+        st.next_run_id().unwrap(),
+        r2 + 1,
+        "a takeover uses no new id"
+    );
+    // a batch: documents, then its event as the checkpoint
+    let batch = T0Batch {
+        datapoints: vec![dp(1, 10, &["A"], r1)],
+        tickets: vec![ticket(10, "U", 1, &["A"])],
+        event: Some(Event {
+            ret: Some(json!({"items": 1})),
+            ..now[0].clone()
+        }),
+        ..Default::default()
+    };
+    let counts = st.write_t0_batch(&batch).unwrap();
+    assert_eq!(counts.datapoints.inserted, 1);
+    assert_eq!(counts.tickets.inserted, 1);
+    let after = st.events(&EventQuery::default()).unwrap();
+    assert_eq!(after[0].ret, Some(json!({"items": 1})));
+}
+
 /// Events upsert by run and come back ascending; logs and troubles keep insertion order.
 pub fn events_logs_troubles(b: &dyn Backend) {
     let st = fresh(b);
@@ -41,6 +110,7 @@ pub fn events_logs_troubles(b: &dyn Backend) {
         duration: None,
         jobid: None,
         ret: None,
+        owner: None,
     };
     st.record_event(&ev(2, "p", EventCode::RUNNING)).unwrap();
     st.record_event(&ev(1, "p", EventCode::OK)).unwrap();

@@ -152,6 +152,36 @@ pub fn lease_expiry_and_reclaim(b: &dyn Backend) {
     ));
 }
 
+/// The leases of a worker that died expire at once, and only its leases.
+pub fn leases_of_a_dead_worker_expire(b: &dyn Backend) {
+    let st = fresh(b);
+    let ids = enqueue(st.as_ref(), 3);
+    let dead = st
+        .claim_t2_many(&ClaimRequest::new("dead", 10.0, 1000.0), 2)
+        .unwrap();
+    let alive = st
+        .claim_t2(&ClaimRequest::new("alive", 10.0, 1000.0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.len(), 2);
+    assert!(st
+        .claim_t2(&ClaimRequest::new("new", 20.0, 30.0))
+        .unwrap()
+        .is_none());
+    assert_eq!(st.expire_leases("dead").unwrap(), 2);
+    let again = st
+        .claim_t2_many(&ClaimRequest::new("new", 20.0, 30.0), 5)
+        .unwrap();
+    let got: Vec<&String> = again.iter().map(|d| &d.id).collect();
+    assert_eq!(
+        got,
+        vec![&ids[0], &ids[1]],
+        "oldest first, only the dead worker's"
+    );
+    assert_eq!(alive.id, ids[2]);
+    assert_eq!(st.expire_leases("nobody").unwrap(), 0);
+}
+
 /// `retry_after` keeps a ticket out of claims until then.
 pub fn backoff_is_respected(b: &dyn Backend) {
     let st = fresh(b);
