@@ -81,10 +81,10 @@ impl<'a> T0Processor<'a> {
         store: &'a dyn Store,
         clock: &'a Clock,
     ) -> Result<Self, T0Error> {
-        Self::open(cfg, registry, store, clock, None, &mut || {})
+        Self::start(cfg, registry, store, clock, None, None)
     }
 
-    /// [`new`](Self::new) for inputs with the key `inputs` (see
+    /// [`new`](Self::new) for archives, with the key `inputs` (see
     /// [`inputs_key`](super::inputs_key)): a run of the same key whose process
     /// died is taken over and its stored items are skipped; if a finished run
     /// ingested them already, [`opened`](Self::opened) says so and nothing is
@@ -97,6 +97,19 @@ impl<'a> T0Processor<'a> {
         clock: &'a Clock,
         inputs: Option<String>,
         waiting: &mut dyn FnMut(),
+    ) -> Result<Self, T0Error> {
+        Self::start(cfg, registry, store, clock, inputs, Some(waiting))
+    }
+
+    /// `waiting`: take the ingestion lock (archive runs); live runs do not, so
+    /// several streams can feed one store at once.
+    fn start(
+        cfg: T0Config,
+        registry: &Registry,
+        store: &'a dyn Store,
+        clock: &'a Clock,
+        inputs: Option<String>,
+        waiting: Option<&mut dyn FnMut()>,
     ) -> Result<Self, T0Error> {
         cfg.check(registry)
             .map_err(|p| T0Error::Config(p.join("\n")))?;

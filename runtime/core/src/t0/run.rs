@@ -167,16 +167,20 @@ pub(super) struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// Take the ingestion lock, then take over a dead run of `process` with the
-    /// key `inputs` (restoring `clock` and returning its counts), or start a run.
+    /// Take the ingestion lock (unless `waiting` is `None`: a live run), then take
+    /// over a dead run of `process` with the key `inputs` (restoring `clock` and
+    /// returning its counts), or start a run.
     pub(super) fn open(
         store: &'a dyn Store,
         process: &str,
         clock: &Clock,
         inputs: Option<String>,
-        waiting: &mut dyn FnMut(),
+        waiting: Option<&mut dyn FnMut()>,
     ) -> Result<(Self, T0Stats), T0Error> {
-        let lock = store.lock_ingest(waiting)?;
+        let lock = match waiting {
+            Some(w) => store.lock_ingest(w)?,
+            None => None,
+        };
         let owner = current_owner(format!("t0-{}", std::process::id()));
         let key = inputs.unwrap_or_default();
         let mut run = Run {
