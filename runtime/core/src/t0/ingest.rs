@@ -1,6 +1,7 @@
 //! The T0 processor proper. See the module docs of `t0`.
 
-use super::config::{combiner_config, DpSelect, OnStockMatch, T0Config, T2Model};
+use super::config::{combiner_config, OnStockMatch, T0Config, T2Model};
+use super::directive::{select, ticket, Combiner, Directive, T2Spec};
 use super::run::{Buffer, Opened, Run, T0Stats};
 use super::T0Error;
 use crate::clock::{jd_to_unix, Clock};
@@ -11,28 +12,6 @@ use ampel_interface::*;
 use ampel_store::*;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-struct T2Spec {
-    unit: String,
-    config: ConfigHash,
-    select: DpSelect,
-}
-
-struct Combiner {
-    unit: Box<dyn T1Combiner>,
-    trace: TraceId,
-    state_t2: Vec<T2Spec>,
-}
-
-struct Directive {
-    channel: String,
-    filter: Option<(Box<dyn AlertFilter>, TraceId)>,
-    groups: Option<Vec<u16>>,
-    on_stock_match: Option<OnStockMatch>,
-    combine: Vec<Combiner>,
-    point_t2: Vec<T2Spec>,
-    stock_t2: Vec<T2Spec>,
-}
 
 /// Runs T0 over alert packets.
 pub struct T0Processor<'a> {
@@ -759,48 +738,5 @@ impl<'a> T0Processor<'a> {
         };
         self.write(code, Some(duration))?;
         Ok(self.stats)
-    }
-}
-
-fn ticket(
-    stock: StockId,
-    t: &T2Spec,
-    link: LinkId,
-    col: T2Kind,
-    ch: &BTreeSet<String>,
-    meta: MetaRecord,
-) -> T2Request {
-    T2Request {
-        identity: T2Identity {
-            stock,
-            unit: t.unit.clone(),
-            config: Some(t.config),
-            link,
-        },
-        col,
-        channel: ch.clone(),
-        tag: BTreeSet::new(),
-        meta: Some(meta),
-        expiry: None,
-    }
-}
-
-/// Detections (id > 0) chosen by a point T2's selection, ordered by `jd`.
-fn select(dps: &[&DataPoint], how: DpSelect) -> Vec<DataPointId> {
-    let mut det: Vec<(f64, DataPointId)> = dps
-        .iter()
-        .filter(|d| d.id > 0)
-        .map(|d| {
-            (
-                d.body.get("jd").and_then(|j| j.as_f64()).unwrap_or(0.0),
-                d.id,
-            )
-        })
-        .collect();
-    det.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    match how {
-        DpSelect::All => det.into_iter().map(|(_, id)| id).collect(),
-        DpSelect::First => det.first().map(|d| d.1).into_iter().collect(),
-        DpSelect::Last => det.last().map(|d| d.1).into_iter().collect(),
     }
 }

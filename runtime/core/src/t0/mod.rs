@@ -8,6 +8,7 @@
 //! its checkpoint (see `run`), so its documents are those of an uninterrupted run.
 
 mod config;
+mod directive;
 mod ingest;
 mod run;
 
