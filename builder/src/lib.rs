@@ -22,10 +22,12 @@
 
 pub mod attest;
 pub mod compose;
+pub mod crates;
 pub mod docker;
 pub mod inspect;
 pub mod manifest;
 pub mod pack;
+pub mod pins;
 pub mod registry;
 pub mod reproduce;
 pub mod run;

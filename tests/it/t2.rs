@@ -306,7 +306,10 @@ fn tickets_of_a_killed_worker_are_finished_at_once_by_the_next_worker_under_its_
             .iter()
             .find(|m| m.tier == Tier::T2 && m.code == DocumentCode::OK)
             .unwrap();
-        assert_eq!(done.run, victim_run.run, "finished under the run taken over");
+        assert_eq!(
+            done.run, victim_run.run,
+            "finished under the run taken over"
+        );
     }
 }
 
