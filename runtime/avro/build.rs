@@ -1,14 +1,16 @@
 //! Embeds the bundled Rubin alert schemas (`schemas/lsst/<major>/<minor>/*.avsc`)
-//! into the crate as a table generated at build time.
+//! into the crate as a table generated at build time. The table holds the schema
+//! texts themselves and no path, and the paths told to cargo are relative: the
+//! build script's output is the same wherever the crate sits, so a host build and
+//! an instance build (different workspaces, one target directory) share it.
 
 use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("schemas")
-        .join("lsst");
-    println!("cargo:rerun-if-changed={}", root.display());
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&dir).join("schemas").join("lsst");
+    println!("cargo:rerun-if-changed=schemas/lsst");
     let mut versions = Vec::new();
     for major in std::fs::read_dir(&root).expect("schemas/lsst") {
         let major = major.expect("entry").path();
@@ -38,7 +40,8 @@ fn main() {
     for (maj, min, files) in versions {
         let _ = write!(out, "    ({maj}, {min}, &[");
         for f in files {
-            let _ = write!(out, "include_str!({f:?}), ");
+            let text = std::fs::read_to_string(&f).expect("schema file");
+            let _ = write!(out, "{text:?}, ");
         }
         out.push_str("]),\n");
     }
