@@ -147,6 +147,26 @@ fn run_capture(cmd: &mut Command, what: &str) -> Result<String, BuildError> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `cargo metadata` of the generated crate for the instance target (resolving,
+/// and so completing, its lock); `why` goes into the error.
+fn cargo_metadata(manifest_path: &Path, why: &str) -> Result<Value, BuildError> {
+    let text = run_capture(
+        cargo()
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--filter-platform",
+                TARGET,
+            ])
+            .arg("--manifest-path")
+            .arg(manifest_path),
+        &format!("cargo metadata ({why})"),
+    )?;
+    serde_json::from_str(&text)
+        .map_err(|e| BuildError::Tool(format!("cargo metadata printed no JSON: {e}")))
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -348,21 +368,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
         source: e,
     })?;
     let manifest_path = work.join("Cargo.toml");
-    let metadata = run_capture(
-        cargo()
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--filter-platform",
-                TARGET,
-            ])
-            .arg("--manifest-path")
-            .arg(&manifest_path),
-        "cargo metadata (resolving the unit crates)",
-    )?;
-    let metadata: Value = serde_json::from_str(&metadata)
-        .map_err(|e| BuildError::Tool(format!("cargo metadata printed no JSON: {e}")))?;
+    let metadata = cargo_metadata(&manifest_path, "resolving the unit crates")?;
     // the shared registry crates get the host build's features, and the graph is
     // resolved again with them (the same versions: the pins are exact)
     let shared: BTreeSet<(String, String)> = metadata["packages"]
@@ -384,21 +390,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
         &work.join("Cargo.toml"),
         &cargo_toml(m, &link, &rel_path, &pins),
     )?;
-    let metadata = run_capture(
-        cargo()
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--filter-platform",
-                TARGET,
-            ])
-            .arg("--manifest-path")
-            .arg(&manifest_path),
-        "cargo metadata (with the feature pins)",
-    )?;
-    let metadata: Value = serde_json::from_str(&metadata)
-        .map_err(|e| BuildError::Tool(format!("cargo metadata printed no JSON: {e}")))?;
+    let metadata = cargo_metadata(&manifest_path, "with the feature pins")?;
     let lock = std::fs::read_to_string(&lock_path).map_err(|e| BuildError::Io {
         path: lock_path.clone(),
         source: e,
