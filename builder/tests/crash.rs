@@ -231,3 +231,53 @@ fn t0_runs_started_together_give_a_sequential_digest() {
         );
     }
 }
+
+/// The same T0 command again after it finished does nothing, says which run did
+/// it, and leaves that run's rejected-alert register alone; `--again` ingests.
+#[test]
+fn a_finished_t0_run_again_does_nothing_and_keeps_its_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = t0_config(d);
+    let src = real_alerts()
+        .join("ztf/fink-2020-v3.3")
+        .display()
+        .to_string();
+    let t0 = |extra: &[&str]| {
+        let mut args = vec![
+            "--db",
+            "sqlite:s.db",
+            "t0",
+            "--config",
+            &cfg,
+            "--source",
+            &src,
+            "--rejected",
+            "rejected.csv",
+        ];
+        args.extend_from_slice(extra);
+        let out = ampel(&args, d);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    t0(&[]);
+    let register = std::fs::read_to_string(d.join("rejected.csv")).unwrap();
+    assert!(register.lines().count() > 1, "{register}");
+    let digest_once = digest("sqlite:s.db", d);
+    let said = t0(&[]);
+    assert!(
+        said.contains("run 1 already ingested these sources"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("rejected.csv")).unwrap(),
+        register
+    );
+    assert_eq!(digest("sqlite:s.db", d), digest_once);
+    t0(&["--again"]);
+    assert_ne!(
+        digest("sqlite:s.db", d),
+        digest_once,
+        "--again ingests once more"
+    );
+}

@@ -91,7 +91,9 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         ),
         Opened::New => {}
     }
-    if let Some(path) = &t0.rejected {
+    let done = matches!(proc.opened(), Opened::AlreadyDone { .. });
+    // a run with nothing to do leaves the register of the run that did it alone
+    if let Some(path) = t0.rejected.as_ref().filter(|_| !done) {
         let cannot = |e: std::io::Error| {
             CommandError::Usage(format!(
                 "cannot create rejected-alert register {}: {e}",
@@ -110,7 +112,6 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(cannot)?;
         proc.register_rejections(Box::new(std::io::BufWriter::new(file)))?;
     }
-    let done = matches!(proc.opened(), Opened::AlreadyDone { .. });
     let sources = if done { Vec::new() } else { t0.source.clone() };
     let (mut rx, reader) = read_inputs(
         sources,

@@ -27,9 +27,10 @@ fn start_ticks(pid: u32) -> Option<u64> {
 /// The owner record of this process, working under `id`.
 pub fn current_owner(id: impl Into<String>) -> RunOwner {
     let pid = std::process::id();
+    let (host, boot) = this_machine();
     RunOwner {
-        host: read_trimmed("/proc/sys/kernel/hostname"),
-        boot: read_trimmed("/proc/sys/kernel/random/boot_id"),
+        host: host.clone(),
+        boot: boot.clone(),
         pid,
         since: start_ticks(pid).unwrap_or(0),
         id: id.into(),
@@ -48,13 +49,24 @@ pub enum Liveness {
     Unknown,
 }
 
+/// This machine's host name and boot id, read once.
+fn this_machine() -> &'static (String, String) {
+    static MACHINE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    MACHINE.get_or_init(|| {
+        (
+            read_trimmed("/proc/sys/kernel/hostname"),
+            read_trimmed("/proc/sys/kernel/random/boot_id"),
+        )
+    })
+}
+
 /// Look the owner's process up.
 pub fn liveness(owner: &RunOwner) -> Liveness {
-    let me = current_owner("");
-    if owner.host != me.host || owner.host.is_empty() {
+    let (host, boot) = this_machine();
+    if owner.host != *host || owner.host.is_empty() {
         return Liveness::Unknown;
     }
-    if owner.boot != me.boot {
+    if owner.boot != *boot {
         return Liveness::Dead;
     }
     match start_ticks(owner.pid) {

@@ -257,28 +257,12 @@ pub fn run_t3(
             unit.process(&ctx, &views)
         })) {
             Ok(Ok(out)) => out,
-            Ok(Err(e)) => {
-                fail(
-                    store,
-                    cfg,
-                    run,
-                    now,
-                    &m.unit,
-                    e.message.clone(),
-                    &mut report,
-                )?;
-                continue;
-            }
-            Err(_) => {
-                fail(
-                    store,
-                    cfg,
-                    run,
-                    now,
-                    &m.unit,
-                    "unit panicked".into(),
-                    &mut report,
-                )?;
+            failed => {
+                let message = match failed {
+                    Ok(Err(e)) => e.message,
+                    _ => "unit panicked".into(),
+                };
+                fail(store, cfg, run, now, &m.unit, message, &mut report)?;
                 continue;
             }
         };
