@@ -340,6 +340,16 @@ pub fn run_plan(
             message,
         };
         let step = format!("task {}/{} ({})", i + 1, tasks.len(), task.kind());
+        // a T2 or T3 task that finished in an earlier, killed run of this job is
+        // not run again: its report comes from its event (T0 decides for itself)
+        if let (PlannedTask::T2 { .. } | PlannedTask::T3(_), Some(ret)) = (task, done(i)) {
+            let bad = |e: serde_json::Error| fail(format!("its finished run's report: {e}"));
+            reports.push(match task {
+                PlannedTask::T3(_) => TaskReport::T3(serde_json::from_value(ret).map_err(bad)?),
+                _ => TaskReport::T2(serde_json::from_value(ret).map_err(bad)?),
+            });
+            continue;
+        }
         match task {
             PlannedTask::T0 { config, sources } => {
                 let mut cfg = (**config).clone();
@@ -384,11 +394,6 @@ pub fn run_plan(
                     t0.finish(0.0, None).map_err(|e| fail(e.to_string()))?,
                 ));
             }
-            PlannedTask::T3(_) if done(i).is_some() => {
-                let report = serde_json::from_value(done(i).unwrap_or_default())
-                    .map_err(|e| fail(format!("its finished run's report: {e}")))?;
-                reports.push(TaskReport::T3(report));
-            }
             PlannedTask::T3(cfg) => {
                 progress.start(&step, "units run", Some(cfg.units.len() as u64));
                 let report = crate::t3::run_t3(cfg, registry, store, &clock, out_dir)
@@ -404,11 +409,6 @@ pub fn run_plan(
                     return Err(fail(format!("units failed: {}", units.join("; "))));
                 }
                 reports.push(TaskReport::T3(report));
-            }
-            PlannedTask::T2 { .. } if done(i).is_some() => {
-                let stats = serde_json::from_value(done(i).unwrap_or_default())
-                    .map_err(|e| fail(format!("its finished run's counts: {e}")))?;
-                reports.push(TaskReport::T2(stats));
             }
             PlannedTask::T2 { units, max_try } => {
                 let cfg = T2WorkerConfig {
