@@ -27,8 +27,10 @@ pub struct LockedPackage {
 
 /// Read the packages of a `Cargo.lock`.
 pub fn locked_packages(lock: &str) -> Result<Vec<LockedPackage>, BuildError> {
-    let v: toml::Value = toml::from_str(lock)
-        .map_err(|e| BuildError::Tool(format!("Cargo.lock does not parse: {}", e.message())))?;
+    let v: toml::Value = toml::from_str(lock).map_err(|e| BuildError::CrateManifest {
+        path: "Cargo.lock".into(),
+        detail: format!("does not parse: {}", e.message()),
+    })?;
     let s = |p: &toml::Value, k: &str| p.get(k).and_then(|x| x.as_str()).map(str::to_string);
     Ok(v.get("package")
         .and_then(|p| p.as_array())

@@ -46,8 +46,7 @@ use std::process::{Command, Stdio};
 /// Bumped when the generated crate or the build flags change meaning.
 pub const GENERATOR_VERSION: u32 = 4;
 
-/// The target every instance binary is built for.
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+pub use crate::TARGET;
 
 /// The release profile of instance binaries (part of the build key). The
 /// workspace's `[profile.release]` is the same, so a host `ampel` built by
@@ -130,17 +129,21 @@ pub struct BuiltBinary {
 fn tool_error(what: &str, out: &std::process::Output) -> BuildError {
     let err = String::from_utf8_lossy(&out.stderr);
     let tail: Vec<&str> = err.lines().rev().take(30).collect();
-    BuildError::Tool(format!(
-        "{what} failed ({}):\n{}",
-        out.status,
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    ))
+    BuildError::Cargo {
+        what: what.to_string(),
+        detail: format!(
+            "failed ({}):\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ),
+    }
 }
 
 fn run_capture(cmd: &mut Command, what: &str) -> Result<String, BuildError> {
-    let out = cmd
-        .output()
-        .map_err(|e| BuildError::Tool(format!("cannot run {what}: {e}")))?;
+    let out = cmd.output().map_err(|e| BuildError::Cargo {
+        what: what.to_string(),
+        detail: format!("cannot run: {e}"),
+    })?;
     if !out.status.success() {
         return Err(tool_error(what, &out));
     }
@@ -163,8 +166,10 @@ fn cargo_metadata(manifest_path: &Path, why: &str) -> Result<Value, BuildError> 
             .arg(manifest_path),
         &format!("cargo metadata ({why})"),
     )?;
-    serde_json::from_str(&text)
-        .map_err(|e| BuildError::Tool(format!("cargo metadata printed no JSON: {e}")))
+    serde_json::from_str(&text).map_err(|e| BuildError::Cargo {
+        what: "cargo metadata".into(),
+        detail: format!("printed no JSON: {e}"),
+    })
 }
 
 fn cargo() -> Command {
@@ -190,15 +195,17 @@ fn cargo_toml(
     pins: &(String, String),
 ) -> String {
     let mut deps = String::new();
-    for (name, rel) in [
-        ("ampel-commands", "runtime/commands"),
-        ("ampel-interface", "runtime/interface"),
-    ] {
-        deps.push_str(&format!(
-            "{name} = {{ path = {} }}\n",
-            path_of(name, &source_root.join(rel))
-        ));
-    }
+    // the runtime with the features the manifest asks for (MongoDB, Kafka), no more
+    let features: Vec<String> = m.features.iter().map(|f| toml_str(f)).collect();
+    deps.push_str(&format!(
+        "ampel-commands = {{ path = {}, default-features = false, features = [{}] }}\n",
+        path_of("ampel-commands", &source_root.join("runtime/commands")),
+        features.join(", ")
+    ));
+    deps.push_str(&format!(
+        "ampel-interface = {{ path = {} }}\n",
+        path_of("ampel-interface", &source_root.join("runtime/interface"))
+    ));
     deps.push_str("mimalloc = { version = \"0.1\", default-features = false }\n");
     for c in &m.crates {
         let spec = match &c.source {
@@ -553,9 +560,10 @@ fn cargo_build(
         .env("CFLAGS", format!("-O2 {}", flags.cflags.join(" ")))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| BuildError::Tool(format!("cannot run cargo: {e}")))?;
+    let mut child = cmd.spawn().map_err(|e| BuildError::Cargo {
+        what: "cargo build".into(),
+        detail: format!("cannot run: {e}"),
+    })?;
     let stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
@@ -596,9 +604,10 @@ fn cargo_build(
             }
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| BuildError::Tool(format!("cargo: {e}")))?;
+    let status = child.wait().map_err(|e| BuildError::Cargo {
+        what: "cargo build".into(),
+        detail: e.to_string(),
+    })?;
     let stderr = err_thread.join().unwrap_or_default();
     progress.finish();
     if status.success() {
@@ -646,16 +655,19 @@ fn explain_build_failure(messages: &[Value], stderr: &str, m: &Manifest) -> Buil
         return BuildError::Manifest(problems);
     }
     if !other.is_empty() {
-        return BuildError::Tool(format!(
-            "compiling the instance runtime failed:\n{}",
-            other.join("\n")
-        ));
+        return BuildError::Cargo {
+            what: "compiling the instance runtime".into(),
+            detail: format!("failed:\n{}", other.join("\n")),
+        };
     }
     let tail: Vec<&str> = stderr.lines().rev().take(30).collect();
-    BuildError::Tool(format!(
-        "compiling the instance runtime failed:\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    ))
+    BuildError::Cargo {
+        what: "compiling the instance runtime".into(),
+        detail: format!(
+            "failed:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ),
+    }
 }
 
 /// Ask the built binary for its units and check they are exactly the declared ones.
@@ -664,8 +676,9 @@ fn binary_units(bin: &Path, m: &Manifest) -> Result<Vec<UnitInfo>, BuildError> {
         Command::new(bin).args(["--json", "units", "list"]),
         "the built runtime (units list)",
     )?;
-    let listed: Vec<Value> = serde_json::from_str(&out)
-        .map_err(|e| BuildError::Tool(format!("the built runtime printed no unit list: {e}")))?;
+    let listed: Vec<Value> = serde_json::from_str(&out).map_err(|e| BuildError::Binary {
+        detail: format!("printed no unit list: {e}"),
+    })?;
     let crate_of: BTreeMap<&str, &str> = m
         .crates
         .iter()

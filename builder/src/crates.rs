@@ -40,12 +40,9 @@ pub(crate) fn copy_crate(
     walk(from, to).map_err(io(from))?;
     let manifest = to.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        BuildError::Tool(format!(
-            "{}: {}",
-            from.join("Cargo.toml").display(),
-            e.message()
-        ))
+    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| BuildError::CrateManifest {
+        path: from.join("Cargo.toml"),
+        detail: e.message().to_string(),
     })?;
     let mut changed = false;
     for section in ["dependencies", "build-dependencies", "dev-dependencies"] {
@@ -65,8 +62,10 @@ pub(crate) fn copy_crate(
         }
     }
     if changed {
-        let text = toml::to_string(&doc)
-            .map_err(|e| BuildError::Tool(format!("cannot rewrite {}: {e}", manifest.display())))?;
+        let text = toml::to_string(&doc).map_err(|e| BuildError::CrateManifest {
+            path: manifest.clone(),
+            detail: format!("cannot rewrite: {e}"),
+        })?;
         std::fs::write(&manifest, text).map_err(io(&manifest))?;
     }
     Ok(())

@@ -1,20 +1,18 @@
 //! The builder: instance manifest → runtime binary → reproducible OCI image archive,
 //! and the tools that read such archives back.
 //!
-//! - [`units`]: the unit crates of `units/` this binary was compiled with;
+//! - [`known`]: the unit crates the host binary was compiled with, to check
+//!   manifests naming them;
 //! - [`manifest`]: instance manifests, raw → validated, every problem at once with
 //!   its `file:line:column`;
 //! - [`compose`]: the generated instance crate, its static build, the build cache;
 //! - [`attest`]: SBOM (SPDX) and provenance (in-toto, SLSA v1);
 //! - [`pack`]: the three layers, annotations, the archive;
 //! - [`inspect`]: reading an archive back: units, channels, processes, digests, and
-//!   the diff of two images;
-//! - [`run`]: running an image natively, under runc, or (with [`docker`]) under a
-//!   Docker Engine, with the same `/inputs` and `/out` everywhere;
-//! - [`reproduce`]: rerun an archived instance on pinned inputs, write a run record,
-//!   and compare results digests;
-//! - [`registry`]: push and pull images over the OCI distribution API, keeping the
-//!   manifest bytes (and so the digest) exactly.
+//!   the diff of two images.
+//!
+//! Running images is `ampel-runner`'s job, publishing them `ampel-distribution`'s,
+//! and the command line `ampel`'s (the host binary, with the development registry).
 //!
 //! **Architecture invariant:** the builder never runs units. It runs the *built*
 //! binary only to ask it which units it registers and whether the configuration
@@ -23,17 +21,16 @@
 pub mod attest;
 pub mod compose;
 pub mod crates;
-pub mod docker;
 pub mod inspect;
+pub mod known;
 pub mod manifest;
 pub mod pack;
 pub mod pins;
-pub mod registry;
-pub mod reproduce;
-pub mod run;
-pub mod units;
 
 use std::path::{Path, PathBuf};
+
+/// The target every instance binary is built for.
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// Why a build or an inspection failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +46,42 @@ pub enum BuildError {
         /// The cause.
         source: std::io::Error,
     },
-    /// cargo, rustc or the built binary failed.
-    #[error("{0}")]
-    Tool(String),
+    /// The directory given (or found) is not an AMPEL source tree.
+    #[error("{path} is not an AMPEL source tree (no runtime/commands/Cargo.toml); pass --source DIR or set AMPEL_SOURCE")]
+    NotSource {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// cargo or rustc could not run, or failed (`what` names the step).
+    #[error("{what}: {detail}")]
+    Cargo {
+        /// The step: `cargo build`, `cargo tree`, `cargo metadata` ...
+        what: String,
+        /// Its message (the tail of its output).
+        detail: String,
+    },
+    /// A unit crate's `Cargo.toml` (or the lock file) cannot be read or rewritten.
+    #[error("{path}: {detail}")]
+    CrateManifest {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The built runtime binary did not answer as an instance binary must.
+    #[error("the built runtime {detail}")]
+    Binary {
+        /// What it did instead.
+        detail: String,
+    },
+    /// `SOURCE_DATE_EPOCH` is not a usable time.
+    #[error("SOURCE_DATE_EPOCH={value}: {detail}")]
+    SourceDate {
+        /// The value.
+        value: String,
+        /// What was expected.
+        detail: String,
+    },
     /// Image writing or verification failed.
     #[error(transparent)]
     Image(#[from] ampel_images::ImageError),
@@ -76,10 +106,7 @@ pub fn source_root(explicit: Option<&Path>) -> Result<PathBuf, BuildError> {
     if candidate.join("runtime/commands/Cargo.toml").is_file() {
         Ok(candidate.canonicalize().unwrap_or(candidate))
     } else {
-        Err(BuildError::Tool(format!(
-            "{} is not an AMPEL source tree (no runtime/commands/Cargo.toml); pass --source DIR or set AMPEL_SOURCE",
-            candidate.display()
-        )))
+        Err(BuildError::NotSource { path: candidate })
     }
 }
 
@@ -109,7 +136,7 @@ pub struct BuildReport {
 /// take it from the cache), check the configuration with the built binary, pack.
 pub fn build(
     manifest_path: &Path,
-    registry: &ampel_interface::Registry,
+    host: &known::HostUnits,
     opts: &compose::BuildOptions,
     revision: Option<&str>,
     out: &Path,
@@ -117,7 +144,7 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let started = std::time::Instant::now();
     step(&format!("checking {}", manifest_path.display()));
-    let m = manifest::load(manifest_path, registry, &opts.source_root)?;
+    let m = manifest::load(manifest_path, host, &opts.source_root)?;
     step("composing the instance runtime");
     let binary = compose::compose(&m, opts)?;
     step(&if binary.cached {
@@ -140,10 +167,7 @@ pub fn build(
 }
 
 /// `sha256:0123456789ab` (12 hex digits) for messages.
-pub fn short(digest: &str) -> String {
-    let hex = digest.trim_start_matches("sha256:");
-    format!("sha256:{}", &hex[..hex.len().min(12)])
-}
+pub use ampel_images::short_digest as short;
 
 /// Let the built binary check the configuration it will be packed with: unit
 /// configs of crates the builder does not know are validated here.
@@ -168,13 +192,16 @@ fn check_with_binary(
         .args(["--json", "instance", "check", "--instance"])
         .arg(&file)
         .output()
-        .map_err(|e| BuildError::Tool(format!("cannot run the built runtime: {e}")))?;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        BuildError::Tool(format!(
-            "the built runtime did not answer `instance check` ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    })?;
+        .map_err(|e| BuildError::Binary {
+            detail: format!("cannot run: {e}"),
+        })?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| BuildError::Binary {
+            detail: format!(
+                "did not answer `instance check` ({e}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })?;
     if report["ok"] == true && out.status.success() {
         return Ok(());
     }

@@ -10,7 +10,7 @@
 //! (git, crates.io, or paths elsewhere) are checked by the instance binary itself
 //! once it is built (`ampel instance check`), which is authoritative anyway.
 
-use crate::units::{units_of, CRATES};
+use crate::known::{units_of, HostUnits};
 use crate::BuildError;
 use ampel_core::instance::{dependency_problems, InstanceConfig, UnitInfo, INSTANCE_FORMAT};
 use ampel_core::loader::{check_units, UnitRequest};
@@ -19,7 +19,7 @@ use ampel_core::t0::{
     ChannelDirective, CombineBlock, IngestBody, OnStockMatch, T0Config, T2Model, UnitModel,
 };
 use ampel_core::t3::T3UnitModel;
-use ampel_interface::Registry;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +65,8 @@ struct RawInstance {
     description: Option<String>,
     #[serde(default)]
     created: Option<Spanned<String>>,
+    #[serde(default)]
+    stores: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +193,10 @@ pub struct Manifest {
     pub created: Option<String>,
     /// Unit crates.
     pub crates: Vec<CrateRef>,
+    /// Cargo features of the runtime (`ampel-commands`) this instance needs:
+    /// `mongodb` when `[instance] stores` names it, `kafka` when it has a `[live]`
+    /// source. Sorted; the embedded store is always in.
+    pub features: Vec<&'static str>,
     /// The resolved configuration. Its `units` are complete for known crates; the
     /// builder fills in kind, version and digest of the others from the built binary.
     pub config: InstanceConfig,
@@ -245,9 +251,10 @@ fn package_name(dir: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{} has no [package] name", file.display()))
 }
 
-/// Parse and validate a manifest against the host registry; `source_root` is the
-/// AMPEL source tree the builder uses (to recognise its own unit crates).
-pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Manifest, BuildError> {
+/// Parse and validate a manifest against the host's units; `source_root` is the
+/// AMPEL source tree the builder uses (to recognise the host's unit crates).
+pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifest, BuildError> {
+    let registry = host.registry;
     let text = std::fs::read_to_string(path).map_err(|e| BuildError::Io {
         path: path.to_path_buf(),
         source: e,
@@ -300,6 +307,25 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
         }
     }
 
+    let mut features = Vec::new();
+    if let Some(stores) = &raw.instance.stores {
+        for s in stores.get_ref() {
+            match s.as_str() {
+                "sqlite" => {}
+                "mongodb" => features.push("mongodb"),
+                other => p.push(
+                    stores.span(),
+                    format!("stores: unknown store `{other}`: expected \"sqlite\" (always built in) or \"mongodb\""),
+                ),
+            }
+        }
+    }
+    if raw.live.is_some() {
+        features.push("kafka");
+    }
+    features.sort_unstable();
+    features.dedup();
+
     // crates and the units they provide; `declared` maps unit -> (crate, known)
     let mut declared: BTreeMap<String, (String, bool)> = BTreeMap::new();
     let mut crates = Vec::new();
@@ -341,13 +367,13 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
         if c.rev.is_some() && c.git.is_none() {
             p.push(c.name.span(), format!("crate `{name}`: `rev` needs `git`"));
         }
-        let host = CRATES.iter().find(|k| {
+        let known = host.crates.iter().find(|k| {
             k.name == name
                 && matches!(&source, CrateSource::Path(d)
                     if source_root.join(k.path).canonicalize().ok().as_deref() == Some(d.as_path()))
         });
         let mut units = Vec::new();
-        match host {
+        match known {
             Some(known) => {
                 let exported = units_of(known).unwrap_or_default();
                 for u in &c.units {
@@ -368,13 +394,13 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
             None => units.extend(c.units.iter().map(|u| u.get_ref().clone())),
         }
         for u in &units {
-            if let Some((other, _)) = declared.insert(u.clone(), (name.clone(), host.is_some())) {
+            if let Some((other, _)) = declared.insert(u.clone(), (name.clone(), known.is_some())) {
                 p.push(
                     c.name.span(),
                     format!("unit `{u}` is declared by crate `{other}` and by crate `{name}`"),
                 );
             }
-            if host.is_some() {
+            if known.is_some() {
                 if let Ok(r) = registry.get(u) {
                     unit_infos.push(UnitInfo {
                         name: u.clone(),
@@ -398,7 +424,7 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
             name: name.clone(),
             source,
             units,
-            known: host.is_some(),
+            known: known.is_some(),
         });
     }
 
@@ -616,6 +642,7 @@ pub fn load(path: &Path, registry: &Registry, source_root: &Path) -> Result<Mani
         text,
         created: raw.instance.created.map(|c| c.into_inner()),
         crates,
+        features,
         config,
     })
 }

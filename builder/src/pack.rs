@@ -83,14 +83,16 @@ pub fn created_time(m: &Manifest) -> Result<String, BuildError> {
     }
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => {
-            let secs: i64 = s.trim().parse().map_err(|_| {
-                BuildError::Tool(format!(
-                    "SOURCE_DATE_EPOCH={s}: expected seconds since 1970"
-                ))
+            let secs: i64 = s.trim().parse().map_err(|_| BuildError::SourceDate {
+                value: s.clone(),
+                detail: "expected seconds since 1970".into(),
             })?;
             chrono::DateTime::from_timestamp(secs, 0)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .ok_or_else(|| BuildError::Tool(format!("SOURCE_DATE_EPOCH={s} is out of range")))
+                .ok_or_else(|| BuildError::SourceDate {
+                    value: s.clone(),
+                    detail: "out of range".into(),
+                })
         }
         Err(_) => Ok(ampel_images::FIXED_CREATED.to_string()),
     }

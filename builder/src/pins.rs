@@ -85,32 +85,28 @@ pub fn parse_tree(text: &str) -> HostFeatures {
     out
 }
 
-/// The features the host `ampel` build enables (`ampel-builder`'s graph for the
+/// The features the host `ampel` build enables (`ampel`'s graph for the
 /// instance target), read with `cargo tree` from the source tree.
 pub fn host_features(
     cargo: &mut std::process::Command,
     source_root: &Path,
 ) -> Result<HostFeatures, BuildError> {
     let out = cargo
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            "ampel-builder",
-            "-e",
-            "normal,build",
-        ])
-        .args(["--target", crate::compose::TARGET])
+        .args(["tree", "--locked", "-p", "ampel", "-e", "normal,build"])
+        .args(["--target", crate::TARGET])
         .args(["-f", "{p}|{f}", "--charset", "ascii"])
         .arg("--manifest-path")
         .arg(source_root.join("Cargo.toml"))
         .output()
-        .map_err(|e| BuildError::Tool(format!("cannot run cargo tree: {e}")))?;
+        .map_err(|e| BuildError::Cargo {
+            what: "cargo tree (the host build's features)".into(),
+            detail: format!("cannot run: {e}"),
+        })?;
     if !out.status.success() {
-        return Err(BuildError::Tool(format!(
-            "cargo tree (the host build's features) failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(BuildError::Cargo {
+            what: "cargo tree (the host build's features)".into(),
+            detail: format!("failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        });
     }
     Ok(parse_tree(&String::from_utf8_lossy(&out.stdout)))
 }
@@ -131,8 +127,10 @@ fn pin_lines(keys: &mut dyn Iterator<Item = (&(String, String), &BTreeSet<String
 /// The pins: `[dependencies]` lines for each crate of `instance` (registry crates
 /// of the instance graph, by name and version) that the host build compiles for
 /// the target, with the host's features; and `[build-dependencies]` lines for
-/// every crate the host build compiles for the build machine (already compiled:
-/// the instance's proc-macros then resolve to the same artifacts). Crates in
+/// each crate of `instance` the host build compiles for the build machine
+/// (already compiled: the instance's proc-macros then resolve to the same
+/// artifacts). Crates only the host needs (the MongoDB driver, librdkafka and
+/// theirs, when the instance does not use them) are not pinned, so they stay out. Crates in
 /// `direct` are dependencies of the instance already (cargo refuses one crate
 /// under two names) and are left out. Sorted, one line each.
 pub fn render(
@@ -146,7 +144,12 @@ pub fn render(
             .iter()
             .filter(|(k, _)| instance.contains(*k) && !direct.contains(&k.0)),
     );
-    let build = pin_lines(&mut host.host.iter().filter(|(k, _)| !direct.contains(&k.0)));
+    let build = pin_lines(
+        &mut host
+            .host
+            .iter()
+            .filter(|(k, _)| instance.contains(*k) && !direct.contains(&k.0)),
+    );
     (target, build)
 }
 
@@ -192,13 +195,20 @@ mod tests {
                 key("version_check", "0.9.5")
             ]
         );
-        let instance = BTreeSet::from([key("rand", "0.8.8"), key("digest", "0.10.7")]);
+        // thiserror-impl is the host's only: not pinned for the instance
+        let instance = BTreeSet::from([
+            key("rand", "0.8.8"),
+            key("digest", "0.10.7"),
+            key("syn", "2.0.1"),
+            key("version_check", "0.9.5"),
+        ]);
         let (target, build) = render(&instance, &f, &BTreeSet::from(["digest".to_string()]));
         assert_eq!(
             target,
             "pin-rand-0-8-8 = { package = \"rand\", version = \"=0.8.8\", default-features = false, features = [\"std\"] }\n"
         );
-        assert_eq!(build.lines().count(), 3, "{build}");
+        assert_eq!(build.lines().count(), 2, "{build}");
+        assert!(!build.contains("thiserror"), "{build}");
         assert!(build.contains("pin-syn-2-0-1 = { package = \"syn\", version = \"=2.0.1\", default-features = false, features = [\"full\"] }"));
     }
 }

@@ -97,6 +97,12 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
+/// `sha256:0123456789ab` (12 hex digits) for messages.
+pub fn short_digest(digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}
+
 /// Serialise any serde value as canonical JSON (keys sorted at every level, also the
 /// ones oci-spec keeps in `HashMap`s), the only way documents are written here.
 pub fn canonical_bytes<T: serde::Serialize>(

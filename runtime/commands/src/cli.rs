@@ -1,25 +1,13 @@
 //! Command-line definitions (clap) and their implementations.
 
-use crate::uri::{open_existing_store, open_store, redact, DEFAULT_DB};
+use crate::args::{parse_json, RuntimeArgs};
+use crate::output::{emit, table, CommandError};
+use crate::uri::{open_existing_store, open_store, redact};
 use ampel_core::{check_units, UnitRequest};
 use ampel_interface::hash::{config_hash, link_hash, python_flat_json};
 use ampel_interface::Registry;
-use clap::{Args, Subcommand};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use clap::Subcommand;
 use serde_json::{json, Value};
-use std::io::Write;
-
-/// Options every runtime command takes.
-#[derive(Debug, Clone, Args)]
-pub struct RuntimeArgs {
-    /// Store to use: `sqlite:PATH` (embedded, default), `mongodb://[user:pw@]HOST[:PORT]/[PREFIX]`,
-    /// or `secret:NAME` (a URI kept in AMPEL_SECRET_NAME or the AMPEL_SECRETS_FILE JSON).
-    #[arg(long, global = true, env = "AMPEL_DB", default_value = DEFAULT_DB)]
-    pub db: String,
-    /// Print JSON instead of tables (for scripts).
-    #[arg(long, global = true)]
-    pub json: bool,
-}
 
 /// Runtime commands: the same in the host binary and in instance binaries.
 #[derive(Debug, Clone, Subcommand)]
@@ -87,6 +75,7 @@ pub enum RuntimeCommand {
         db: Option<String>,
     },
     /// Kafka: create topics, publish alert files, run a live T0 from topics.
+    #[cfg(feature = "kafka")]
     #[command(subcommand)]
     Kafka(crate::kafka::KafkaCommand),
     /// Run what an instance image carries: check its configuration against this
@@ -189,76 +178,6 @@ pub enum HashCommand {
     },
 }
 
-/// A command failed; the message says what and where.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// Store failure.
-    #[error(transparent)]
-    Store(#[from] ampel_store::StoreError),
-    /// Unit lookup failure.
-    #[error(transparent)]
-    Registry(#[from] ampel_interface::RegistryError),
-    /// One or more config problems, all listed.
-    #[error("{}", .0.join("\n"))]
-    Invalid(Vec<String>),
-    /// Bad command-line value.
-    #[error("{0}")]
-    Usage(String),
-    /// Writing output failed.
-    #[error("cannot write output: {0}")]
-    Io(#[from] std::io::Error),
-    /// T0 failed.
-    #[error(transparent)]
-    T0(#[from] ampel_core::t0::T0Error),
-    /// The command ran to its end but some of its work failed (the counts were
-    /// printed; the message says what failed and where to look).
-    #[error("{0}")]
-    Failed(String),
-}
-
-fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> {
-    let (source, text) = match text.strip_prefix('@') {
-        Some(path) => (
-            path.to_string(),
-            std::fs::read_to_string(path)
-                .map_err(|e| CommandError::Usage(format!("cannot read {what} file {path}: {e}")))?,
-        ),
-        None => ("the command line".to_string(), text.to_string()),
-    };
-    serde_json::from_str(&text).map_err(|e| {
-        CommandError::Usage(format!(
-            "{what} from {source} is not valid JSON: {e} (line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })
-}
-
-pub(crate) fn emit(
-    json_mode: bool,
-    value: &Value,
-    table: impl FnOnce() -> Table,
-) -> Result<(), CommandError> {
-    let mut out = std::io::stdout().lock();
-    if json_mode {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        )?;
-    } else {
-        writeln!(out, "{}", table())?;
-    }
-    Ok(())
-}
-
-pub(crate) fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(header.to_vec());
-    t
-}
-
 /// Run one runtime command against a registry.
 pub fn run(
     registry: &Registry,
@@ -355,9 +274,10 @@ pub fn run(
         }
         RuntimeCommand::T0(t0) => crate::t0::run(registry, args, t0),
         RuntimeCommand::Instance(i) => crate::instance::run(registry, args, i),
+        #[cfg(feature = "kafka")]
         RuntimeCommand::Kafka(k) => crate::kafka::run(registry, args, k),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
-        RuntimeCommand::Job { file, out } => crate::provenance::job(registry, args, file, out),
+        RuntimeCommand::Job { file, out } => crate::job::job(registry, args, file, out),
         RuntimeCommand::Digest { db } => {
             let mut a = args.clone();
             if let Some(db) = db {
@@ -376,8 +296,8 @@ pub fn run(
             processes,
             max_concurrent,
             out,
-        } => crate::provenance::serve(registry, args, processes, *max_concurrent, out),
-        RuntimeCommand::T3 { config, out } => crate::provenance::t3(registry, args, config, out),
+        } => crate::serve::serve(registry, args, processes, *max_concurrent, out),
+        RuntimeCommand::T3 { config, out } => crate::t3::t3(registry, args, config, out),
         RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
         RuntimeCommand::Event { process, last } => {
             crate::provenance::event(args, process.clone(), *last)

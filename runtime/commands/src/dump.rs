@@ -11,8 +11,9 @@
 //! digest there, and only if it matches switches the staging store into place.
 //! Nothing half-imported is ever left at the target.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::{open_existing_store, open_store, redact, resolve_secret};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, table, CommandError};
+use crate::uri::{open_existing_store, open_store, redact};
 use ampel_core::digest::results_digest;
 use ampel_interface::hash::canonical_json;
 use ampel_interface::Body;
@@ -20,7 +21,7 @@ use ampel_store::{COLLECTIONS, SCHEMA_VERSION};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Version of the dump format.
 pub const DUMP_FORMAT: u64 = 1;
@@ -152,78 +153,6 @@ fn read_dump(dir: &Path) -> Result<Dump, CommandError> {
     Ok((header, out))
 }
 
-/// Where an import is staged, and how it is switched into place.
-enum Staging {
-    Sqlite {
-        staging: PathBuf,
-        target: PathBuf,
-    },
-    Mongo {
-        staging: String,
-        target_prefix: String,
-        target: String,
-    },
-}
-
-fn staging_for(target_uri: &str) -> Result<(Staging, String), CommandError> {
-    let uri = resolve_secret(target_uri)?;
-    if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") {
-        let target = ampel_store_mongo::MongoStore::open(&uri)?;
-        let prefix = target.prefix().to_string();
-        let staging_prefix = format!("{prefix}_imp{}", std::process::id());
-        let staging = with_mongo_prefix(&uri, &staging_prefix);
-        return Ok((
-            Staging::Mongo {
-                staging: staging.clone(),
-                target_prefix: prefix,
-                target: uri.clone(),
-            },
-            staging,
-        ));
-    }
-    let path = PathBuf::from(
-        uri.strip_prefix("sqlite://")
-            .or_else(|| uri.strip_prefix("sqlite:"))
-            .unwrap_or(&uri),
-    );
-    let staging = PathBuf::from(format!("{}.import-{}", path.display(), std::process::id()));
-    let uri = format!("sqlite:{}", staging.display());
-    Ok((
-        Staging::Sqlite {
-            staging,
-            target: path,
-        },
-        uri,
-    ))
-}
-
-fn with_mongo_prefix(uri: &str, prefix: &str) -> String {
-    let (scheme, rest) = uri.split_once("://").unwrap_or(("mongodb", uri));
-    let (authority, after) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match after.split_once('?') {
-        Some((_, q)) if !q.is_empty() => format!("{scheme}://{authority}/{prefix}?{q}"),
-        _ => format!("{scheme}://{authority}/{prefix}"),
-    }
-}
-
-fn discard(s: &Staging) {
-    match s {
-        Staging::Sqlite { staging, .. } => {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", staging.display()));
-            }
-        }
-        Staging::Mongo { staging, .. } => {
-            if let Ok(st) = ampel_store_mongo::MongoStore::open(staging) {
-                let _ = st.drop_all();
-            }
-        }
-    }
-}
-
 /// Import the dump in `dir` into the (fresh) store of `args`.
 pub fn import(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
     let (header, collections) = read_dump(dir)?;
@@ -238,9 +167,9 @@ pub fn import(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
             )));
         }
     }
-    let (staging, staging_uri) = staging_for(&args.db)?;
+    let staging = crate::uri::stores().stage_import(&args.db)?;
     let result = (|| -> Result<String, CommandError> {
-        let store = open_store(&staging_uri)?;
+        let store = open_store(staging.uri())?;
         for (c, docs) in &collections {
             for chunk in docs.chunks(2000) {
                 store.restore(c, chunk)?;
@@ -258,37 +187,11 @@ pub fn import(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
     let digest = match result {
         Ok(d) => d,
         Err(e) => {
-            discard(&staging);
+            staging.discard();
             return Err(e);
         }
     };
-    // switch
-    match &staging {
-        Staging::Sqlite { staging, target } => {
-            {
-                // fold the WAL into the staging file before it moves
-                let s = ampel_store_sqlite::SqliteStore::open(staging)?;
-                drop(s);
-            }
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
-            }
-            std::fs::rename(staging, target)?;
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", staging.display()));
-            }
-        }
-        Staging::Mongo {
-            staging,
-            target_prefix,
-            target,
-        } => {
-            // the (empty) target databases make way for the staged ones
-            let t = ampel_store_mongo::MongoStore::open(target)?;
-            t.drop_all()?;
-            ampel_store_mongo::MongoStore::open(staging)?.move_into(target_prefix)?;
-        }
-    }
+    staging.commit()?;
     let v = json!({"imported": dir, "into": redact(&args.db), "results_digest": digest,
         "collections": header["collections"]});
     emit(args.json, &v, || {

@@ -3,12 +3,14 @@
 //! `/etc/ampel/instance.json`, and is checked against this binary before anything
 //! runs.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, report, table, CommandError, Report};
 use crate::uri::{open_store, redact, DEFAULT_DB};
 use ampel_core::instance::{InstanceConfig, INSTANCE_PATH};
-use ampel_core::job::run_plan;
+use ampel_core::job::{run_plan, JobReport};
 use ampel_interface::Registry;
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -142,7 +144,7 @@ pub fn run(
             }
             let processes = ampel_core::serve::check_processes(all, registry, &origin)
                 .map_err(CommandError::Usage)?;
-            crate::provenance::serve_checked(
+            crate::serve::serve_checked(
                 &processes,
                 registry,
                 args,
@@ -179,7 +181,7 @@ fn run_archive(
     };
     let store = open_store(&db)?;
     let plan = cfg.archive_plan(inputs);
-    let report = run_plan(
+    let done = run_plan(
         &cfg.name,
         &plan,
         registry,
@@ -188,31 +190,51 @@ fn run_archive(
         &crate::progress::Reporter::from_env(),
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
-    let mut v = serde_json::to_value(&report).unwrap_or(Value::Null);
-    v["instance"] = json!({"name": cfg.name, "version": cfg.version});
-    v["store"] = json!(redact(&db));
+    let run = InstanceRun {
+        instance: InstanceName {
+            name: cfg.name.clone(),
+            version: cfg.version.clone(),
+        },
+        store: redact(&db),
+        report: done,
+    };
     let summary = out.join("instance-run.json");
     std::fs::write(
         &summary,
-        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+        serde_json::to_string_pretty(&run).unwrap_or_default() + "\n",
     )?;
-    emit(args.json, &v, || {
+    report(args.json, &run)
+}
+
+/// Which instance ran.
+#[derive(Serialize)]
+struct InstanceName {
+    name: String,
+    version: String,
+}
+
+/// What `ampel instance run` prints and writes to `instance-run.json`.
+#[derive(Serialize)]
+struct InstanceRun {
+    instance: InstanceName,
+    store: String,
+    #[serde(flatten)]
+    report: JobReport,
+}
+
+impl Report for InstanceRun {
+    fn table(&self) -> comfy_table::Table {
         let mut t = table(&["", ""]);
         t.add_row([
             "instance".to_string(),
-            format!("{} {}", cfg.name, cfg.version),
+            format!("{} {}", self.instance.name, self.instance.version),
         ]);
-        for (i, task) in v["tasks"].as_array().into_iter().flatten().enumerate() {
-            t.add_row([
-                format!("task {} ({})", i + 1, task["kind"].as_str().unwrap_or("?")),
-                crate::provenance::summary(task),
-            ]);
-        }
-        for (name, (n, _)) in &report.digest.collections {
-            t.add_row([format!("{name} documents"), n.to_string()]);
-        }
-        t.add_row(["store".to_string(), redact(&db)]);
-        t.add_row(["results digest".to_string(), report.digest.digest.clone()]);
+        crate::job::add_tasks(&mut t, &self.report);
+        t.add_row(["store".to_string(), self.store.clone()]);
+        t.add_row([
+            "results digest".to_string(),
+            self.report.digest.digest.clone(),
+        ]);
         t
-    })
+    }
 }

@@ -1,7 +1,8 @@
 //! `ampel kafka ...`: make topics, publish alert files, and run a live T0 from a
 //! topic; and the runner `ampel serve` uses for live T0 processes.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, table, CommandError};
 use crate::uri::open_store;
 use ampel_core::live::{run_live, LiveOptions};
 use ampel_core::serve::{KafkaSource, ProcessConfig};

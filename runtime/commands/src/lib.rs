@@ -4,20 +4,29 @@
 //! A binary builds its [`ampel_interface::Registry`] and calls [`run`] with the parsed
 //! [`RuntimeCommand`]. Output is a readable table by default and JSON with `--json`.
 
+mod args;
 mod cli;
 mod dump;
 mod instance;
+mod job;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod main_fn;
+mod output;
 pub mod progress;
 mod provenance;
+mod serve;
 mod t0;
 mod t2;
+mod t3;
 mod uri;
 
-pub use cli::{run, CommandError, RuntimeArgs, RuntimeCommand};
+pub use args::RuntimeArgs;
+pub use cli::{run, RuntimeCommand};
 pub use instance::{InstanceArgs, InstanceCommand};
 pub use main_fn::instance_main;
+pub use output::CommandError;
 pub use uri::{
-    open_existing_store, open_store, open_store_for_t2_workers, redact, resolve_secret, DEFAULT_DB,
+    open_existing_store, open_store, open_store_for_t2_workers, redact, resolve_secret, stores,
+    DEFAULT_DB,
 };

@@ -2,7 +2,8 @@
 //! run it with the instance's registry. The builder generates a crate whose
 //! `main` is one call to [`instance_main`].
 
-use crate::{run, RuntimeArgs, RuntimeCommand};
+use crate::args::RuntimeArgs;
+use crate::cli::{run, RuntimeCommand};
 use ampel_interface::{Registry, RegistryError};
 use clap::{CommandFactory, FromArgMatches, Parser};
 

@@ -1,122 +1,12 @@
-//! `ampel job`, `ampel digest`, `ampel explain`, `ampel event`: archival jobs, the
-//! results digest, and where a document came from.
+//! `ampel digest`, `ampel explain`, `ampel event`, `ampel log`: the results digest,
+//! where a document came from, the runs of processes and their log records.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
-use crate::uri::{open_existing_store, open_store};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, table, CommandError};
+use crate::uri::open_existing_store;
 use ampel_core::digest::results_digest;
-use ampel_core::job::{load_job, run_job};
-use ampel_interface::Registry;
 use ampel_store::{EventQuery, Store};
 use serde_json::{json, Value};
-use std::path::Path;
-
-/// Run a job file against the store (which must be empty) and print the digest.
-pub fn job(
-    registry: &Registry,
-    args: &RuntimeArgs,
-    file: &Path,
-    out: &Path,
-) -> Result<(), CommandError> {
-    let job = load_job(file).map_err(|e| CommandError::Usage(e.to_string()))?;
-    let store = open_store(&args.db)?;
-    let base = file.parent().unwrap_or(Path::new("."));
-    let report = run_job(
-        &job,
-        base,
-        registry,
-        store.as_ref(),
-        out,
-        &crate::progress::Reporter::from_env(),
-    )
-    .map_err(|e| CommandError::Usage(e.to_string()))?;
-    let v = serde_json::to_value(&report).unwrap_or(Value::Null);
-    emit(args.json, &v, || {
-        let mut t = table(&["", ""]);
-        t.add_row(["job".to_string(), report.name.clone()]);
-        for (i, task) in v["tasks"].as_array().into_iter().flatten().enumerate() {
-            t.add_row([
-                format!("task {} ({})", i + 1, task["kind"].as_str().unwrap_or("?")),
-                summary(task),
-            ]);
-        }
-        for (name, (n, _)) in &report.digest.collections {
-            t.add_row([format!("{name} documents"), n.to_string()]);
-        }
-        t.add_row(["results digest".to_string(), report.digest.digest.clone()]);
-        t
-    })
-}
-
-pub(crate) fn summary(task: &Value) -> String {
-    match task["kind"].as_str() {
-        Some("t0") => format!(
-            "{} alerts, {} ingested, {} damaged inputs",
-            task["alerts"],
-            task["ingested"],
-            task["damaged"].as_array().map_or(0, Vec::len)
-        ),
-        Some("t2") => format!("{} tickets processed", task["processed"]),
-        Some("t3") => format!(
-            "run {}: {} stocks selected, documents {}",
-            task["run"], task["selected"], task["documents"]
-        ),
-        _ => task.to_string(),
-    }
-}
-
-/// Run a T3 process once (wall clock).
-pub fn t3(
-    registry: &Registry,
-    args: &RuntimeArgs,
-    file: &Path,
-    out: &Path,
-) -> Result<(), CommandError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        CommandError::Usage(format!("cannot read T3 config {}: {e}", file.display()))
-    })?;
-    let cfg: ampel_core::t3::T3Config = toml::from_str(&text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|s| ampel_core::job::line_col(&text, s.start))
-            .unwrap_or((0, 0));
-        CommandError::Usage(format!(
-            "{}:{}:{}: {}",
-            file.display(),
-            at.0,
-            at.1,
-            e.message()
-        ))
-    })?;
-    let store = open_existing_store(&args.db)?;
-    let report = ampel_core::t3::run_t3(
-        &cfg,
-        registry,
-        store.as_ref(),
-        &ampel_core::Clock::Live,
-        out,
-    )
-    .map_err(|e| CommandError::Usage(e.to_string()))?;
-    let v = serde_json::to_value(&report).unwrap_or(Value::Null);
-    emit(args.json, &v, || {
-        let mut t = table(&["", ""]);
-        t.add_row(["run".to_string(), report.run.to_string()]);
-        t.add_row(["stocks selected".to_string(), report.selected.to_string()]);
-        t.add_row(["documents".to_string(), report.documents.join(", ")]);
-        t.add_row(["stock updates".to_string(), report.updates.to_string()]);
-        for (u, m) in &report.failed {
-            t.add_row([format!("FAILED {u}"), m.clone()]);
-        }
-        t
-    })?;
-    if report.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CommandError::Failed(format!(
-            "{} T3 unit(s) failed; the reasons are in the trouble records: ampel log --errors",
-            report.failed.len()
-        )))
-    }
-}
 
 /// Print the results digest of the store.
 pub fn digest(args: &RuntimeArgs) -> Result<(), CommandError> {
@@ -271,66 +161,6 @@ pub fn event(
         }
         t
     })
-}
-
-/// Run scheduled processes until SIGTERM or SIGINT.
-pub fn serve(
-    registry: &Registry,
-    args: &RuntimeArgs,
-    file: &Path,
-    max_concurrent: usize,
-    out: &Path,
-) -> Result<(), CommandError> {
-    let processes =
-        ampel_core::serve::load_processes(file, registry).map_err(CommandError::Usage)?;
-    let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    serve_checked(
-        &processes,
-        registry,
-        args,
-        &file.display().to_string(),
-        max_concurrent,
-        out,
-        (base, None),
-    )
-}
-
-/// Serve checked processes from `origin` until SIGTERM or Ctrl-C; live T0 processes
-/// read their T0 config relative to `live.0`, or use `live.1` (an instance's).
-pub(crate) fn serve_checked(
-    processes: &[ampel_core::serve::Process],
-    registry: &Registry,
-    args: &RuntimeArgs,
-    origin: &str,
-    max_concurrent: usize,
-    out: &Path,
-    live: (std::path::PathBuf, Option<ampel_core::t0::T0Config>),
-) -> Result<(), CommandError> {
-    // fail early on an unusable store
-    drop(open_store(&args.db)?);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
-    }
-    let active = processes.iter().filter(|p| p.cfg.active).count();
-    eprintln!("serving {active} active process(es) from {origin} (max {max_concurrent} at once); SIGTERM or Ctrl-C stops");
-    let db = args.db.clone();
-    let open = move || open_store(&db).map_err(|e| e.to_string());
-    let started = std::time::Instant::now();
-    let log = move |msg: &str| eprintln!("[{:>9.3}s] {msg}", started.elapsed().as_secs_f64());
-    let runner = crate::kafka::live_runner(registry, args.db.clone(), live.0, live.1);
-    ampel_core::serve::serve(
-        processes,
-        registry,
-        &open,
-        Some(&runner),
-        max_concurrent,
-        &stop,
-        out,
-        &log,
-    );
-    eprintln!("stopped cleanly");
-    Ok(())
 }
 
 /// Query log records.

@@ -1,6 +1,7 @@
 //! `ampel t0`: run the alert consumer over files and print a summary.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, table, CommandError};
 use crate::uri::open_store;
 use ampel_avro::{read_inputs, ReadOptions};
 use ampel_core::t0::{Opened, T0Config, T0Processor};

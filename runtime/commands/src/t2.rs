@@ -1,11 +1,13 @@
 //! `ampel t2 ...`: run workers, show results, reset tickets, list outdated results.
 
-use crate::cli::{emit, table, CommandError, RuntimeArgs};
+use crate::args::RuntimeArgs;
+use crate::output::{emit, report, table, CommandError, Report};
 use crate::uri::{open_existing_store, open_store_for_t2_workers};
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::{DocumentCode, Registry, T2Document};
 use ampel_store::{ResetMode, T2Filter};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicBool;
 
@@ -307,27 +309,77 @@ fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
 fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), CommandError> {
     let store = open_existing_store(&args.db)?;
     let found = ampel_core::t2::outdated(registry, store.as_ref(), &T2Filter::default())?;
-    let trace = |t: &Option<ampel_interface::TraceRecord>| {
-        t.as_ref()
-            .map(|t| json!({ "trace": t.id, "version": t.version, "digest": t.digest }))
-    };
-    let rows: Vec<Value> = found
-        .iter()
-        .map(|o| {
-            json!({
-                "id": o.doc.id, "stock": o.doc.stock, "unit": o.doc.unit,
-                "made_by": trace(&o.made_by_trace).unwrap_or(json!({ "trace": o.made_by })),
-                "current": trace(&o.current),
+    let rows = Outdated(
+        found
+            .iter()
+            .map(|o| OutdatedRow {
+                id: o.doc.id.clone(),
+                stock: o.doc.stock,
+                unit: o.doc.unit.clone(),
+                made_by: o
+                    .made_by_trace
+                    .as_ref()
+                    .map(TraceShown::of)
+                    .unwrap_or(TraceShown {
+                        trace: o.made_by,
+                        version: None,
+                        digest: None,
+                    }),
+                current: o.current.as_ref().map(TraceShown::of),
             })
-        })
-        .collect();
+            .collect(),
+    );
     if reset && !found.is_empty() {
         let ids: Vec<String> = found.iter().map(|o| o.doc.id.clone()).collect();
         let n = reset_ids(store.as_ref(), &ids)?;
         eprintln!("{n} outdated tickets put back in the queue (RERUN_REQUESTED)");
     }
-    let v = Value::Array(rows.clone());
-    emit(args.json, &v, || {
+    report(args.json, &rows)
+}
+
+/// A unit version as shown: trace id, version and code digest.
+#[derive(Serialize)]
+struct TraceShown {
+    trace: ampel_interface::TraceId,
+    version: Option<String>,
+    digest: Option<String>,
+}
+
+impl TraceShown {
+    fn of(t: &ampel_interface::TraceRecord) -> Self {
+        TraceShown {
+            trace: t.id,
+            version: Some(t.version.clone()),
+            digest: Some(t.digest.clone()),
+        }
+    }
+    fn cell(&self) -> String {
+        format!(
+            "{} {}",
+            self.version.as_deref().unwrap_or("?"),
+            self.digest.as_deref().unwrap_or("?")
+        )
+    }
+}
+
+/// A result made by another version of its unit than this binary's.
+#[derive(Serialize)]
+struct OutdatedRow {
+    id: String,
+    stock: ampel_interface::StockId,
+    unit: String,
+    made_by: TraceShown,
+    /// None: the unit is not in this binary.
+    current: Option<TraceShown>,
+}
+
+/// What `ampel t2 outdated` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Outdated(Vec<OutdatedRow>);
+
+impl Report for Outdated {
+    fn table(&self) -> comfy_table::Table {
         let mut t = table(&[
             "ticket",
             "stock",
@@ -335,28 +387,19 @@ fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), 
             "made by (version, digest)",
             "current (version, digest)",
         ]);
-        for r in &rows {
-            let fmt = |x: &Value| {
-                format!(
-                    "{} {}",
-                    x["version"].as_str().unwrap_or("?"),
-                    x["digest"].as_str().unwrap_or("?")
-                )
-            };
+        for r in &self.0 {
             t.add_row([
-                r["id"].as_str().unwrap_or("").to_string(),
-                r["stock"].to_string(),
-                r["unit"].as_str().unwrap_or("").to_string(),
-                fmt(&r["made_by"]),
-                if r["current"].is_null() {
-                    "unit not in this binary".into()
-                } else {
-                    fmt(&r["current"])
-                },
+                r.id.clone(),
+                r.stock.to_string(),
+                r.unit.clone(),
+                r.made_by.cell(),
+                r.current
+                    .as_ref()
+                    .map_or("unit not in this binary".into(), TraceShown::cell),
             ]);
         }
         t
-    })
+    }
 }
 
 /// Reset exactly these tickets (by id) to RERUN_REQUESTED, keeping their results.

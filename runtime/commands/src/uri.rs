@@ -1,107 +1,53 @@
-//! Store URIs: `sqlite:PATH` (or a bare path) for the embedded store,
-//! `mongodb://[user:password@]host[:port]/[prefix][?options]` (or `mongodb+srv://`)
-//! for MongoDB, and `secret:NAME` for a URI kept as a secret (`AMPEL_SECRET_NAME`, or
-//! the key NAME of the JSON object in `AMPEL_SECRETS_FILE`), so that credentials
-//! need not be on the command line. Credentials are removed before a URI is shown.
+//! The store backends of this binary and the URIs that open them: `sqlite:PATH`
+//! (or a bare path) for the embedded store, always; `mongodb://...` when the
+//! binary is built with the `mongodb` feature (an instance gets it when its
+//! manifest says `stores = ["mongodb"]`); `secret:NAME` for a URI kept as a
+//! secret. Each backend parses its own URIs ([`ampel_store::factory`]);
+//! credentials are removed before a URI is shown.
 
+use ampel_store::factory::{OpenMode, StoreFactory};
 use ampel_store::{Store, StoreError};
-use ampel_store_sqlite::{SqliteOptions, SqliteStore};
+use std::sync::OnceLock;
+
+pub use ampel_store::factory::resolve_secret;
+pub use ampel_store::redact::redact;
 
 /// The default store: an embedded file in the working directory.
 pub const DEFAULT_DB: &str = "sqlite:ampel.db";
 
-/// The URI a `secret:NAME` stands for (other URIs unchanged).
-pub fn resolve_secret(uri: &str) -> Result<String, StoreError> {
-    let Some(name) = uri.strip_prefix("secret:") else {
-        return Ok(uri.to_string());
-    };
-    let missing = |why: String| {
-        StoreError::BadUri {
-        uri: uri.into(),
-        detail: format!("{why} (set AMPEL_SECRET_{name}, or the key `{name}` in the JSON file named by AMPEL_SECRETS_FILE)"),
-    }
-    };
-    if let Ok(v) = std::env::var(format!("AMPEL_SECRET_{name}")) {
-        return Ok(v);
-    }
-    let path = std::env::var("AMPEL_SECRETS_FILE")
-        .map_err(|_| missing(format!("secret `{name}` is not set")))?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| missing(format!("cannot read secrets file {path}: {e}")))?;
-    let map: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| missing(format!("secrets file {path} is not a JSON object: {e}")))?;
-    map.get(name)
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .ok_or_else(|| missing(format!("secret `{name}` is not in {path}")))
+/// The backends compiled into this binary.
+pub fn stores() -> &'static StoreFactory {
+    static STORES: OnceLock<StoreFactory> = OnceLock::new();
+    STORES.get_or_init(|| {
+        let f = StoreFactory::new().with(ampel_store_sqlite::SqliteBackend);
+        #[cfg(feature = "mongodb")]
+        let f = f.with(ampel_store_mongo::MongoBackend);
+        f
+    })
 }
 
 /// Open the store a URI names.
 pub fn open_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
-    open_store_with(uri, &SqliteOptions::default())
+    stores().open(uri, OpenMode::Create)
 }
 
 /// Open a store that must exist already, for commands that only read (an embedded
 /// store file that is missing is an error naming it, never a new empty store).
 pub fn open_existing_store(uri: &str) -> Result<Box<dyn Store>, StoreError> {
-    open_store_with(
-        uri,
-        &SqliteOptions {
-            create: false,
-            ..SqliteOptions::default()
-        },
-    )
+    stores().open(uri, OpenMode::Existing)
 }
 
 /// Open the store a URI names for one of several T2 workers (an embedded store is
-/// read through a memory map; see [`SqliteOptions::for_t2_workers`]); it must
-/// exist, since T2 works on the tickets T0 wrote.
+/// read through a memory map); it must exist, since T2 works on the tickets T0 wrote.
 pub fn open_store_for_t2_workers(uri: &str) -> Result<Box<dyn Store>, StoreError> {
-    let opts = SqliteOptions {
-        create: false,
-        ..SqliteOptions::for_t2_workers()
-    };
-    open_store_with(uri, &opts)
-}
-
-/// Open the store a URI names; `sqlite` applies to an embedded store.
-fn open_store_with(uri: &str, sqlite: &SqliteOptions) -> Result<Box<dyn Store>, StoreError> {
-    let resolved = resolve_secret(uri)?;
-    let uri = resolved.as_str();
-    if let Some(path) = uri
-        .strip_prefix("sqlite://")
-        .or_else(|| uri.strip_prefix("sqlite:"))
-    {
-        if path.is_empty() {
-            return Err(StoreError::BadUri {
-                uri: uri.into(),
-                detail: "expected sqlite:PATH, e.g. sqlite:ampel.db".into(),
-            });
-        }
-        return Ok(Box::new(SqliteStore::open_with(path, sqlite)?));
-    }
-    if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") {
-        return Ok(Box::new(ampel_store_mongo::MongoStore::open(uri)?));
-    }
-    if let Some((scheme, _)) = uri.split_once("://") {
-        return Err(StoreError::BadUri {
-            uri: redact(uri),
-            detail: format!("unknown scheme `{scheme}`; expected sqlite:PATH or mongodb://HOST"),
-        });
-    }
-    Ok(Box::new(SqliteStore::open_with(uri, sqlite)?))
-}
-
-/// A URI as it may be shown: `user:password@` and every credential-bearing query
-/// parameter replaced by `***` (see `ampel_store_mongo::redact`).
-pub fn redact(uri: &str) -> String {
-    ampel_store_mongo::redact(uri)
+    stores().open(uri, OpenMode::T2Worker)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "mongodb")]
     #[test]
     fn credentials_never_shown() {
         assert_eq!(

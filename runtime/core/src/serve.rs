@@ -377,7 +377,7 @@ pub fn serve(
                 on_event(&format!("{}: live T0 started", p.cfg.name));
                 let result = match live {
                     Some(run) => run(&p.cfg, stop),
-                    None => Err("this binary cannot read live streams".into()),
+                    None => Err("this binary was built without Kafka (an instance links it when its manifest has a [live] section)".into()),
                 };
                 match result {
                     Ok(summary) => on_event(&format!("{}: live T0 stopped: {summary}", p.cfg.name)),

@@ -162,13 +162,6 @@ pub struct T2Identity {
     pub link: LinkId,
 }
 
-impl T2Identity {
-    /// The document id derived from this identity ([`crate::hash::t2_doc_id`]).
-    pub fn doc_id(&self) -> String {
-        crate::hash::t2_doc_id(self)
-    }
-}
-
 /// A T2 ticket and its results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct T2Document {

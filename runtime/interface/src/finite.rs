@@ -3,7 +3,7 @@
 //! [`finite_body`] walks the value first with a serializer that only looks for
 //! non-finite floats, naming the first one found by its path.
 
-use crate::units::UnitError;
+use crate::units::{UnitError, UnitResult};
 use serde::ser::{self, Serialize};
 use std::fmt;
 
@@ -238,6 +238,14 @@ macro_rules! struct_like {
     )*};
 }
 struct_like!(SerializeStruct, SerializeStructVariant);
+
+impl UnitResult {
+    /// A successful result from any serialisable value, refusing NaN and infinities
+    /// (which JSON cannot carry and `serde_json` would silently turn into `null`).
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, UnitError> {
+        Ok(UnitResult::ok(finite_body(value)?))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -338,6 +338,13 @@ pub fn t2_doc_id(identity: &T2Identity) -> String {
     hex::encode(&digest[..16])
 }
 
+impl T2Identity {
+    /// The document id derived from this identity ([`t2_doc_id`]).
+    pub fn doc_id(&self) -> String {
+        t2_doc_id(self)
+    }
+}
+
 /// SHA-256 of a unit's source text, as the 16 leading hex digits used in traces.
 pub fn code_digest(source: &str) -> String {
     hex::encode(&Sha256::digest(source.as_bytes())[..8])

@@ -52,8 +52,11 @@ pub trait Unit: Sized + Send + Sync + 'static {
     const NAME: &'static str;
     /// Version of the unit's crate: `env!("CARGO_PKG_VERSION")`.
     const VERSION: &'static str;
-    /// Source text of the unit, usually `include_str!("this_file.rs")`; its digest
-    /// goes into the trace id so a code change yields a new trace id.
+    /// What the unit's code digest is made of, which goes into its trace id so a
+    /// code change yields a new trace id: in a unit crate,
+    /// [`crate_source!()`](crate::crate_source), the digest of every file of the
+    /// crate and of its locked dependencies (so editing a helper the unit calls
+    /// counts too); a unit defined in a test may give its own source text.
     const SOURCE: &'static str;
     /// Typed configuration.
     type Config: UnitConfig;
@@ -209,12 +212,6 @@ pub struct UnitResult {
 }
 
 impl UnitResult {
-    /// A successful result from any serialisable value, refusing NaN and infinities
-    /// (which JSON cannot carry and `serde_json` would silently turn into `null`).
-    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, UnitError> {
-        Ok(UnitResult::ok(crate::finite::finite_body(value)?))
-    }
-
     /// A successful result carrying `body`.
     pub fn ok(body: Body) -> Self {
         UnitResult {
@@ -429,4 +426,20 @@ pub struct T3Context {
 pub trait T3Unit: Send + Sync {
     /// Process the views of one run.
     fn process(&self, ctx: &T3Context, views: &[StockView]) -> Result<T3Output, UnitError>;
+}
+
+/// The crate digest of the unit crate being compiled (`AMPEL_CRATE_DIGEST`, set by
+/// its build script through `ampel_unit_build::emit_crate_digest()`), for
+/// [`Unit::SOURCE`]. A crate without that build script fails to compile, with a
+/// message saying so.
+#[macro_export]
+macro_rules! crate_source {
+    () => {
+        match option_env!("AMPEL_CRATE_DIGEST") {
+            Some(d) => d,
+            None => panic!(
+                "AMPEL_CRATE_DIGEST is not set: a unit crate needs a build.rs calling ampel_unit_build::emit_crate_digest() (and ampel-unit-build under [build-dependencies])"
+            ),
+        }
+    };
 }

@@ -13,13 +13,14 @@
 //! user is defined there). Connection and server-selection timeouts default to 5 s.
 //! Credentials never appear in errors or in [`ampel_store::Store::describe`].
 
+mod backend;
 pub mod convert;
 pub mod layout;
 pub mod ops;
-mod redact;
 mod store;
 
-pub use redact::{redact, scrub, secrets_of};
+pub use ampel_store::redact::{redact, scrub, secrets_of};
+pub use backend::MongoBackend;
 
 use ampel_store::{StoreError, SCHEMA_VERSION};
 use futures_util::TryStreamExt;

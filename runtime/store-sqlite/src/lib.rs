@@ -8,6 +8,7 @@
 //! The layout is in [`schema`]; the operations are grouped in [`ingest`] (upserts),
 //! [`queue`] (T2 claims and results) and [`query`] (reads, selection, provenance).
 
+mod backend;
 mod gate;
 mod ingest;
 mod lock;
@@ -15,7 +16,10 @@ mod project;
 mod query;
 mod queue;
 mod restore;
+mod rows;
 mod schema;
+
+pub use backend::SqliteBackend;
 
 use ampel_interface::*;
 use ampel_store::*;

@@ -1,7 +1,8 @@
 //! Reads, T3 stock selection, T3 documents and provenance (run ids, events, logs,
 //! trouble, config and trace registries).
 
-use crate::ingest::{assemble_stock, DpAttrs, StockAttrs};
+use crate::ingest::assemble_stock;
+use crate::rows::{DpAttrs, StockAttrs};
 use crate::schema::COLLECTIONS;
 use crate::{Cached, Ctx};
 use ampel_interface::hash::canonical_json;

@@ -4,7 +4,7 @@
 //! has expired, and marks it RUNNING with a lease, inside one `BEGIN IMMEDIATE`
 //! transaction: no two workers, threads or processes, can get the same ticket.
 
-use crate::ingest::T2Attrs;
+use crate::rows::T2Attrs;
 use crate::{Cached, Ctx};
 use ampel_interface::*;
 use ampel_store::*;

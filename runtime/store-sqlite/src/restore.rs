@@ -3,7 +3,7 @@
 //! per call. Rows, side tables (datapoint stocks, stock channels and tags, journal)
 //! and the run-id counter are rebuilt from the typed documents.
 
-use crate::ingest::{StockAttrs, T2Attrs};
+use crate::rows::{StockAttrs, T2Attrs};
 use crate::{query, Cached, Ctx};
 use ampel_interface::*;
 use ampel_store::*;

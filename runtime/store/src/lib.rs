@@ -4,7 +4,8 @@
 //! MongoDB can implement it with single-document atomic updates (an upsert with
 //! `$setOnInsert`/`$addToSet`/`$push`/`$min`/`$max`, or one `find_one_and_update`),
 //! and no backend detail (SQL, BSON) leaks into the signatures. Backends:
-//! `ampel-store-sqlite` (embedded, the default) and, later, `ampel-store-mongo`.
+//! `ampel-store-sqlite` (embedded, the default) and `ampel-store-mongo`; each owns
+//! its URI scheme and import staging through a [`factory::Backend`].
 //! [`conformance`] holds the suite every backend must pass.
 //!
 //! **Upsert semantics** (all idempotent; replaying an ingestion changes nothing but
@@ -18,6 +19,8 @@
 //!   `ts.<ch>.tied`, raise `ts.<ch>.upd` (and `ts.any`), append `journal`.
 
 pub mod conformance;
+pub mod factory;
+pub mod redact;
 mod types;
 
 pub use types::*;

@@ -158,7 +158,7 @@ pub struct CriteriaFilter(CriteriaFilterConfig);
 impl Unit for CriteriaFilter {
     const NAME: &'static str = "CriteriaFilter";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("criteria.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = CriteriaFilterConfig;
     fn new(config: CriteriaFilterConfig) -> Result<Self, ConfigError> {
         Ok(CriteriaFilter(config))

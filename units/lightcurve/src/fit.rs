@@ -68,7 +68,7 @@ pub struct T2RiseDeclineFit(PhotometryKeys);
 impl Unit for T2RiseDeclineFit {
     const NAME: &'static str = "T2RiseDeclineFit";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("fit.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = PhotometryKeys;
     fn new(c: PhotometryKeys) -> Result<Self, ConfigError> {
         Ok(T2RiseDeclineFit(c))

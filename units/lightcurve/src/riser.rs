@@ -55,7 +55,7 @@ pub struct T2FastRiser(T2FastRiserConfig);
 impl Unit for T2FastRiser {
     const NAME: &'static str = "T2FastRiser";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("riser.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = T2FastRiserConfig;
     fn new(c: T2FastRiserConfig) -> Result<Self, ConfigError> {
         Ok(T2FastRiser(c))

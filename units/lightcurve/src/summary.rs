@@ -10,7 +10,7 @@ pub struct T2LightCurveSummary(PhotometryKeys);
 impl Unit for T2LightCurveSummary {
     const NAME: &'static str = "T2LightCurveSummary";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("summary.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = PhotometryKeys;
     fn new(c: PhotometryKeys) -> Result<Self, ConfigError> {
         Ok(T2LightCurveSummary(c))

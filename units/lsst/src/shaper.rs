@@ -13,7 +13,7 @@ pub struct LsstDataPointShaper;
 impl Unit for LsstDataPointShaper {
     const NAME: &'static str = "LsstDataPointShaper";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("shaper.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NoConfig;
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(LsstDataPointShaper)

@@ -9,7 +9,7 @@ pub struct LsstAlertSupplier;
 impl Unit for LsstAlertSupplier {
     const NAME: &'static str = "LsstAlertSupplier";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("supplier.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NoConfig;
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(LsstAlertSupplier)

@@ -53,7 +53,7 @@ pub struct T3ReportExporter(ReportConfig);
 impl Unit for T3ReportExporter {
     const NAME: &'static str = "T3ReportExporter";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("exporter.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = ReportConfig;
     fn new(c: ReportConfig) -> Result<Self, ConfigError> {
         Ok(T3ReportExporter(c))

@@ -68,7 +68,7 @@ pub struct T3HttpNotifier(NotifierConfig);
 impl Unit for T3HttpNotifier {
     const NAME: &'static str = "T3HttpNotifier";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("notifier.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NotifierConfig;
     fn new(c: NotifierConfig) -> Result<Self, ConfigError> {
         Ok(T3HttpNotifier(c))

@@ -24,7 +24,7 @@ pub struct ZiT1Combiner {
 impl Unit for ZiT1Combiner {
     const NAME: &'static str = "ZiT1Combiner";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("combiner.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = ZiT1CombinerConfig;
     fn new(c: ZiT1CombinerConfig) -> Result<Self, ConfigError> {
         Ok(ZiT1Combiner {

@@ -105,7 +105,7 @@ pub struct SimpleDecentFilter(SimpleDecentFilterConfig);
 impl Unit for SimpleDecentFilter {
     const NAME: &'static str = "SimpleDecentFilter";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("filter.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = SimpleDecentFilterConfig;
     fn new(c: SimpleDecentFilterConfig) -> Result<Self, ConfigError> {
         Ok(SimpleDecentFilter(c))

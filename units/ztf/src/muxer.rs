@@ -21,7 +21,7 @@ pub struct ZiMuxer;
 impl Unit for ZiMuxer {
     const NAME: &'static str = "ZiMuxer";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("muxer.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NoConfig;
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(ZiMuxer)

@@ -17,7 +17,7 @@ pub struct ZiDataPointShaper;
 impl Unit for ZiDataPointShaper {
     const NAME: &'static str = "ZiDataPointShaper";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("shaper.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NoConfig;
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(ZiDataPointShaper)

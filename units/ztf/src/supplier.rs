@@ -14,7 +14,7 @@ pub struct ZiAlertSupplier;
 impl Unit for ZiAlertSupplier {
     const NAME: &'static str = "ZiAlertSupplier";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const SOURCE: &'static str = include_str!("supplier.rs");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = NoConfig;
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(ZiAlertSupplier)

@@ -4,9 +4,9 @@
 //! then remove the container. The container is not auto-removed, so its logs can
 //! always be read to the end.
 
-use crate::inspect::OpenImage;
-use crate::run::{RunOptions, RunOutcome, RunSpec, Runtime};
-use crate::BuildError;
+use crate::spec::{RunOptions, RunOutcome, RunSpec, Runtime};
+use crate::RunError;
+use ampel_builder::inspect::OpenImage;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ImportImageOptionsBuilder, LogsOptionsBuilder,
@@ -25,20 +25,20 @@ fn docker_host(opts: &RunOptions) -> String {
         .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
 }
 
-fn fail(what: &str, host: &str, e: impl std::fmt::Display) -> BuildError {
-    BuildError::Tool(format!("docker ({host}): {what}: {e}"))
+fn fail(what: &str, host: &str, e: impl std::fmt::Display) -> RunError {
+    RunError::Docker(format!("docker ({host}): {what}: {e}"))
 }
 
 /// Connect and negotiate the API version; a clear error if nothing answers.
-pub async fn connect(host: &str) -> Result<(Docker, String), BuildError> {
+pub async fn connect(host: &str) -> Result<(Docker, String), RunError> {
     if !host.starts_with("unix://") && !host.starts_with('/') {
-        return Err(BuildError::Tool(format!(
+        return Err(RunError::Docker(format!(
             "docker host `{host}`: only unix sockets are supported (unix:///path/docker.sock)"
         )));
     }
     let path = host.trim_start_matches("unix://");
     if !std::path::Path::new(path).exists() {
-        return Err(BuildError::Tool(format!(
+        return Err(RunError::Docker(format!(
             "no Docker daemon at {host}: the socket does not exist (start dockerd, or pass --docker-host)"
         )));
     }
@@ -61,16 +61,12 @@ pub async fn connect(host: &str) -> Result<(Docker, String), BuildError> {
 }
 
 /// Make sure the daemon has the image; load the archive if not. Returns the ID.
-pub async fn ensure_loaded(
-    d: &Docker,
-    host: &str,
-    image: &OpenImage,
-) -> Result<String, BuildError> {
+pub async fn ensure_loaded(d: &Docker, host: &str, image: &OpenImage) -> Result<String, RunError> {
     let id = image.info.config_digest.clone();
     if d.inspect_image(&id).await.is_ok() {
         return Ok(id);
     }
-    let bytes = std::fs::read(&image.info.path).map_err(|e| BuildError::Io {
+    let bytes = std::fs::read(&image.info.path).map_err(|e| RunError::Io {
         path: image.info.path.clone(),
         source: e,
     })?;
@@ -87,7 +83,7 @@ pub async fn ensure_loaded(
         .await
         .map_err(|e| fail(&format!("image {id} is not there after loading"), host, e))?;
     if got.id.as_deref() != Some(id.as_str()) {
-        return Err(BuildError::Tool(format!(
+        return Err(RunError::Docker(format!(
             "docker ({host}): the loaded image has ID {:?}, expected {id} (a containerd image store? its IDs are manifest digests)",
             got.id
         )));
@@ -101,17 +97,17 @@ pub fn run_docker(
     spec: &RunSpec,
     opts: &RunOptions,
     inputs: &[(String, PathBuf)],
-) -> Result<RunOutcome, BuildError> {
+) -> Result<RunOutcome, RunError> {
     let host = docker_host(opts);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| BuildError::Tool(format!("cannot start an async runtime: {e}")))?;
+        .map_err(|e| RunError::Docker(format!("cannot start an async runtime: {e}")))?;
     rt.block_on(async {
         let (d, detail) = connect(&host).await?;
         let id = ensure_loaded(&d, &host, image).await?;
-        let user = crate::run::image_user_spec(image);
-        let out = crate::run::prepare_out_for(&spec.out, image)?;
+        let user = crate::spec::image_user_spec(image);
+        let out = crate::spec::prepare_out_for(&spec.out, image)?;
         let mut binds: Vec<String> = inputs
             .iter()
             .map(|(name, p)| format!("{}:/inputs/{name}:ro", p.display()))
@@ -171,7 +167,7 @@ async fn run_container(
     host: &str,
     id: &str,
     spec: &RunSpec,
-) -> Result<(i32, Vec<u8>), BuildError> {
+) -> Result<(i32, Vec<u8>), RunError> {
     d.start_container(id, None)
         .await
         .map_err(|e| fail("cannot start the container", host, e))?;

@@ -152,14 +152,14 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     // the run record reads back as one
-    let rec = ampel_builder::reproduce::load_record(&first.join("run.json")).unwrap();
+    let rec = ampel_runner::reproduce::load_record(&first.join("run.json")).unwrap();
     assert_eq!(rec.inputs.len(), 50);
     assert_eq!(rec.exit_code, 0);
     assert_eq!(rec.runtime, "native");
     assert!(rec.host.contains_key("hostname") && !rec.started.is_empty());
     assert_eq!(
         rec.inputs_digest,
-        ampel_builder::reproduce::inputs_digest(&rec.inputs)
+        ampel_runner::reproduce::inputs_digest(&rec.inputs)
     );
 
     // one flipped byte in one alert file

@@ -1,7 +1,7 @@
 //! Image references: `registry/repository[:tag][@sha256:digest]`, checked the way
 //! registries check them, with an error that says what is expected.
 
-use crate::BuildError;
+use crate::DistributionError;
 
 /// `registry/repository[:tag][@sha256:digest]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +32,11 @@ impl std::fmt::Display for Reference {
 impl Reference {
     /// Parse `registry/repository[:tag][@sha256:<64 hex>]`; the registry part must
     /// look like a host (`localhost`, or with a `.` or a `:port`).
-    pub fn parse(s: &str) -> Result<Reference, BuildError> {
+    pub fn parse(s: &str) -> Result<Reference, DistributionError> {
         let bad = |why: &str| {
-            BuildError::Tool(format!(
+            DistributionError::Reference { reference: s.to_string(), detail: format!(
                 "image reference `{s}`: {why} (expected REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST, e.g. 127.0.0.1:5000/ampel/ztf-demo:1.0.0)"
-            ))
+            ) }
         };
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {

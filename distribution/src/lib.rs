@@ -18,11 +18,12 @@
 //!   `::1`, `localhost`) or with `insecure`.
 
 mod auth;
+mod error;
 mod reference;
 
+pub use error::DistributionError;
 pub use reference::Reference;
 
-use crate::BuildError;
 use ampel_images::archive::ArchiveLayout;
 use ampel_images::verify::{verify, LayoutSource};
 use auth::{b64, credentials, Credentials};
@@ -77,7 +78,7 @@ pub struct PullReport {
     pub bytes: u64,
 }
 
-fn net(r: &Reference, e: &ureq::Error) -> BuildError {
+fn net(r: &Reference, e: &ureq::Error) -> DistributionError {
     let why = match e {
         ureq::Error::Io(io) => format!("{} ({:?})", io, io.kind()),
         ureq::Error::ConnectionFailed => "connection refused".into(),
@@ -85,7 +86,10 @@ fn net(r: &Reference, e: &ureq::Error) -> BuildError {
         ureq::Error::Timeout(_) => "timed out".into(),
         other => other.to_string(),
     };
-    BuildError::Tool(format!("cannot reach registry {}: {why}", r.registry))
+    DistributionError::Unreachable {
+        registry: r.registry.clone(),
+        detail: why,
+    }
 }
 
 /// The `errors[].message` of a registry error body, if any.
@@ -144,7 +148,7 @@ impl Client {
     }
 
     /// Get a token (Bearer) or use Basic credentials after a 401.
-    fn authenticate(&mut self, challenge: &str, scope: &str) -> Result<(), BuildError> {
+    fn authenticate(&mut self, challenge: &str, scope: &str) -> Result<(), DistributionError> {
         let who = self
             .creds
             .as_ref()
@@ -153,10 +157,10 @@ impl Client {
             });
         if challenge.to_ascii_lowercase().starts_with("basic") {
             let Some(c) = &self.creds else {
-                return Err(BuildError::Tool(format!(
+                return Err(DistributionError::Auth { registry: self.reference.registry.clone(), detail: format!(
                     "registry {} requires authentication: set AMPEL_REGISTRY_USERNAME and AMPEL_REGISTRY_PASSWORD, or log in with docker (~/.docker/config.json)",
                     self.reference.registry
-                )));
+                ) });
             };
             self.auth = Some(format!(
                 "Basic {}",
@@ -171,11 +175,12 @@ impl Client {
                     .map(|v| v.trim_matches('"').to_string())
             })
         };
-        let realm = param("realm").ok_or_else(|| {
-            BuildError::Tool(format!(
+        let realm = param("realm").ok_or_else(|| DistributionError::Auth {
+            registry: self.reference.registry.clone(),
+            detail: format!(
                 "registry {} asks for an unknown authentication scheme",
                 self.reference.registry
-            ))
+            ),
         })?;
         let mut url = format!("{realm}?scope={scope}");
         if let Some(s) = param("service") {
@@ -190,26 +195,31 @@ impl Client {
         }
         let mut resp = req.call().map_err(|e| net(&self.reference, &e))?;
         if !resp.status().is_success() {
-            return Err(BuildError::Tool(format!(
-                "registry {} refused authentication {who} (HTTP {})",
-                self.reference.registry,
-                resp.status().as_u16()
-            )));
+            return Err(DistributionError::Auth {
+                registry: self.reference.registry.clone(),
+                detail: format!(
+                    "registry {} refused authentication {who} (HTTP {})",
+                    self.reference.registry,
+                    resp.status().as_u16()
+                ),
+            });
         }
-        let v: serde_json::Value = resp.body_mut().read_json().map_err(|e| {
-            BuildError::Tool(format!(
-                "token endpoint of {}: {e}",
-                self.reference.registry
-            ))
-        })?;
+        let v: serde_json::Value =
+            resp.body_mut()
+                .read_json()
+                .map_err(|e| DistributionError::Auth {
+                    registry: self.reference.registry.clone(),
+                    detail: format!("token endpoint of {}: {e}", self.reference.registry),
+                })?;
         let token = v["token"]
             .as_str()
             .or_else(|| v["access_token"].as_str())
-            .ok_or_else(|| {
-                BuildError::Tool(format!(
+            .ok_or_else(|| DistributionError::Auth {
+                registry: self.reference.registry.clone(),
+                detail: format!(
                     "token endpoint of {} sent no token",
                     self.reference.registry
-                ))
+                ),
             })?;
         self.auth = Some(format!("Bearer {token}"));
         Ok(())
@@ -223,7 +233,7 @@ impl Client {
         headers: &[(&str, String)],
         body: Option<&[u8]>,
         scope: &str,
-    ) -> Result<Resp, BuildError> {
+    ) -> Result<Resp, DistributionError> {
         for attempt in 0..2 {
             let url = self.url(path);
             let mut b = ureq::http::Request::builder().method(method).uri(&url);
@@ -235,7 +245,9 @@ impl Client {
             }
             let req = b
                 .body(body.map(<[u8]>::to_vec).unwrap_or_default())
-                .map_err(|e| BuildError::Tool(format!("bad request {method} {url}: {e}")))?;
+                .map_err(|e| DistributionError::Request {
+                    detail: format!("bad request {method} {url}: {e}"),
+                })?;
             let resp = self.agent.run(req).map_err(|e| net(&self.reference, &e))?;
             if resp.status().as_u16() == 401 && attempt == 0 {
                 let challenge = resp
@@ -265,27 +277,33 @@ impl Client {
             .map_or("without credentials".to_string(), |c| {
                 format!("as `{}`", c.user)
             });
-        Err(BuildError::Tool(format!(
-            "registry {} refused authentication {who}",
-            self.reference.registry
-        )))
+        Err(DistributionError::Auth {
+            registry: self.reference.registry.clone(),
+            detail: format!(
+                "registry {} refused authentication {who}",
+                self.reference.registry
+            ),
+        })
     }
 
-    fn check(&self, mut resp: Resp, what: &str) -> Result<Resp, BuildError> {
+    fn check(&self, mut resp: Resp, what: &str) -> Result<Resp, DistributionError> {
         if resp.status().is_success() {
             return Ok(resp);
         }
         let code = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().unwrap_or_default();
         let msg = registry_message(&body);
-        Err(BuildError::Tool(match code {
-            404 => format!("{what}: not found in {} ({msg})", self.reference),
-            403 => format!("{what}: access to {} denied ({msg})", self.reference),
-            _ => format!(
-                "{what}: registry {} answered HTTP {code} ({msg})",
-                self.reference.registry
-            ),
-        }))
+        Err(DistributionError::Refused {
+            registry: self.reference.registry.clone(),
+            detail: match code {
+                404 => format!("{what}: not found in {} ({msg})", self.reference),
+                403 => format!("{what}: access to {} denied ({msg})", self.reference),
+                _ => format!(
+                    "{what}: registry {} answered HTTP {code} ({msg})",
+                    self.reference.registry
+                ),
+            },
+        })
     }
 
     fn bar(&self, len: u64, msg: String) -> indicatif::ProgressBar {
@@ -318,14 +336,14 @@ impl Client {
     }
 
     /// True if the registry has the blob.
-    pub fn has_blob(&mut self, digest: &str) -> Result<bool, BuildError> {
+    pub fn has_blob(&mut self, digest: &str) -> Result<bool, DistributionError> {
         let path = self.repo_path(&format!("blobs/{digest}"));
         let scope = self.push_scope();
         let resp = self.send("HEAD", &path, &[], None, &scope)?;
         Ok(resp.status().is_success())
     }
 
-    fn upload(&mut self, digest: &str, data: &[u8]) -> Result<(), BuildError> {
+    fn upload(&mut self, digest: &str, data: &[u8]) -> Result<(), DistributionError> {
         let scope = self.push_scope();
         let path = self.repo_path("blobs/uploads/");
         let resp = self.send(
@@ -339,7 +357,7 @@ impl Client {
         let mut location = location(&resp)?;
         let bar = self.bar(
             data.len() as u64,
-            format!("pushing {}", crate::short(digest)),
+            format!("pushing {}", ampel_images::short_digest(digest)),
         );
         let mut start = 0usize;
         while start < data.len() {
@@ -373,23 +391,30 @@ impl Client {
     }
 
     /// Push a verified archive under the reference's tag.
-    pub fn push(&mut self, archive: &Path) -> Result<PushReport, BuildError> {
-        let tag = self.reference.tag.clone().ok_or_else(|| {
-            BuildError::Tool(format!(
-                "{}: give a tag to push to (REGISTRY/REPOSITORY:TAG)",
-                self.reference
-            ))
-        })?;
+    pub fn push(&mut self, archive: &Path) -> Result<PushReport, DistributionError> {
+        let tag = self
+            .reference
+            .tag
+            .clone()
+            .ok_or_else(|| DistributionError::Reference {
+                reference: self.reference.to_string(),
+                detail: format!(
+                    "{}: give a tag to push to (REGISTRY/REPOSITORY:TAG)",
+                    self.reference
+                ),
+            })?;
         let layout = ArchiveLayout::open(archive)?;
-        let images = verify(&layout).map_err(|e| {
-            BuildError::Tool(format!(
+        let images = verify(&layout).map_err(|e| DistributionError::Archive {
+            path: archive.to_path_buf(),
+            detail: format!(
                 "{} does not verify; nothing was pushed: {e}",
                 archive.display()
-            ))
+            ),
         })?;
-        let image = images
-            .first()
-            .ok_or_else(|| BuildError::Tool(format!("{} holds no image", archive.display())))?;
+        let image = images.first().ok_or_else(|| DistributionError::Archive {
+            path: archive.to_path_buf(),
+            detail: format!("{} holds no image", archive.display()),
+        })?;
         let mut report = PushReport {
             reference: self.reference.to_string(),
             manifest_digest: image.manifest_digest.clone(),
@@ -397,11 +422,14 @@ impl Client {
             present: vec![],
             bytes: 0,
         };
-        let blob = |d: &str| -> Result<Vec<u8>, BuildError> {
+        let blob = |d: &str| -> Result<Vec<u8>, DistributionError> {
             let rel = format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
             layout
                 .read(&rel)?
-                .ok_or_else(|| BuildError::Tool(format!("{}: missing blob {d}", archive.display())))
+                .ok_or_else(|| DistributionError::Archive {
+                    path: archive.to_path_buf(),
+                    detail: format!("{}: missing blob {d}", archive.display()),
+                })
         };
         for d in std::iter::once(&image.config_digest).chain(&image.layers) {
             if self.has_blob(d)? {
@@ -433,24 +461,30 @@ impl Client {
             .and_then(|v| v.to_str().ok())
         {
             if d != image.manifest_digest {
-                return Err(BuildError::Tool(format!(
-                    "registry {} stored the manifest as {d}, not {}: it rewrote the bytes",
-                    self.reference.registry, image.manifest_digest
-                )));
+                return Err(DistributionError::Transfer {
+                    registry: self.reference.registry.clone(),
+                    detail: format!(
+                        "registry {} stored the manifest as {d}, not {}: it rewrote the bytes",
+                        self.reference.registry, image.manifest_digest
+                    ),
+                });
             }
         }
         Ok(report)
     }
 
     /// Download a blob to `to`, checking size and digest on the way.
-    fn fetch_blob(&mut self, digest: &str, size: u64, to: &Path) -> Result<u64, BuildError> {
+    fn fetch_blob(&mut self, digest: &str, size: u64, to: &Path) -> Result<u64, DistributionError> {
         let scope = self.pull_scope();
         let path = self.repo_path(&format!("blobs/{digest}"));
         let resp = self.send("GET", &path, &[], None, &scope)?;
         let resp = self.check(resp, &format!("blob {digest}"))?;
-        let bar = self.bar(size, format!("pulling {}", crate::short(digest)));
+        let bar = self.bar(
+            size,
+            format!("pulling {}", ampel_images::short_digest(digest)),
+        );
         let mut reader = resp.into_body().into_reader();
-        let mut file = std::fs::File::create(to).map_err(|e| BuildError::Io {
+        let mut file = std::fs::File::create(to).map_err(|e| DistributionError::Io {
             path: to.into(),
             source: e,
         })?;
@@ -458,20 +492,21 @@ impl Client {
         let mut n = 0u64;
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let k = reader.read(&mut buf).map_err(|e| {
-                BuildError::Tool(format!(
-                    "downloading {digest} from {}: {e}",
-                    self.reference.registry
-                ))
-            })?;
+            let k = reader
+                .read(&mut buf)
+                .map_err(|e| DistributionError::Transfer {
+                    registry: self.reference.registry.clone(),
+                    detail: format!("downloading {digest} from {}: {e}", self.reference.registry),
+                })?;
             if k == 0 {
                 break;
             }
             h.update(&buf[..k]);
-            file.write_all(&buf[..k]).map_err(|e| BuildError::Io {
-                path: to.into(),
-                source: e,
-            })?;
+            file.write_all(&buf[..k])
+                .map_err(|e| DistributionError::Io {
+                    path: to.into(),
+                    source: e,
+                })?;
             n += k as u64;
             bar.set_position(n);
             if n > size {
@@ -481,21 +516,21 @@ impl Client {
         bar.finish_and_clear();
         let got = format!("sha256:{}", hex::encode(h.finalize()));
         if n != size || got != digest {
-            return Err(BuildError::Tool(format!(
+            return Err(DistributionError::Transfer { registry: self.reference.registry.clone(), detail: format!(
                 "blob {digest} from {}: {n} bytes hashing to {got}, expected {size} bytes hashing to {digest}; nothing was written",
                 self.reference.registry
-            )));
+            ) });
         }
         Ok(n)
     }
 
     /// Pull the reference (by digest) into the archive `out`, verified.
-    pub fn pull(&mut self, out: &Path) -> Result<PullReport, BuildError> {
+    pub fn pull(&mut self, out: &Path) -> Result<PullReport, DistributionError> {
         let digest = self.reference.digest.clone().ok_or_else(|| {
-            BuildError::Tool(format!(
+            DistributionError::Reference { reference: self.reference.to_string(), detail: format!(
                 "{}: pull by digest (REGISTRY/REPOSITORY@sha256:...), so that what arrives is what was meant",
                 self.reference
-            ))
+            ) }
         })?;
         let scope = self.pull_scope();
         let path = self.repo_path(&format!("manifests/{digest}"));
@@ -506,38 +541,43 @@ impl Client {
             .with_config()
             .limit(4 << 20)
             .read_to_vec()
-            .map_err(|e| BuildError::Tool(format!("reading manifest {digest}: {e}")))?;
+            .map_err(|e| DistributionError::Transfer {
+                registry: self.reference.registry.clone(),
+                detail: format!("reading manifest {digest}: {e}"),
+            })?;
         let got = ampel_images::sha256_digest(&manifest_bytes);
         if got != digest {
-            return Err(BuildError::Tool(format!(
+            return Err(DistributionError::Transfer {
+                registry: self.reference.registry.clone(),
+                detail: format!(
                 "registry {} sent a manifest hashing to {got} for {digest}; nothing was written",
                 self.reference.registry
-            )));
+            ),
+            });
         }
         let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(&manifest_bytes)
-            .map_err(|e| {
-                BuildError::Tool(format!(
-                    "manifest {digest} is not an OCI image manifest: {e}"
-                ))
+            .map_err(|e| DistributionError::Transfer {
+                registry: self.reference.registry.clone(),
+                detail: format!("manifest {digest} is not an OCI image manifest: {e}"),
             })?;
         let parent = out
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| BuildError::Io {
+        std::fs::create_dir_all(parent).map_err(|e| DistributionError::Io {
             path: parent.into(),
             source: e,
         })?;
         let stage = tempfile::Builder::new()
             .prefix(".ampel-pull-")
             .tempdir_in(parent)
-            .map_err(|e| BuildError::Io {
+            .map_err(|e| DistributionError::Io {
                 path: parent.into(),
                 source: e,
             })?;
         let layout = stage.path().join("layout");
         let blobs = layout.join("blobs/sha256");
-        std::fs::create_dir_all(&blobs).map_err(|e| BuildError::Io {
+        std::fs::create_dir_all(&blobs).map_err(|e| DistributionError::Io {
             path: blobs.clone(),
             source: e,
         })?;
@@ -551,7 +591,7 @@ impl Client {
             blobs.join(digest.trim_start_matches("sha256:")),
             &manifest_bytes,
         )
-        .map_err(|e| BuildError::Io {
+        .map_err(|e| DistributionError::Io {
             path: blobs.clone(),
             source: e,
         })?;
@@ -590,7 +630,7 @@ impl Client {
             .first()
             .map(|v| v.config_digest.clone())
             .unwrap_or_default();
-        std::fs::rename(&tmp_archive, out).map_err(|e| BuildError::Io {
+        std::fs::rename(&tmp_archive, out).map_err(|e| DistributionError::Io {
             path: out.into(),
             source: e,
         })?;
@@ -611,8 +651,10 @@ fn location_of(resp: &Resp) -> Option<String> {
         .map(str::to_string)
 }
 
-fn location(resp: &Resp) -> Result<String, BuildError> {
-    location_of(resp).ok_or_else(|| BuildError::Tool("the registry sent no upload location".into()))
+fn location(resp: &Resp) -> Result<String, DistributionError> {
+    location_of(resp).ok_or_else(|| DistributionError::Request {
+        detail: "the registry sent no upload location".into(),
+    })
 }
 
 /// A pulled image in the cache, by manifest digest: pulled (and verified) once.
@@ -621,12 +663,16 @@ pub fn cached_pull(
     cache: &Path,
     insecure: bool,
     progress: bool,
-) -> Result<PathBuf, BuildError> {
-    let digest = reference.digest.as_deref().ok_or_else(|| {
-        BuildError::Tool(format!(
-            "{reference}: run registry images by digest (REGISTRY/REPOSITORY@sha256:...)"
-        ))
-    })?;
+) -> Result<PathBuf, DistributionError> {
+    let digest = reference
+        .digest
+        .as_deref()
+        .ok_or_else(|| DistributionError::Reference {
+            reference: reference.to_string(),
+            detail: format!(
+                "{reference}: run registry images by digest (REGISTRY/REPOSITORY@sha256:...)"
+            ),
+        })?;
     let dir = cache.join("pulled");
     let path = dir.join(format!("{}.tar", digest.trim_start_matches("sha256:")));
     if path.is_file() {

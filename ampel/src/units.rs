@@ -1,21 +1,11 @@
 //! The development registry: every unit crate in `units/`, listed explicitly, with
-//! the crate each unit comes from (the builder checks manifests against it).
+//! the crate each unit comes from (the builder checks manifests against it, see
+//! `ampel_builder::known`).
 //! Generated instance binaries get a file of the same shape listing only the units
 //! their manifest declares.
 
+use ampel_builder::known::UnitCrate;
 use ampel_interface::{Registry, RegistryError};
-
-/// A unit crate this binary was built with.
-pub struct UnitCrate {
-    /// Package name.
-    pub name: &'static str,
-    /// Path in this repository.
-    pub path: &'static str,
-    /// Version.
-    pub version: &'static str,
-    /// Its registration function.
-    pub register: fn(&mut Registry) -> Result<(), RegistryError>,
-}
 
 /// Every unit crate of `units/`.
 pub const CRATES: &[UnitCrate] = &[
@@ -58,11 +48,4 @@ pub fn registry() -> Result<Registry, RegistryError> {
         (c.register)(&mut r)?;
     }
     Ok(r)
-}
-
-/// The units one crate exports.
-pub fn units_of(c: &UnitCrate) -> Result<Vec<String>, RegistryError> {
-    let mut r = Registry::new();
-    (c.register)(&mut r)?;
-    Ok(r.iter().map(|u| u.name().to_string()).collect())
 }

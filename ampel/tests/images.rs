@@ -1,7 +1,8 @@
 //! `ampel image build|inspect|verify|diff` on the real demo manifest: reproducible
 //! archives, accepted by skopeo, umoci, runc and Docker; tampering detected; a
 //! configuration-only change touches only configuration and provenance; unit crates
-//! the builder does not know are checked by the binary built from them.
+//! the builder does not know are checked by the binary built from them; editing a
+//! helper file of a unit crate makes the results of its units outdated.
 
 mod support;
 
@@ -302,7 +303,7 @@ fn a_threshold_change_rebuilds_nothing_and_diff_shows_exactly_it() {
 }
 
 fn ext_crate(dir: &Path) -> std::path::PathBuf {
-    let fixture = repo().join("builder/tests/fixtures/ext-units");
+    let fixture = repo().join("ampel/tests/fixtures/ext-units");
     let to = dir.join("ext-units");
     std::fs::create_dir_all(to.join("src")).unwrap();
     let toml = std::fs::read_to_string(fixture.join("Cargo.toml.in"))
@@ -310,9 +311,14 @@ fn ext_crate(dir: &Path) -> std::path::PathBuf {
         .replace(
             "@AMPEL_INTERFACE@",
             &repo().join("runtime/interface").display().to_string(),
+        )
+        .replace(
+            "@AMPEL_UNIT_BUILD@",
+            &repo().join("runtime/unit-build").display().to_string(),
         );
     std::fs::write(to.join("Cargo.toml"), toml).unwrap();
-    std::fs::copy(fixture.join("src/lib.rs"), to.join("src/lib.rs")).unwrap();
+    std::fs::copy(fixture.join("build.rs"), to.join("build.rs")).unwrap();
+    copy_tree(&fixture.join("src"), &to.join("src"));
     to
 }
 
@@ -440,4 +446,92 @@ t2 = [{ unit = "ExtCycleA" }, { unit = "ExtCycleB" }]"#,
         .clone();
     assert_eq!(ext_unit["version"], "0.3.1");
     assert_eq!(ext_unit["crate"], "ampel-units-testext");
+}
+
+#[test]
+fn editing_a_helper_file_of_a_unit_crate_makes_its_results_outdated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ext = ext_crate(dir.path());
+    let cache = shared_cache();
+    let m = ext_manifest(
+        dir.path(),
+        &ext,
+        r#""ExtThreshold", "ExtCount""#,
+        r#"filter = { unit = "ExtThreshold", config = { threshold = 0.0 } }
+t2 = [{ unit = "ExtCount" }]"#,
+    );
+    let image = |name: &str| {
+        let out = dir.path().join(name);
+        let _g = build_lock();
+        let b = ampel(
+            &[
+                "image",
+                "build",
+                m.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--cache",
+                cache.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(b.status.success(), "{}", text(&b.stderr));
+        out
+    };
+    let results = dir.path().join("results");
+    let run = |image: &Path, args: &[&str]| {
+        let mut all = vec![
+            "image",
+            "run",
+            image.to_str().unwrap(),
+            "--runtime",
+            "native",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        ampel(&all, dir.path())
+    };
+    let alerts = real_alerts().join("ztf/fink-2020-v3.3");
+    let a = image("a.tar");
+    let mut args = vec!["--input", alerts.to_str().unwrap(), "--"];
+    args.extend(["instance", "run", "--inputs", "/inputs", "--out", "/out"]);
+    let first = run(&a, &args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let outdated = |image: &Path| -> Vec<Value> {
+        let o = run(
+            image,
+            &[
+                "--",
+                "--db",
+                "sqlite:/out/ampel.db",
+                "--json",
+                "t2",
+                "outdated",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice::<Vec<Value>>(&o.stdout).unwrap()
+    };
+    assert_eq!(outdated(&a), Vec::<Value>::new(), "nothing changed yet");
+    // only the helper changes: the unit's own code is the same
+    let helper = ext.join("src/scale.rs");
+    let edited = std::fs::read_to_string(&helper)
+        .unwrap()
+        .replace("FACTOR: f64 = 1.0", "FACTOR: f64 = 2.0");
+    std::fs::write(&helper, edited).unwrap();
+    let b = image("b.tar");
+    let found = outdated(&b);
+    assert!(!found.is_empty(), "the edited helper made nothing outdated");
+    assert!(found.iter().all(|r| r["unit"] == "ExtCount"), "{found:?}");
+    let (was, now) = (
+        &found[0]["made_by"]["digest"],
+        &found[0]["current"]["digest"],
+    );
+    assert!(
+        was.is_string() && now.is_string() && was != now,
+        "{was} {now}"
+    );
 }

@@ -15,9 +15,9 @@
 //!    DIFFERENT with the first differing documents (when the expected run's store is
 //!    beside its record).
 
-use crate::inspect::OpenImage;
 use crate::run::{RunOptions, RunOutcome, RunSpec, Runtime};
-use crate::BuildError;
+use crate::RunError;
+use ampel_builder::inspect::OpenImage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -127,9 +127,9 @@ pub struct Reproduced {
     pub differences: Vec<Difference>,
 }
 
-fn sha256_file(path: &Path) -> Result<(String, u64), BuildError> {
+fn sha256_file(path: &Path) -> Result<(String, u64), RunError> {
     use sha2::Digest as _;
-    let mut f = std::fs::File::open(path).map_err(|e| BuildError::Io {
+    let mut f = std::fs::File::open(path).map_err(|e| RunError::Io {
         path: path.into(),
         source: e,
     })?;
@@ -137,7 +137,7 @@ fn sha256_file(path: &Path) -> Result<(String, u64), BuildError> {
     let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     loop {
-        let k = f.read(&mut buf).map_err(|e| BuildError::Io {
+        let k = f.read(&mut buf).map_err(|e| RunError::Io {
             path: path.into(),
             source: e,
         })?;
@@ -152,15 +152,15 @@ fn sha256_file(path: &Path) -> Result<(String, u64), BuildError> {
 
 /// Hash every file of the inputs (directories walked in sorted order), with the
 /// paths the instance sees below `/inputs`.
-pub fn hash_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, BuildError> {
-    fn walk(p: &Path, rel: &str, out: &mut Vec<InputFile>) -> Result<(), BuildError> {
-        let meta = std::fs::metadata(p).map_err(|e| BuildError::Io {
+pub fn hash_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, RunError> {
+    fn walk(p: &Path, rel: &str, out: &mut Vec<InputFile>) -> Result<(), RunError> {
+        let meta = std::fs::metadata(p).map_err(|e| RunError::Io {
             path: p.into(),
             source: e,
         })?;
         if meta.is_dir() {
             let mut entries: Vec<_> = std::fs::read_dir(p)
-                .map_err(|e| BuildError::Io {
+                .map_err(|e| RunError::Io {
                     path: p.into(),
                     source: e,
                 })?
@@ -188,7 +188,7 @@ pub fn hash_inputs(inputs: &[PathBuf]) -> Result<Vec<InputFile>, BuildError> {
             .canonicalize()
             .ok()
             .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .ok_or_else(|| BuildError::Tool(format!("input {} cannot be read", i.display())))?;
+            .ok_or_else(|| RunError::Input(format!("input {} cannot be read", i.display())))?;
         walk(i, &name, &mut out)?;
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -202,13 +202,13 @@ pub fn inputs_digest(inputs: &[InputFile]) -> String {
 }
 
 /// Read a run record.
-pub fn load_record(path: &Path) -> Result<RunRecord, BuildError> {
-    let text = std::fs::read_to_string(path).map_err(|e| BuildError::Io {
+pub fn load_record(path: &Path) -> Result<RunRecord, RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::Io {
         path: path.into(),
         source: e,
     })?;
     serde_json::from_str(&text)
-        .map_err(|e| BuildError::Tool(format!("{} is not a run record: {e}", path.display())))
+        .map_err(|e| RunError::Record(format!("{} is not a run record: {e}", path.display())))
 }
 
 fn input_changes(expected: &[InputFile], actual: &[InputFile]) -> Vec<String> {
@@ -269,7 +269,7 @@ pub fn reproduce(
     spec: &ReproduceSpec,
     opts: &RunOptions,
     step: &dyn Fn(&str),
-) -> Result<Reproduced, BuildError> {
+) -> Result<Reproduced, RunError> {
     let info = &image.info;
     step(&format!(
         "image {} verified ({} {})",
@@ -281,7 +281,7 @@ pub fn reproduce(
         "{} input files hashed ({:.1} MB), inputs digest {}",
         inputs.len(),
         inputs.iter().map(|f| f.size).sum::<u64>() as f64 / 1e6,
-        crate::short(&digest)
+        ampel_images::short_digest(&digest)
     ));
     // what to compare with, checked before anything runs
     let (expected, expected_record) = match &spec.expect {
@@ -291,7 +291,7 @@ pub fn reproduce(
             let path = PathBuf::from(path);
             let rec = load_record(&path)?;
             if rec.image.manifest_digest != info.manifest_digest {
-                return Err(BuildError::Tool(format!(
+                return Err(RunError::Record(format!(
                     "{} was made with image {} ({} {}), not {}; reproduce it with that image",
                     path.display(),
                     rec.image.manifest_digest,
@@ -302,7 +302,7 @@ pub fn reproduce(
             }
             let changes = input_changes(&rec.inputs, &inputs);
             if !changes.is_empty() {
-                return Err(BuildError::Tool(format!(
+                return Err(RunError::Record(format!(
                     "the inputs differ from {} — nothing was run:\n{}",
                     path.display(),
                     changes.join("\n")
@@ -312,7 +312,7 @@ pub fn reproduce(
         }
     };
     let out = &spec.out;
-    std::fs::create_dir_all(out).map_err(|e| BuildError::Io {
+    std::fs::create_dir_all(out).map_err(|e| RunError::Io {
         path: out.clone(),
         source: e,
     })?;
@@ -321,7 +321,7 @@ pub fn reproduce(
         for suffix in ["", "-wal", "-shm"] {
             let f = PathBuf::from(format!("{}{suffix}", store_file.display()));
             if f.exists() {
-                std::fs::remove_file(&f).map_err(|e| BuildError::Io { path: f, source: e })?;
+                std::fs::remove_file(&f).map_err(|e| RunError::Io { path: f, source: e })?;
             }
         }
     }
@@ -396,7 +396,7 @@ pub fn reproduce(
         &record_path,
         serde_json::to_string_pretty(&record).unwrap_or_default() + "\n",
     )
-    .map_err(|e| BuildError::Io {
+    .map_err(|e| RunError::Io {
         path: record_path.clone(),
         source: e,
     })?;
@@ -418,12 +418,10 @@ pub fn reproduce(
 }
 
 /// Store the run record as an event (tier 4: stock-less) in the run's own store.
-fn record_event(store_file: &Path, record: &RunRecord, seconds: f64) -> Result<(), BuildError> {
+fn record_event(store_file: &Path, record: &RunRecord, seconds: f64) -> Result<(), RunError> {
     let uri = format!("sqlite:{}", store_file.display());
-    let store = ampel_commands::open_store(&uri).map_err(|e| BuildError::Tool(e.to_string()))?;
-    let run = store
-        .next_run_id()
-        .map_err(|e| BuildError::Tool(e.to_string()))?;
+    let store = ampel_commands::open_store(&uri)?;
+    let run = store.next_run_id()?;
     let start = chrono::DateTime::parse_from_rfc3339(&record.started)
         .map(|t| t.timestamp_millis() as f64 / 1000.0)
         .unwrap_or(0.0);
@@ -442,24 +440,17 @@ fn record_event(store_file: &Path, record: &RunRecord, seconds: f64) -> Result<(
         ret: Some(serde_json::to_value(record).unwrap_or(Value::Null)),
         owner: None,
     };
-    store
-        .record_event(&event)
-        .map_err(|e| BuildError::Tool(e.to_string()))
+    Ok(store.record_event(&event)?)
 }
 
 /// The first differing document of each collection between two stores.
-fn first_differences(a: &Path, b: &Path) -> Result<Vec<Difference>, BuildError> {
-    let open = |p: &Path| {
-        ampel_commands::open_store(&format!("sqlite:{}", p.display()))
-            .map_err(|e| BuildError::Tool(e.to_string()))
-    };
+fn first_differences(a: &Path, b: &Path) -> Result<Vec<Difference>, RunError> {
+    let open = |p: &Path| ampel_commands::open_store(&format!("sqlite:{}", p.display()));
     let (x, y) = (open(a)?, open(b)?);
     let mut out = Vec::new();
     for c in ampel_core::digest::DIGESTED {
-        let la = ampel_core::digest::canonical_lines(x.as_ref(), c)
-            .map_err(|e| BuildError::Tool(e.to_string()))?;
-        let lb = ampel_core::digest::canonical_lines(y.as_ref(), c)
-            .map_err(|e| BuildError::Tool(e.to_string()))?;
+        let la = ampel_core::digest::canonical_lines(x.as_ref(), c)?;
+        let lb = ampel_core::digest::canonical_lines(y.as_ref(), c)?;
         let n = la.len().max(lb.len());
         if let Some(i) = (0..n).find(|&i| la.get(i) != lb.get(i)) {
             out.push(Difference {

@@ -18,213 +18,16 @@
 //! Every runtime is checked before anything runs: a missing `runc`, an unreachable
 //! daemon or a tampered image is an error, not a half-started container.
 
-use crate::inspect::OpenImage;
-use crate::pack::{BINARY, CONFIG};
-use crate::BuildError;
-use ampel_images::archive::layer_files;
+pub use crate::spec::{RunOptions, RunOutcome, RunSpec, Runtime};
+
+use crate::spec::{
+    cached_rootfs, check_inputs, extract_rootfs, image_env, image_user, io_err, prepare_out,
+};
+use crate::RunError;
+use ampel_builder::inspect::OpenImage;
+use ampel_builder::pack::{BINARY, CONFIG};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// Which runtime runs the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    /// The binary as a host process.
-    Native,
-    /// An OCI bundle run by runc.
-    Oci,
-    /// A Docker Engine (Engine API).
-    Docker,
-}
-
-impl Runtime {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Runtime::Native => "native",
-            Runtime::Oci => "oci",
-            Runtime::Docker => "docker",
-        }
-    }
-}
-
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct RunSpec {
-    /// Arguments of the instance binary (the entrypoint), in container paths.
-    pub args: Vec<String>,
-    /// Mounted read-only at `/inputs/<file name>`.
-    pub inputs: Vec<PathBuf>,
-    /// Mounted read-write at `/out` (created if needed).
-    pub out: PathBuf,
-    /// Extra environment.
-    pub env: Vec<(String, String)>,
-    /// Give the container the host's network.
-    pub network: bool,
-    /// Keep stdout instead of passing it through.
-    pub capture_stdout: bool,
-}
-
-/// Where runtimes keep their state.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Cache for extracted images and bundles.
-    pub cache_dir: PathBuf,
-    /// The Docker daemon (`unix:///path` or a path); default `$DOCKER_HOST`, else
-    /// `/var/run/docker.sock`.
-    pub docker_host: Option<String>,
-    /// The OCI runtime binary (default `runc`).
-    pub oci_runtime: String,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RunOutcome {
-    /// The runtime.
-    pub runtime: Runtime,
-    /// What ran it (runc version, Docker version, or the native binary).
-    pub runtime_detail: String,
-    /// The process's exit code.
-    pub exit_code: i32,
-    /// Captured stdout (if asked for).
-    #[serde(skip)]
-    pub stdout: Vec<u8>,
-    /// Wall-clock seconds of the run itself.
-    pub seconds: f64,
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |e| BuildError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
-}
-
-/// Write the image's root file system (layers in order) into `dir`.
-pub fn extract_rootfs(image: &OpenImage, dir: &Path) -> Result<(), BuildError> {
-    for l in &image.info.layers {
-        for f in layer_files(&l.digest, &image.blob(&l.digest)?)? {
-            let path = dir.join(&f.path);
-            if f.path.ends_with('/') {
-                std::fs::create_dir_all(&path).map_err(io_err(&path))?;
-                continue;
-            }
-            if let Some(p) = path.parent() {
-                std::fs::create_dir_all(p).map_err(io_err(p))?;
-            }
-            std::fs::write(&path, &f.data).map_err(io_err(&path))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(f.mode & 0o7777))
-                .map_err(io_err(&path))?;
-        }
-    }
-    for d in ["tmp", "inputs", "out", "proc", "dev", "sys"] {
-        let p = dir.join(d);
-        std::fs::create_dir_all(&p).map_err(io_err(&p))?;
-    }
-    Ok(())
-}
-
-/// The image's files, extracted once per manifest digest into the cache.
-pub fn cached_rootfs(image: &OpenImage, cache: &Path) -> Result<PathBuf, BuildError> {
-    let cache = &std::path::absolute(cache).map_err(io_err(cache))?;
-    let hex = image.info.manifest_digest.trim_start_matches("sha256:");
-    let done = cache.join("rootfs").join(hex);
-    if done.join(BINARY).is_file() {
-        return Ok(done);
-    }
-    let parent = cache.join("rootfs");
-    std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("{hex}.tmp"))
-        .tempdir_in(&parent)
-        .map_err(io_err(&parent))?;
-    extract_rootfs(image, tmp.path())?;
-    let tmp = tmp.keep();
-    if std::fs::rename(&tmp, &done).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp); // another run finished first
-    }
-    Ok(done)
-}
-
-/// The image config's `User` (`65532:65532`), empty if unset.
-pub(crate) fn image_user_spec(image: &OpenImage) -> String {
-    image
-        .info
-        .verified
-        .runtime
-        .as_ref()
-        .and_then(|c| c.user().clone())
-        .unwrap_or_default()
-}
-
-/// `(uid, gid)` of the image's user (`65532:65532`), root if unset.
-fn image_user(image: &OpenImage) -> (u32, u32) {
-    let user = image_user_spec(image);
-    let mut parts = user.split(':').map(|p| p.parse::<u32>().unwrap_or(0));
-    let uid = parts.next().unwrap_or(0);
-    (uid, parts.next().unwrap_or(uid))
-}
-
-fn image_env(image: &OpenImage) -> Vec<(String, String)> {
-    image
-        .info
-        .verified
-        .runtime
-        .as_ref()
-        .and_then(|c| c.env().clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-fn input_name(p: &Path) -> Result<String, BuildError> {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| BuildError::Tool(format!("input {} has no file name", p.display())))
-}
-
-fn check_inputs(spec: &RunSpec) -> Result<Vec<(String, PathBuf)>, BuildError> {
-    let mut out: Vec<(String, PathBuf)> = Vec::new();
-    for i in &spec.inputs {
-        let abs = i
-            .canonicalize()
-            .map_err(|e| BuildError::Tool(format!("input {} cannot be read: {e}", i.display())))?;
-        let name = input_name(&abs)?;
-        if out.iter().any(|(n, _)| *n == name) {
-            return Err(BuildError::Tool(format!(
-                "two inputs are named `{name}`; they would share /inputs/{name}"
-            )));
-        }
-        out.push((name, abs));
-    }
-    Ok(out)
-}
-
-/// Make the output directory writable by the container user: when we are root and
-/// the image's user is not, the directory is handed to that user.
-fn prepare_out(out: &Path, user: (u32, u32)) -> Result<PathBuf, BuildError> {
-    std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let out = out.canonicalize().map_err(io_err(out))?;
-    // our own uid, from the proc file system
-    let uid = std::fs::metadata("/proc/self").map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid()
-    });
-    if uid.ok() == Some(0) && user.0 != 0 {
-        std::os::unix::fs::chown(&out, Some(user.0), Some(user.1)).map_err(io_err(&out))?;
-    }
-    Ok(out)
-}
-
-/// The output directory, made writable by the image's user.
-pub(crate) fn prepare_out_for(out: &Path, image: &OpenImage) -> Result<PathBuf, BuildError> {
-    prepare_out(out, image_user(image))
-}
 
 /// Run an opened (verified) image.
 pub fn run(
@@ -232,7 +35,7 @@ pub fn run(
     runtime: Runtime,
     spec: &RunSpec,
     opts: &RunOptions,
-) -> Result<RunOutcome, BuildError> {
+) -> Result<RunOutcome, RunError> {
     let inputs = check_inputs(spec)?;
     match runtime {
         Runtime::Native => run_native(image, spec, opts, &inputs),
@@ -274,7 +77,7 @@ fn finish(
     spec: &RunSpec,
     runtime: Runtime,
     detail: String,
-) -> Result<RunOutcome, BuildError> {
+) -> Result<RunOutcome, RunError> {
     let started = std::time::Instant::now();
     cmd.stdin(Stdio::null());
     // stderr passes straight through, so the instance's progress lines appear while
@@ -285,9 +88,9 @@ fn finish(
     } else {
         Stdio::inherit()
     });
-    let out = cmd
-        .output()
-        .map_err(|e| BuildError::Tool(format!("cannot start the {} run: {e}", runtime.as_str())))?;
+    let out = cmd.output().map_err(|e| {
+        RunError::Runtime(format!("cannot start the {} run: {e}", runtime.as_str()))
+    })?;
     Ok(RunOutcome {
         runtime,
         runtime_detail: detail,
@@ -302,7 +105,7 @@ fn run_native(
     spec: &RunSpec,
     opts: &RunOptions,
     inputs: &[(String, PathBuf)],
-) -> Result<RunOutcome, BuildError> {
+) -> Result<RunOutcome, RunError> {
     let rootfs = cached_rootfs(image, &opts.cache_dir)?;
     let out = prepare_out(&spec.out, (0, 0))?;
     // /inputs: a directory of links to the inputs, as the containers see them
@@ -339,11 +142,11 @@ fn oci_config(
     spec: &RunSpec,
     inputs: &[(String, PathBuf)],
     out: &Path,
-) -> Result<oci_spec::runtime::Spec, BuildError> {
+) -> Result<oci_spec::runtime::Spec, RunError> {
     use oci_spec::runtime::{
         LinuxNamespaceType, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
     };
-    let err = |e: oci_spec::OciSpecError| BuildError::Tool(format!("OCI runtime config: {e}"));
+    let err = RunError::OciConfig;
     let (uid, gid) = image_user(image);
     let entry = image
         .info
@@ -448,12 +251,12 @@ fn run_oci(
     spec: &RunSpec,
     opts: &RunOptions,
     inputs: &[(String, PathBuf)],
-) -> Result<RunOutcome, BuildError> {
+) -> Result<RunOutcome, RunError> {
     let version = Command::new(&opts.oci_runtime)
         .arg("--version")
         .output()
         .map_err(|e| {
-            BuildError::Tool(format!(
+            RunError::Runtime(format!(
                 "the OCI runtime `{}` cannot run: {e} (install it: apt-get install runc)",
                 opts.oci_runtime
             ))
@@ -476,7 +279,7 @@ fn run_oci(
     let cfg_path = bundle.path().join("config.json");
     config
         .save(&cfg_path)
-        .map_err(|e| BuildError::Tool(format!("cannot write {}: {e}", cfg_path.display())))?;
+        .map_err(|e| RunError::Runtime(format!("cannot write {}: {e}", cfg_path.display())))?;
     let id = format!(
         "ampel-{}-{}",
         std::process::id(),

@@ -3,16 +3,19 @@
 //! instance images.
 //!
 //! Runtime commands come from `ampel-commands`, shared with the instance binaries the
-//! builder generates; only the unit registry differs (see `units.rs`). Host-only
-//! commands (`manifest`, `image`) are implemented in `cli/`.
+//! builder generates; only the unit registry differs (see `units.rs`, the
+//! development registry). Host-only commands (`manifest`, `image`, `reproduce`) are
+//! in `cli/`, on the libraries `ampel-builder` (manifest to image),
+//! `ampel-runner` (run and reproduce) and `ampel-distribution` (push and pull).
 
 // mimalloc: the JSON trees built per alert are allocation-heavy; measured 1.4x on T0
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+mod units;
 
-use ampel_builder::units;
+use ampel_builder::known::HostUnits;
 use ampel_commands::{RuntimeArgs, RuntimeCommand};
 use clap::{Parser, Subcommand};
 
@@ -68,13 +71,17 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let host = HostUnits {
+        registry: &registry,
+        crates: units::CRATES,
+    };
     let result = match &cli.command {
         HostCommand::Runtime(cmd) => {
             ampel_commands::run(&registry, &cli.args, cmd).map_err(anyhow::Error::from)
         }
-        HostCommand::Manifest(cmd) => cli::manifest(&registry, &cli.args, cmd),
-        HostCommand::Image(cmd) => cli::image(&registry, &cli.args, cmd),
-        HostCommand::Reproduce(r) => cli::reproduce(&registry, &cli.args, r),
+        HostCommand::Manifest(cmd) => cli::manifest(&host, &cli.args, cmd),
+        HostCommand::Image(cmd) => cli::image(&host, &cli.args, cmd),
+        HostCommand::Reproduce(r) => cli::reproduce(&host, &cli.args, r),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -335,6 +335,23 @@ fn manifest_check_reports_every_problem_with_its_position() {
     )
     .unwrap();
     assert_eq!(resolved["t0"]["directives"].as_array().unwrap().len(), 2);
+    assert!(
+        resolved["live"].is_null(),
+        "the archival demo has no live source"
+    );
+    let resolved: serde_json::Value = serde_json::from_slice(
+        &ampel(
+            &[
+                "--json",
+                "manifest",
+                "check",
+                repo.join("manifests/ztf-live.toml").to_str().unwrap(),
+            ],
+            dir.path(),
+        )
+        .stdout,
+    )
+    .unwrap();
     assert_eq!(resolved["live"]["topics"][0], "ztf_public");
     assert_eq!(
         resolved["live"]["brokers"], "",

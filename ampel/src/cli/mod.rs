@@ -3,10 +3,10 @@
 
 use ampel_builder::compose::BuildOptions;
 use ampel_builder::inspect::{self, Change, ImageInfo};
-use ampel_builder::run::{RunOptions, RunSpec, Runtime};
+use ampel_builder::known::HostUnits;
 use ampel_builder::{manifest, short};
 use ampel_commands::RuntimeArgs;
-use ampel_interface::Registry;
+use ampel_runner::run::{RunOptions, RunSpec, Runtime};
 use anyhow::Context;
 use clap::Subcommand;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -209,13 +209,13 @@ fn local_archive(image: &str, cache: Option<&Path>, insecure: bool) -> anyhow::R
     if path.exists() {
         return Ok(path);
     }
-    let reference = match ampel_builder::registry::Reference::parse(image) {
+    let reference = match ampel_distribution::Reference::parse(image) {
         Ok(r) => r,
         Err(_) if !image.contains('@') => return Ok(path), // a file that is not there
         Err(e) => return Err(e.into()),
     };
     let cache = ampel_builder::cache_dir(cache);
-    let archive = ampel_builder::registry::cached_pull(
+    let archive = ampel_distribution::cached_pull(
         &reference,
         &cache,
         insecure,
@@ -240,14 +240,10 @@ fn print_json(v: &Value) {
 }
 
 /// Run `ampel manifest ...`.
-pub fn manifest(
-    registry: &Registry,
-    args: &RuntimeArgs,
-    cmd: &ManifestCommand,
-) -> anyhow::Result<()> {
+pub fn manifest(host: &HostUnits, args: &RuntimeArgs, cmd: &ManifestCommand) -> anyhow::Result<()> {
     let ManifestCommand::Check { file, source } = cmd;
     let root = ampel_builder::source_root(source.as_deref())?;
-    let m = manifest::load(file, registry, &root)?;
+    let m = manifest::load(file, host, &root)?;
     if args.json {
         print_json(&serde_json::to_value(&m.config)?);
         return Ok(());
@@ -322,7 +318,7 @@ fn channel_rows(t: &mut Table, c: &ampel_core::instance::InstanceConfig) {
 }
 
 /// Run `ampel image ...`.
-pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> anyhow::Result<()> {
+pub fn image(host: &HostUnits, args: &RuntimeArgs, cmd: &ImageCommand) -> anyhow::Result<()> {
     match cmd {
         ImageCommand::Build {
             manifest,
@@ -331,7 +327,7 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
             source,
             cache,
         } => build(
-            registry,
+            host,
             args,
             manifest,
             output,
@@ -377,13 +373,10 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
             reference,
             insecure,
         } => {
-            let r = ampel_builder::registry::Reference::parse(reference)?;
-            let report = ampel_builder::registry::Client::new(
-                &r,
-                *insecure,
-                std::io::stderr().is_terminal(),
-            )
-            .push(archive)?;
+            let r = ampel_distribution::Reference::parse(reference)?;
+            let report =
+                ampel_distribution::Client::new(&r, *insecure, std::io::stderr().is_terminal())
+                    .push(archive)?;
             if args.json {
                 print_json(&serde_json::to_value(&report)?);
             } else {
@@ -414,13 +407,10 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
             output,
             insecure,
         } => {
-            let r = ampel_builder::registry::Reference::parse(reference)?;
-            let report = ampel_builder::registry::Client::new(
-                &r,
-                *insecure,
-                std::io::stderr().is_terminal(),
-            )
-            .pull(output)?;
+            let r = ampel_distribution::Reference::parse(reference)?;
+            let report =
+                ampel_distribution::Client::new(&r, *insecure, std::io::stderr().is_terminal())
+                    .pull(output)?;
             // the same verification as `ampel image verify`, and an instance check
             let img = inspect::open(output)
                 .with_context(|| format!("{} does not verify", output.display()))?;
@@ -465,7 +455,7 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
                 docker_host: run.docker_host.clone(),
                 oci_runtime: run.oci_runtime.clone(),
             };
-            let outcome = ampel_builder::run::run(
+            let outcome = ampel_runner::run::run(
                 &img,
                 run.runtime,
                 &RunSpec {
@@ -491,12 +481,12 @@ pub fn image(registry: &Registry, args: &RuntimeArgs, cmd: &ImageCommand) -> any
 }
 
 /// Run `ampel reproduce`.
-pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> anyhow::Result<()> {
+pub fn reproduce(host: &HostUnits, args: &RuntimeArgs, r: &ReproduceArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let step = |s: &str| eprintln!("[{:>6.1}s] {s}", started.elapsed().as_secs_f64());
     let image = PathBuf::from(&r.image);
     let archive = if image.extension().is_some_and(|e| e == "toml") {
-        let m = manifest::load(&image, registry, &ampel_builder::source_root(None)?)?;
+        let m = manifest::load(&image, host, &ampel_builder::source_root(None)?)?;
         let out = PathBuf::from("images").join(format!("{}.tar", m.config.name));
         let opts = BuildOptions {
             source_root: ampel_builder::source_root(None)?,
@@ -504,7 +494,7 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
             wrapper: std::env::current_exe()
                 .context("cannot find the ampel executable (the rustc wrapper)")?,
         };
-        let b = ampel_builder::build(&image, registry, &opts, None, &out, &step)?;
+        let b = ampel_builder::build(&image, host, &opts, None, &out, &step)?;
         step(&format!(
             "image {} ({:.1} MB) built",
             out.display(),
@@ -521,17 +511,17 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
         docker_host: r.docker_host.clone(),
         oci_runtime: r.oci_runtime.clone(),
     };
-    let spec = ampel_builder::reproduce::ReproduceSpec {
+    let spec = ampel_runner::reproduce::ReproduceSpec {
         inputs: r.inputs.clone(),
         out: r.out.clone(),
         expect: r.expect.clone(),
         db: r.store.clone(),
         runtime: r.runtime,
     };
-    let done = ampel_builder::reproduce::reproduce(&img, &spec, &opts, &step)?;
+    let done = ampel_runner::reproduce::reproduce(&img, &spec, &opts, &step)?;
     let rec = &done.record;
     if args.json {
-        print_json(&ampel_builder::reproduce::to_json(&done));
+        print_json(&ampel_runner::reproduce::to_json(&done));
     } else {
         let mut t = table(&["", ""]);
         t.add_row([
@@ -560,7 +550,7 @@ pub fn reproduce(registry: &Registry, args: &RuntimeArgs, r: &ReproduceArgs) -> 
                     "tier {}",
                     task["kind"].as_str().unwrap_or("?").trim_start_matches('t')
                 ),
-                ampel_builder::reproduce::task_summary(task),
+                ampel_runner::reproduce::task_summary(task),
             ]);
         }
         for (name, (n, _)) in &rec.collections {
@@ -637,7 +627,7 @@ fn reports(out: &Path) -> Vec<PathBuf> {
 }
 
 fn build(
-    registry: &Registry,
+    host: &HostUnits,
     args: &RuntimeArgs,
     manifest: &Path,
     output: &Path,
@@ -653,7 +643,7 @@ fn build(
     };
     let started = std::time::Instant::now();
     let step = |s: &str| eprintln!("[{:>6.1}s] {s}", started.elapsed().as_secs_f64());
-    let r = ampel_builder::build(manifest, registry, &opts, revision, output, &step)?;
+    let r = ampel_builder::build(manifest, host, &opts, revision, output, &step)?;
     let i = &r.image;
     let v = json!({
         "archive": i.archive, "sbom": i.sbom, "provenance": i.provenance,

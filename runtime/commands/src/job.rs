@@ -1,0 +1,84 @@
+//! `ampel job`: an archival job (T0 on archives, T2, T3) against an empty store,
+//! ending with the results digest.
+
+use crate::args::RuntimeArgs;
+use crate::output::{report, table, CommandError, Report};
+use crate::uri::open_store;
+use ampel_core::job::{load_job, run_job, JobReport, TaskReport};
+use ampel_interface::Registry;
+use comfy_table::Table;
+use serde::Serialize;
+use std::path::Path;
+
+/// Run a job file against the store (which must be empty) and print the digest.
+pub fn job(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    file: &Path,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let job = load_job(file).map_err(|e| CommandError::Usage(e.to_string()))?;
+    let store = open_store(&args.db)?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let done = run_job(
+        &job,
+        base,
+        registry,
+        store.as_ref(),
+        out,
+        &crate::progress::Reporter::from_env(),
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
+    report(args.json, &JobOutput(done))
+}
+
+/// What `ampel job` prints: the job's report.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct JobOutput(JobReport);
+
+impl Report for JobOutput {
+    fn table(&self) -> Table {
+        let mut t = table(&["", ""]);
+        t.add_row(["job".to_string(), self.0.name.clone()]);
+        add_tasks(&mut t, &self.0);
+        t.add_row(["results digest".to_string(), self.0.digest.digest.clone()]);
+        t
+    }
+}
+
+/// Rows for the tasks of a job and the documents it left.
+pub(crate) fn add_tasks(t: &mut Table, report: &JobReport) {
+    for (i, task) in report.tasks.iter().enumerate() {
+        t.add_row([format!("task {} ({})", i + 1, kind(task)), summary(task)]);
+    }
+    for (name, (n, _)) in &report.digest.collections {
+        t.add_row([format!("{name} documents"), n.to_string()]);
+    }
+}
+
+/// `t0`, `t2` or `t3`.
+fn kind(task: &TaskReport) -> &'static str {
+    match task {
+        TaskReport::T0(_) => "t0",
+        TaskReport::T2(_) => "t2",
+        TaskReport::T3(_) => "t3",
+    }
+}
+
+/// One line on what a task did.
+fn summary(task: &TaskReport) -> String {
+    match task {
+        TaskReport::T0(s) => format!(
+            "{} alerts, {} ingested, {} damaged inputs",
+            s.alerts,
+            s.ingested,
+            s.damaged.len()
+        ),
+        TaskReport::T2(s) => format!("{} tickets processed", s.processed),
+        TaskReport::T3(r) => format!(
+            "run {}: {} stocks selected, documents {:?}",
+            r.run, r.selected, r.documents
+        ),
+    }
+}

@@ -1,0 +1,62 @@
+//! `ampel t3`: run a T3 process once: select stocks, run its units, record the run.
+
+use crate::args::RuntimeArgs;
+use crate::output::{emit, table, CommandError};
+use crate::uri::open_existing_store;
+use ampel_interface::Registry;
+use serde_json::Value;
+use std::path::Path;
+
+/// Run a T3 process once (wall clock).
+pub fn t3(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    file: &Path,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        CommandError::Usage(format!("cannot read T3 config {}: {e}", file.display()))
+    })?;
+    let cfg: ampel_core::t3::T3Config = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| ampel_core::job::line_col(&text, s.start))
+            .unwrap_or((0, 0));
+        CommandError::Usage(format!(
+            "{}:{}:{}: {}",
+            file.display(),
+            at.0,
+            at.1,
+            e.message()
+        ))
+    })?;
+    let store = open_existing_store(&args.db)?;
+    let report = ampel_core::t3::run_t3(
+        &cfg,
+        registry,
+        store.as_ref(),
+        &ampel_core::Clock::Live,
+        out,
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let v = serde_json::to_value(&report).unwrap_or(Value::Null);
+    emit(args.json, &v, || {
+        let mut t = table(&["", ""]);
+        t.add_row(["run".to_string(), report.run.to_string()]);
+        t.add_row(["stocks selected".to_string(), report.selected.to_string()]);
+        t.add_row(["documents".to_string(), report.documents.join(", ")]);
+        t.add_row(["stock updates".to_string(), report.updates.to_string()]);
+        for (u, m) in &report.failed {
+            t.add_row([format!("FAILED {u}"), m.clone()]);
+        }
+        t
+    })?;
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CommandError::Failed(format!(
+            "{} T3 unit(s) failed; the reasons are in the trouble records: ampel log --errors",
+            report.failed.len()
+        )))
+    }
+}
