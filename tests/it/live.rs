@@ -144,6 +144,7 @@ fn live_batches_commit_after_persisting_and_a_restart_loses_and_repeats_nothing(
         batch_wait: Duration::from_millis(50),
         idle_stop: Some(Duration::from_millis(200)),
         max_messages: None,
+        ..LiveOptions::default()
     };
     // first run: stopped after the third batch
     let mut stream = ListStream {

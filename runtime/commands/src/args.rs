@@ -3,7 +3,8 @@
 
 use crate::output::CommandError;
 use crate::uri::DEFAULT_DB;
-use clap::Args;
+use ampel_core::ClockMode;
+use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 /// Options every runtime command takes.
@@ -16,6 +17,44 @@ pub struct RuntimeArgs {
     /// Print JSON instead of tables (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Clock rule: `archive` takes time from the data (alert times in T0, ingestion
+    /// times in T2, the store's latest update in T3: reruns give identical
+    /// documents), `live` the wall clock. Default: archive for t0, t2, t3, job and
+    /// instance run; live for serve, instance serve and kafka consume.
+    #[arg(long, global = true, env = "AMPEL_CLOCK", value_enum)]
+    pub clock: Option<ClockArg>,
+}
+
+/// `--clock` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    /// Time from the data.
+    #[value(alias = "data")]
+    Archive,
+    /// Wall time.
+    #[value(alias = "wall")]
+    Live,
+}
+
+impl RuntimeArgs {
+    /// The clock rule chosen, or the command's `default`.
+    pub fn clock_mode(&self, default: ClockMode) -> ClockMode {
+        match self.clock {
+            Some(ClockArg::Archive) => ClockMode::Archive,
+            Some(ClockArg::Live) => ClockMode::Live,
+            None => default,
+        }
+    }
+
+    /// For commands that only reprocess archives: `--clock live` is refused.
+    pub(crate) fn archive_only(&self, command: &str) -> Result<(), CommandError> {
+        if self.clock == Some(ClockArg::Live) {
+            return Err(CommandError::Usage(format!(
+                "{command} reprocesses archives and runs on the data's clock; --clock live is for serve and kafka consume"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Parse JSON given inline or as `@FILE`; `what` names it in errors.

@@ -164,6 +164,7 @@ fn run_archive(
     inputs: &[PathBuf],
     out: &Path,
 ) -> Result<(), CommandError> {
+    args.archive_only("ampel instance run")?;
     let cfg = load_checked(registry, instance)?;
     for i in inputs {
         if !i.exists() {

@@ -17,6 +17,7 @@ pub fn job(
     file: &Path,
     out: &Path,
 ) -> Result<(), CommandError> {
+    args.archive_only("ampel job")?;
     let job = load_job(file).map_err(|e| CommandError::Usage(e.to_string()))?;
     let store = open_store(&args.db)?;
     let base = file.parent().unwrap_or(Path::new("."));

@@ -7,6 +7,7 @@ use crate::uri::open_store;
 use ampel_core::live::{run_live, LiveOptions};
 use ampel_core::serve::{KafkaSource, ProcessConfig};
 use ampel_core::t0::{T0Config, T0Processor};
+use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use ampel_kafka::{create_topic, KafkaSettings, KafkaStream, Producer};
 use clap::{Args, Subcommand};
@@ -143,7 +144,7 @@ pub fn consume(
     on_batch: &mut dyn FnMut(&ampel_core::live::LiveStats),
 ) -> Result<(ampel_core::live::LiveStats, ampel_core::t0::T0Stats), CommandError> {
     let store = open_store(db)?;
-    let clock = ampel_core::Clock::Live;
+    let clock = opts.clock.t0_clock();
     let mut t0 = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
     let mut stream = KafkaStream::connect(settings).map_err(fail)?;
     let started = Instant::now();
@@ -275,6 +276,7 @@ pub fn run(
                 batch_wait: Duration::from_millis(*batch_ms),
                 idle_stop: until_idle.map(Duration::from_secs_f64),
                 max_messages: *max_messages,
+                clock: args.clock_mode(ClockMode::Live),
             };
             let stop = stop_on_signals()?;
             eprintln!(
@@ -305,10 +307,12 @@ pub fn run(
 /// `$AMPEL_KAFKA_BROKERS`.
 pub fn live_runner<'a>(
     registry: &'a Registry,
-    db: String,
+    args: &RuntimeArgs,
     base: PathBuf,
     instance_t0: Option<T0Config>,
 ) -> impl Fn(&ProcessConfig, &AtomicBool) -> Result<String, String> + Sync + 'a {
+    let db = args.db.clone();
+    let clock = args.clock_mode(ClockMode::Live);
     move |p: &ProcessConfig, stop: &AtomicBool| {
         let source: &KafkaSource = p.kafka.as_ref().ok_or("no kafka source")?;
         let mut cfg = match (&p.t0_config, &instance_t0) {
@@ -331,6 +335,7 @@ pub fn live_runner<'a>(
             batch_wait: Duration::from_millis(200),
             idle_stop: None,
             max_messages: None,
+            clock,
         };
         consume(registry, &db, cfg, settings, &opts, stop, &mut |_| {})
             .map(|(l, s)| format!("{} messages, {} alerts ingested", l.messages, s.ingested))

@@ -4,6 +4,7 @@
 use crate::args::RuntimeArgs;
 use crate::output::CommandError;
 use crate::uri::open_store;
+use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use std::path::Path;
 
@@ -53,7 +54,7 @@ pub(crate) fn serve_checked(
     let started = std::time::Instant::now();
     let log = move |msg: &str| eprintln!("[{:>9.3}s] {msg}", started.elapsed().as_secs_f64());
     #[cfg(feature = "kafka")]
-    let runner = crate::kafka::live_runner(registry, args.db.clone(), live.0, live.1);
+    let runner = crate::kafka::live_runner(registry, args, live.0, live.1);
     #[cfg(feature = "kafka")]
     let runner: Option<&ampel_core::serve::LiveRunner<'_>> = Some(&runner);
     #[cfg(not(feature = "kafka"))]
@@ -61,9 +62,11 @@ pub(crate) fn serve_checked(
         let _ = live;
         None
     };
+    let mode = args.clock_mode(ClockMode::Live);
     ampel_core::serve::serve(
         processes,
         registry,
+        mode,
         &open,
         runner,
         max_concurrent,

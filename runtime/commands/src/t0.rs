@@ -5,19 +5,10 @@ use crate::output::{emit, table, CommandError};
 use crate::uri::open_store;
 use ampel_avro::{read_inputs, ReadOptions};
 use ampel_core::t0::{Opened, T0Config, T0Processor};
-use ampel_core::{Clock, Progress};
+use ampel_core::{ClockMode, Progress};
 use ampel_interface::Registry;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
-
-/// Where "now" comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClockSource {
-    /// The alerts' observation times (reruns give identical documents).
-    Data,
-    /// The wall clock.
-    Wall,
-}
 
 /// `ampel t0` options.
 #[derive(Debug, Clone, Args)]
@@ -31,9 +22,6 @@ pub struct T0Args {
     /// Stop after this many alerts (overrides the config's iter_max).
     #[arg(long)]
     pub iter_max: Option<usize>,
-    /// Clock: data time (archive reprocessing, the default) or wall time (live).
-    #[arg(long, value_enum, default_value = "data")]
-    pub clock: ClockSource,
     /// Write the rejected-alert register (CSV: channel, alert, stock, code) here.
     #[arg(long)]
     pub rejected: Option<PathBuf>,
@@ -67,10 +55,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         return Err(CommandError::Invalid(problems));
     }
     let store = open_store(&args.db)?;
-    let clock = match t0.clock {
-        ClockSource::Data => Clock::archive(0.0),
-        ClockSource::Wall => Clock::Live,
-    };
+    let clock = args.clock_mode(ClockMode::Archive).t0_clock();
     let started = std::time::Instant::now();
     // the same config over the same inputs: a run whose process died is taken
     // over where its last batch ended; with --again, every run is a new one

@@ -4,6 +4,7 @@ use crate::args::RuntimeArgs;
 use crate::output::{emit, report, table, CommandError, Report};
 use crate::uri::{open_existing_store, open_store_for_t2_workers};
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
+use ampel_core::ClockMode;
 use ampel_interface::{DocumentCode, Registry, T2Document};
 use ampel_store::{ResetMode, T2Filter};
 use clap::{Args, Subcommand};
@@ -67,9 +68,6 @@ pub struct RunArgs {
     /// Base of the jittered retry backoff, in seconds.
     #[arg(long, default_value_t = 1.0)]
     pub backoff: f64,
-    /// Stamp results with the wall clock instead of the ingestion time.
-    #[arg(long)]
-    pub wall_clock: bool,
     /// Tickets claimed (and their results written) at a time. Results are written
     /// per batch: a worker killed mid-batch leaves the batch to the next worker.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -93,35 +91,20 @@ pub struct SelectArgs {
     pub with_body: bool,
 }
 
-fn stock_id(s: &str) -> Result<i64, CommandError> {
-    s.parse::<i64>()
-        .ok()
-        .or_else(|| ampel_units_ztf_name(s))
-        .ok_or_else(|| CommandError::Usage(format!("`{s}` is neither a stock id nor a ZTF name")))
-}
-
-/// ZTF names are accepted where stock ids are (same mapping as the ZTF units).
-fn ampel_units_ztf_name(name: &str) -> Option<i64> {
-    let b = name.as_bytes();
-    if b.len() != 12 || &b[..3] != b"ZTF" {
-        return None;
-    }
-    let year: i64 = name[3..5].parse().ok()?;
-    let mut num = 0i64;
-    for &c in &b[5..] {
-        if !c.is_ascii_lowercase() {
-            return None;
-        }
-        num = num * 26 + i64::from(c - b'a');
-    }
-    (17..=32).contains(&year).then_some((num << 4) + year - 17)
+/// A stock given by id or by a name a registered id mapper knows.
+fn stock_id(registry: &Registry, s: &str) -> Result<i64, CommandError> {
+    registry.stock_of(s).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "`{s}` is neither a stock id nor an object name this binary's id mappers know"
+        ))
+    })
 }
 
 /// Run a `t2` command.
 pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(), CommandError> {
     match cmd {
         T2Command::Run(r) => run_workers(registry, args, r),
-        T2Command::Show { stock } => show(args, stock_id(stock)?),
+        T2Command::Show { stock } => show(args, stock_id(registry, stock)?),
         T2Command::Reset(sel) => {
             let store = open_existing_store(&args.db)?;
             let filter = T2Filter {
@@ -182,7 +165,7 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
                     max_try: r.max_try,
                     units: (!r.units.is_empty()).then(|| r.units.clone()),
                     backoff_base: r.backoff,
-                    data_time: !r.wall_clock,
+                    data_time: args.clock_mode(ClockMode::Archive).t2_data_time(),
                     batch: r.batch as usize,
                     ..base.clone()
                 };

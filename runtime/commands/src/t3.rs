@@ -3,6 +3,7 @@
 use crate::args::RuntimeArgs;
 use crate::output::{emit, table, CommandError};
 use crate::uri::open_existing_store;
+use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use serde_json::Value;
 use std::path::Path;
@@ -35,7 +36,9 @@ pub fn t3(
         &cfg,
         registry,
         store.as_ref(),
-        &ampel_core::Clock::Live,
+        &args
+            .clock_mode(ClockMode::Archive)
+            .t3_clock(store.as_ref())?,
         out,
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;

@@ -15,7 +15,8 @@
 //! select = { channel_any = ["DEMO"] }
 //! units = [{ unit = "T3ReportExporter", channel = "DEMO" }]
 //! ```
-//! In a job the clock is the data's (the alerts' times), T2 runs one worker, and
+//! In a job the clock follows the archive rule (`clock::ClockMode`: alert times in
+//! T0, ingestion times in T2, the store's data time in T3), T2 runs one worker, and
 //! inputs are read in a fixed order, so the same job on the same inputs gives the
 //! same documents and the same digest.
 //!
@@ -24,7 +25,7 @@
 //! takes over the task whose process died where its last batch ended, and gives
 //! the digest of an uninterrupted run.
 
-use crate::clock::Clock;
+use crate::clock::ClockMode;
 use crate::digest::{results_digest, ResultsDigest};
 use crate::progress::Progress;
 use crate::t0::{T0Config, T0Processor, T0Stats};
@@ -331,7 +332,6 @@ pub fn run_plan(
         }
     }
     let done = |i: usize| finished.get(&process(i)).and_then(|e| e.ret.clone());
-    let clock = Clock::archive(0.0);
     let mut reports = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
         let fail = |message: String| JobError::Task {
@@ -356,6 +356,7 @@ pub fn run_plan(
                 cfg.process = process(i);
                 // a finished task is skipped, one whose process died is resumed
                 let key = crate::t0::inputs_key(&cfg, sources);
+                let clock = ClockMode::Archive.t0_clock();
                 let mut t0 = T0Processor::open(cfg, registry, store, &clock, Some(key), &mut || {})
                     .map_err(|e| fail(e.to_string()))?;
                 // decoding runs on a reader thread (straight into JSON unless the
@@ -396,6 +397,7 @@ pub fn run_plan(
             }
             PlannedTask::T3(cfg) => {
                 progress.start(&step, "units run", Some(cfg.units.len() as u64));
+                let clock = ClockMode::Archive.t3_clock(store)?;
                 let report = crate::t3::run_t3(cfg, registry, store, &clock, out_dir)
                     .map_err(|e| fail(e.to_string()))?;
                 progress.set(cfg.units.len() as u64);

@@ -28,6 +28,6 @@ pub mod t0;
 pub mod t2;
 pub mod t3;
 
-pub use clock::Clock;
+pub use clock::{Clock, ClockMode};
 pub use loader::{check_units, CoreError, Loaded, UnitLoader, UnitRequest};
 pub use progress::{Progress, Silent};

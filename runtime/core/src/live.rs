@@ -48,6 +48,9 @@ pub struct LiveOptions {
     pub idle_stop: Option<Duration>,
     /// Stop after this many messages (`None`: no limit).
     pub max_messages: Option<usize>,
+    /// The clock rule of the T0 (live: wall time; archive: the alerts' times, for
+    /// replaying a topic).
+    pub clock: crate::ClockMode,
 }
 
 impl Default for LiveOptions {
@@ -57,6 +60,7 @@ impl Default for LiveOptions {
             batch_wait: Duration::from_millis(200),
             idle_stop: None,
             max_messages: None,
+            clock: crate::ClockMode::Live,
         }
     }
 }

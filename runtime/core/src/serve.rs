@@ -11,7 +11,7 @@
 
 use crate::t2::{T2Worker, T2WorkerConfig};
 use crate::t3::{run_t3, Select, T3Config, T3UnitModel};
-use crate::Clock;
+use crate::ClockMode;
 use ampel_interface::Registry;
 use ampel_store::Store;
 use serde::{Deserialize, Serialize};
@@ -315,6 +315,7 @@ fn run_once(
     p: &ProcessConfig,
     registry: &Registry,
     store: &dyn Store,
+    mode: ClockMode,
     stop: &AtomicBool,
     out_dir: &Path,
 ) -> Result<(), String> {
@@ -323,7 +324,7 @@ fn run_once(
             let cfg = T2WorkerConfig {
                 process: p.name.clone(),
                 units: (!p.units.is_empty()).then(|| p.units.clone()),
-                data_time: false,
+                data_time: mode.t2_data_time(),
                 ..T2WorkerConfig::default()
             };
             let mut w = T2Worker::new(cfg, registry, store).map_err(|e| e.to_string())?;
@@ -332,8 +333,8 @@ fn run_once(
         }
         _ => {
             let cfg = p.t3_config();
-            let r =
-                run_t3(&cfg, registry, store, &Clock::Live, out_dir).map_err(|e| e.to_string())?;
+            let clock = mode.t3_clock(store).map_err(|e| e.to_string())?;
+            let r = run_t3(&cfg, registry, store, &clock, out_dir).map_err(|e| e.to_string())?;
             if r.failed.is_empty() {
                 Ok(())
             } else {
@@ -347,11 +348,13 @@ fn run_once(
 pub type LiveRunner<'a> = dyn Fn(&ProcessConfig, &AtomicBool) -> Result<String, String> + Sync + 'a;
 
 /// Run the processes until `stop` is set. `open` opens a store connection per run;
-/// `live` runs the live T0 processes (each on its own thread, for the whole time).
+/// `live` runs the live T0 processes (each on its own thread, for the whole time);
+/// scheduled T2 and T3 runs follow `mode` (live, normally: see `clock`).
 #[allow(clippy::too_many_arguments)]
 pub fn serve(
     processes: &[Process],
     registry: &Registry,
+    mode: ClockMode,
     open: &(dyn Fn() -> Result<Box<dyn Store>, String> + Sync),
     live: Option<&LiveRunner<'_>>,
     max_concurrent: usize,
@@ -412,7 +415,7 @@ pub fn serve(
                 s.spawn(move || {
                     on_event(&format!("{}: run started", p.cfg.name));
                     let result = open().and_then(|store| {
-                        run_once(&p.cfg, registry, store.as_ref(), stop, out_dir)
+                        run_once(&p.cfg, registry, store.as_ref(), mode, stop, out_dir)
                     });
                     match result {
                         Ok(()) => on_event(&format!("{}: run finished", p.cfg.name)),

@@ -58,6 +58,24 @@ pub struct DataPoint {
     pub expiry: Option<UnixTime>,
 }
 
+/// The body key every shaper writes a datapoint's observation time to, as a
+/// Julian date (ZTF's own `jd`; Rubin's `midpointMjdTai` + 2400000.5). Python
+/// AMPEL's layout keeps the time in the body, so the stored document does too;
+/// code reads it through [`DataPoint::jd`], never by the key.
+pub const TIME_KEY: &str = "jd";
+
+impl DataPoint {
+    /// The observation time (Julian date), if the body has one.
+    pub fn jd(&self) -> Option<f64> {
+        body_jd(&self.body)
+    }
+}
+
+/// The observation time (Julian date) of a datapoint body, raw or shaped.
+pub fn body_jd(body: &Body) -> Option<f64> {
+    body.get(TIME_KEY).and_then(serde_json::Value::as_f64)
+}
+
 /// First and last time a channel (or `any`) saw a stock.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StockTimes {

@@ -10,93 +10,122 @@
 use crate::config::{resolve_config, ConfigError};
 use crate::hash::{code_digest, config_hash, trace_id};
 use crate::units::*;
-use crate::{ConfigHash, TraceId, TraceRecord};
+use crate::{ConfigHash, StockId, TraceId, TraceRecord};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The kinds of unit, one per trait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum UnitKind {
-    /// [`AlertSupplier`]
-    AlertSupplier,
-    /// [`AlertFilter`]
-    AlertFilter,
-    /// [`Shaper`]
-    Shaper,
-    /// [`Muxer`]
-    Muxer,
-    /// [`T1Combiner`]
-    T1Combiner,
-    /// [`PointT2`]
-    PointT2,
-    /// [`StateT2`]
-    StateT2,
-    /// [`StockT2`]
-    StockT2,
-    /// [`TiedPointT2`]
-    TiedPointT2,
-    /// [`TiedStateT2`]
-    TiedStateT2,
-    /// [`TiedStockT2`]
-    TiedStockT2,
-    /// [`T3Unit`]
-    T3,
+/// The unit kinds: the one list from which [`UnitKind`], [`UnitInstance`], the
+/// [`kind`] markers, [`RegisterAs`] and the typed `Registry` methods are made. A
+/// new kind is one line here (and its trait in `units.rs`).
+macro_rules! unit_kinds {
+    ($($(#[$m:meta])* $kind:ident: $tr:ident, $name:literal, $method:ident;)*) => {
+        /// The kinds of unit, one per trait.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum UnitKind {
+            $(
+                #[doc = concat!("[`", stringify!($tr), "`]")]
+                $kind,
+            )*
+        }
+
+        impl UnitKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [UnitKind] = &[$(UnitKind::$kind),*];
+
+            /// Kebab-case name used in manifests and CLI output.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(UnitKind::$kind => $name,)*
+                }
+            }
+        }
+
+        /// A built unit, held by the runtime behind its kind's trait.
+        pub enum UnitInstance {
+            $(
+                $(#[$m])*
+                $kind(Box<dyn $tr>),
+            )*
+        }
+
+        impl UnitInstance {
+            /// The kind of this instance.
+            pub fn kind(&self) -> UnitKind {
+                match self {
+                    $(UnitInstance::$kind(_) => UnitKind::$kind,)*
+                }
+            }
+        }
+
+        /// Marker types, one per unit kind, that let [`Registry::unit`] infer a
+        /// unit's kind from the one kind trait it implements (a type implementing
+        /// two kind traits is ambiguous and does not compile).
+        pub mod kind {
+            $(
+                #[doc = concat!("Marker of the `", stringify!($kind), "` kind.")]
+                #[derive(Debug)]
+                pub enum $kind {}
+            )*
+        }
+
+        $(
+            impl<U: Unit + $tr> RegisterAs<kind::$kind> for U {
+                fn erased() -> Box<dyn ErasedUnit> {
+                    Box::new(Typed::<U> {
+                        kind: UnitKind::$kind,
+                        wrap: |u| UnitInstance::$kind(Box::new(u)),
+                        _unit: PhantomData,
+                    })
+                }
+            }
+        )*
+
+        impl Registry {
+            $(
+                #[doc = concat!("Register a unit of the `", $name, "` kind ([`", stringify!($tr), "`]).")]
+                pub fn $method<U: Unit + $tr>(&mut self) -> Result<&mut Self, RegistryError> {
+                    self.add(<U as RegisterAs<kind::$kind>>::erased())
+                }
+            )*
+        }
+    };
 }
 
-impl UnitKind {
-    /// Kebab-case name used in manifests and CLI output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::AlertSupplier => "alert-supplier",
-            UnitKind::AlertFilter => "alert-filter",
-            UnitKind::Shaper => "shaper",
-            UnitKind::Muxer => "muxer",
-            UnitKind::T1Combiner => "t1-combiner",
-            UnitKind::PointT2 => "point-t2",
-            UnitKind::StateT2 => "state-t2",
-            UnitKind::StockT2 => "stock-t2",
-            UnitKind::TiedPointT2 => "tied-point-t2",
-            UnitKind::TiedStateT2 => "tied-state-t2",
-            UnitKind::TiedStockT2 => "tied-stock-t2",
-            UnitKind::T3 => "t3",
-        }
-    }
+unit_kinds! {
+    /// An alert supplier.
+    AlertSupplier: AlertSupplier, "alert-supplier", alert_supplier;
+    /// An alert filter.
+    AlertFilter: AlertFilter, "alert-filter", alert_filter;
+    /// A shaper.
+    Shaper: Shaper, "shaper", shaper;
+    /// A muxer.
+    Muxer: Muxer, "muxer", muxer;
+    /// A T1 combiner.
+    T1Combiner: T1Combiner, "t1-combiner", t1_combiner;
+    /// A point T2.
+    PointT2: PointT2, "point-t2", point_t2;
+    /// A state T2.
+    StateT2: StateT2, "state-t2", state_t2;
+    /// A stock T2.
+    StockT2: StockT2, "stock-t2", stock_t2;
+    /// A tied point T2.
+    TiedPointT2: TiedPointT2, "tied-point-t2", tied_point_t2;
+    /// A tied state T2.
+    TiedStateT2: TiedStateT2, "tied-state-t2", tied_state_t2;
+    /// A tied stock T2.
+    TiedStockT2: TiedStockT2, "tied-stock-t2", tied_stock_t2;
+    /// A T3 unit.
+    T3: T3Unit, "t3", t3;
+    /// An id mapper: a survey's object names and stock ids, both ways.
+    IdMapper: IdMapper, "id-mapper", id_mapper;
 }
 
 impl fmt::Display for UnitKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// A built unit, held by the runtime behind its kind's trait.
-pub enum UnitInstance {
-    /// An alert supplier.
-    AlertSupplier(Box<dyn AlertSupplier>),
-    /// An alert filter.
-    AlertFilter(Box<dyn AlertFilter>),
-    /// A shaper.
-    Shaper(Box<dyn Shaper>),
-    /// A muxer.
-    Muxer(Box<dyn Muxer>),
-    /// A T1 combiner.
-    T1Combiner(Box<dyn T1Combiner>),
-    /// A point T2.
-    PointT2(Box<dyn PointT2>),
-    /// A state T2.
-    StateT2(Box<dyn StateT2>),
-    /// A stock T2.
-    StockT2(Box<dyn StockT2>),
-    /// A tied point T2.
-    TiedPointT2(Box<dyn TiedPointT2>),
-    /// A tied state T2.
-    TiedStateT2(Box<dyn TiedStateT2>),
-    /// A tied stock T2.
-    TiedStockT2(Box<dyn TiedStockT2>),
-    /// A T3 unit.
-    T3(Box<dyn T3Unit>),
 }
 
 impl fmt::Debug for UnitInstance {
@@ -116,24 +145,6 @@ impl UnitInstance {
             UnitInstance::TiedStateT2(u) => u.fields(),
             UnitInstance::StockT2(_) | UnitInstance::TiedStockT2(_) => Some(Default::default()),
             _ => None,
-        }
-    }
-
-    /// The kind of this instance.
-    pub fn kind(&self) -> UnitKind {
-        match self {
-            UnitInstance::AlertSupplier(_) => UnitKind::AlertSupplier,
-            UnitInstance::AlertFilter(_) => UnitKind::AlertFilter,
-            UnitInstance::Shaper(_) => UnitKind::Shaper,
-            UnitInstance::Muxer(_) => UnitKind::Muxer,
-            UnitInstance::T1Combiner(_) => UnitKind::T1Combiner,
-            UnitInstance::PointT2(_) => UnitKind::PointT2,
-            UnitInstance::StateT2(_) => UnitKind::StateT2,
-            UnitInstance::StockT2(_) => UnitKind::StockT2,
-            UnitInstance::TiedPointT2(_) => UnitKind::TiedPointT2,
-            UnitInstance::TiedStateT2(_) => UnitKind::TiedStateT2,
-            UnitInstance::TiedStockT2(_) => UnitKind::TiedStockT2,
-            UnitInstance::T3(_) => UnitKind::T3,
         }
     }
 }
@@ -270,89 +281,11 @@ pub struct Registry {
     units: BTreeMap<&'static str, Box<dyn ErasedUnit>>,
 }
 
-/// Marker types, one per unit kind, that let [`Registry::unit`] infer a unit's kind
-/// from the one kind trait it implements (a type implementing two kind traits is
-/// ambiguous and does not compile).
-pub mod kind {
-    macro_rules! markers {
-        ($($name:ident),*) => {$(
-            #[doc = concat!("Marker of the `", stringify!($name), "` kind.")]
-            #[derive(Debug)]
-            pub enum $name {}
-        )*};
-    }
-    markers!(
-        AlertSupplier,
-        AlertFilter,
-        Shaper,
-        Muxer,
-        T1Combiner,
-        PointT2,
-        StateT2,
-        StockT2,
-        TiedPointT2,
-        TiedStateT2,
-        TiedStockT2,
-        T3
-    );
-}
-
 /// A unit type that can be registered as the kind `K` (a marker of [`kind`]);
 /// implemented for every `U: Unit + <kind trait>`.
 pub trait RegisterAs<K> {
     /// The erased form of the unit.
     fn erased() -> Box<dyn ErasedUnit>;
-}
-
-macro_rules! typed_registration {
-    ($($(#[$m:meta])* $method:ident: $tr:ident => $kind:ident),* $(,)?) => {
-        $(
-            impl<U: Unit + $tr> RegisterAs<kind::$kind> for U {
-                fn erased() -> Box<dyn ErasedUnit> {
-                    Box::new(Typed::<U> {
-                        kind: UnitKind::$kind,
-                        wrap: |u| UnitInstance::$kind(Box::new(u)),
-                        _unit: PhantomData,
-                    })
-                }
-            }
-        )*
-        impl Registry {
-            $(
-                $(#[$m])*
-                pub fn $method<U: Unit + $tr>(&mut self) -> Result<&mut Self, RegistryError> {
-                    self.add(<U as RegisterAs<kind::$kind>>::erased())
-                }
-            )*
-        }
-    };
-}
-
-typed_registration! {
-    /// Register an alert supplier.
-    alert_supplier: AlertSupplier => AlertSupplier,
-    /// Register an alert filter.
-    alert_filter: AlertFilter => AlertFilter,
-    /// Register a shaper.
-    shaper: Shaper => Shaper,
-    /// Register a muxer.
-    muxer: Muxer => Muxer,
-    /// Register a T1 combiner.
-    t1_combiner: T1Combiner => T1Combiner,
-    /// Register a point T2.
-    point_t2: PointT2 => PointT2,
-    /// Register a state T2.
-    state_t2: StateT2 => StateT2,
-    /// Register a stock T2.
-    stock_t2: StockT2 => StockT2,
-    /// Register a tied point T2.
-    tied_point_t2: TiedPointT2 => TiedPointT2,
-    /// Register a tied state T2.
-    tied_state_t2: TiedStateT2 => TiedStateT2,
-    /// Register a tied stock T2.
-    tied_stock_t2: TiedStockT2 => TiedStockT2,
-    /// Register a T3 unit.
-    t3: T3Unit => T3,
 }
 
 impl Registry {
@@ -408,6 +341,27 @@ impl Registry {
     /// All units, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = &dyn ErasedUnit> {
         self.units.values().map(|u| u.as_ref())
+    }
+
+    /// Every registered id mapper, built (they take no configuration).
+    pub fn id_mappers(&self) -> Vec<Box<dyn IdMapper>> {
+        self.iter()
+            .filter(|u| u.kind() == UnitKind::IdMapper)
+            .filter_map(|u| match u.instantiate(&Value::Null) {
+                Ok((UnitInstance::IdMapper(m), _)) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A stock given as a number or as an object name a registered id mapper
+    /// knows (`ZTF18abcdefg`); `None` if neither.
+    pub fn stock_of(&self, text: &str) -> Option<StockId> {
+        text.trim().parse::<StockId>().ok().or_else(|| {
+            self.id_mappers()
+                .iter()
+                .find_map(|m| m.to_stock(text.trim()))
+        })
     }
 
     /// Number of units.

@@ -71,14 +71,32 @@ pub struct AmpelAlert {
     pub id: i64,
     /// Stock id.
     pub stock: StockId,
+    /// The object's name as the survey writes it (ZTF `objectId`, the Rubin
+    /// `diaObjectId` as text); T0 adds it to the stock's names.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Observation time of the triggering detection, as a Julian date; in archive
+    /// mode it is T0's clock (see `ampel_core::clock`).
+    #[serde(default)]
+    pub jd: Option<f64>,
     /// Datapoints as maps; the first is the triggering detection.
     pub datapoints: Vec<Body>,
     /// Tags of the alert (survey, ...).
     #[serde(default)]
     pub tag: BTreeSet<Tag>,
-    /// Extra attributes (object name, schema version, ...).
+    /// Extra attributes (schema version, ...).
     #[serde(default)]
     pub extra: BTreeMap<String, Body>,
+}
+
+/// Id mapper: a survey's object names and stock ids, both ways (ZTF:
+/// `ZTF18abcdefg` ↔ the packed stock id, as Python AMPEL's `ZTFIdMapper`). Commands
+/// that take a stock accept any name a registered mapper knows.
+pub trait IdMapper: Send + Sync {
+    /// The stock id of an object name, if it is one of this survey's.
+    fn to_stock(&self, name: &str) -> Option<StockId>;
+    /// The object name of a stock id, if the survey names its objects.
+    fn to_name(&self, stock: StockId) -> Option<String>;
 }
 
 /// T0 alert supplier: turns one decoded alert packet (as JSON, cutouts removed)

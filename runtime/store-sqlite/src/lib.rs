@@ -405,6 +405,9 @@ impl Store for SqliteStore {
     fn select_stocks(&self, selection: &StockSelection) -> Result<Vec<StockId>> {
         self.read(|c, tx| query::select_stocks(c, tx, selection))
     }
+    fn data_time(&self) -> Result<Option<UnixTime>> {
+        self.read(query::data_time)
+    }
     fn insert_t3(&self, doc: &T3Document) -> Result<()> {
         self.write(|c, tx| query::insert_t3(c, tx, doc))
     }

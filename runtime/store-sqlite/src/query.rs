@@ -263,6 +263,12 @@ pub(crate) fn find_t3(c: &Ctx, tx: &Transaction, process: Option<&str>) -> Resul
     }
 }
 
+/// The latest update time of any stock (the `upd` index of `stock_channel`).
+pub(crate) fn data_time(c: &Ctx, tx: &Transaction) -> Result<Option<UnixTime>> {
+    tx.row("SELECT max(upd) FROM stock_channel", [], |r| r.get(0))
+        .map_err(|e| c.err(e))
+}
+
 pub(crate) fn next_run_id(c: &Ctx, tx: &Transaction) -> Result<RunId> {
     tx.row(
         "INSERT INTO counter (name, value) VALUES ('run', 1)

@@ -27,7 +27,7 @@ pub use types::*;
 
 use ampel_interface::{
     Body, ConfigHash, DataPoint, DataPointId, Event, LinkId, LogRecord, RunId, Stock, StockId,
-    T1Document, T2Document, T3Document, TraceId, TraceRecord, TroubleRecord,
+    T1Document, T2Document, T3Document, TraceId, TraceRecord, TroubleRecord, UnixTime,
 };
 
 use std::collections::BTreeSet;
@@ -271,6 +271,21 @@ pub trait Store: Send + Sync {
     }
     /// Stock ids matching a selection, ascending.
     fn select_stocks(&self, selection: &StockSelection) -> Result<Vec<StockId>>;
+    /// The data time of the store: the latest update time of any stock (`None`
+    /// when empty). In archive mode, it is "now" for a T3 run (see
+    /// `ampel_core::clock`). The default reads every stock; backends answer it
+    /// from an index.
+    fn data_time(&self) -> Result<Option<UnixTime>> {
+        let mut latest: Option<UnixTime> = None;
+        for id in self.select_stocks(&StockSelection::default())? {
+            if let Some(s) = self.get_stock(id)? {
+                for t in s.ts.values() {
+                    latest = Some(latest.map_or(t.upd, |l| l.max(t.upd)));
+                }
+            }
+        }
+        Ok(latest)
+    }
     /// Store a T3 document (idempotent by id).
     fn insert_t3(&self, doc: &T3Document) -> Result<()>;
     /// T3 documents, optionally of one process, in insertion order.

@@ -252,6 +252,8 @@ mod tests {
         AmpelAlert {
             id: 1,
             stock: 1,
+            name: None,
+            jd: None,
             datapoints: dps,
             tag: Default::default(),
             extra: Default::default(),

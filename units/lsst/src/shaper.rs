@@ -46,7 +46,7 @@ impl Shaper for LsstDataPointShaper {
                 .get("midpointMjdTai")
                 .and_then(Value::as_f64)
                 .ok_or_else(|| UnitError::new(format!("datapoint {id} has no midpointMjdTai")))?;
-            m.insert("jd".into(), Value::from(mjd + MJD_TO_JD));
+            m.insert(TIME_KEY.into(), Value::from(mjd + MJD_TO_JD));
             out.push(ShapedDataPoint {
                 id,
                 tag,

@@ -50,13 +50,19 @@ impl AlertSupplier for LsstAlertSupplier {
             }
         }
         let mut extra = std::collections::BTreeMap::new();
-        extra.insert("name".to_string(), Value::String(stock.to_string()));
         if let Some(v) = p.remove("lsst_schema_version") {
             extra.insert("schema".to_string(), v);
         }
+        let jd = datapoints
+            .first()
+            .and_then(|d| d.get("midpointMjdTai"))
+            .and_then(Value::as_f64)
+            .map(|mjd| mjd + crate::shaper::MJD_TO_JD);
         Ok(AmpelAlert {
             id,
             stock,
+            name: Some(stock.to_string()),
+            jd,
             datapoints,
             tag: ["LSST".to_string()].into(),
             extra,

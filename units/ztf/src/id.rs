@@ -37,6 +37,32 @@ pub fn to_ext_id(id: i64) -> String {
     format!("ZTF{year}{}", String::from_utf8_lossy(&letters))
 }
 
+/// The ZTF id mapper as a unit, so that commands accept ZTF names wherever they
+/// take a stock.
+pub struct ZTFIdMapper;
+
+impl ampel_interface::Unit for ZTFIdMapper {
+    const NAME: &'static str = "ZTFIdMapper";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const SOURCE: &'static str = ampel_interface::crate_source!();
+    type Config = ampel_interface::NoConfig;
+    fn new(_: ampel_interface::NoConfig) -> Result<Self, ampel_interface::ConfigError> {
+        Ok(ZTFIdMapper)
+    }
+}
+
+impl ampel_interface::IdMapper for ZTFIdMapper {
+    fn to_stock(&self, name: &str) -> Option<i64> {
+        to_ampel_id(name)
+    }
+    fn to_name(&self, stock: i64) -> Option<String> {
+        // ZTF stock ids fit in 37 bits; anything else is another survey's
+        (0..=128_508_962_815)
+            .contains(&stock)
+            .then(|| to_ext_id(stock))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

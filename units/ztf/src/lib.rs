@@ -1,7 +1,7 @@
 //! ZTF units, compatible with Python AMPEL's ampel-ztf: the same stock ids,
 //! datapoint ids, upper-limit ids, tags and T1 links for the same alerts.
 //!
-//! - [`id`]: ZTF object name ↔ stock id (ZTFIdMapper);
+//! - [`id`]: ZTF object name ↔ stock id ([`ZTFIdMapper`], an id-mapper unit);
 //! - [`ZiAlertSupplier`]: packet → alert (candidate + prv_candidates, reduced upper limits);
 //! - [`ZiDataPointShaper`]: alert → datapoints (ids, tags, bodies);
 //! - [`SimpleDecentFilter`]: the catalogue-free DecentFilter, `max_nbad` applied;
@@ -17,6 +17,7 @@ mod supplier;
 
 pub use combiner::{ZiT1Combiner, ZiT1CombinerConfig};
 pub use filter::{galactic_latitude, SimpleDecentFilter, SimpleDecentFilterConfig};
+pub use id::ZTFIdMapper;
 pub use muxer::ZiMuxer;
 pub use shaper::{upper_limit_id, ZiDataPointShaper};
 pub use supplier::ZiAlertSupplier;
@@ -30,6 +31,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.alert_filter::<SimpleDecentFilter>()?;
     r.muxer::<ZiMuxer>()?;
     r.t1_combiner::<ZiT1Combiner>()?;
+    r.id_mapper::<ZTFIdMapper>()?;
     Ok(())
 }
 
@@ -52,6 +54,8 @@ mod tests {
             .unit::<ZiMuxer, _>()
             .unwrap()
             .unit::<ZiT1Combiner, _>()
+            .unwrap()
+            .unit::<ZTFIdMapper, _>()
             .unwrap();
         let kinds = |r: &Registry| -> Vec<(String, &'static str)> {
             r.iter()

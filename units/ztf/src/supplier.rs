@@ -76,14 +76,15 @@ impl AlertSupplier for ZiAlertSupplier {
                 datapoints.push(Value::Object(ul));
             }
         }
-        let mut extra = std::collections::BTreeMap::new();
-        extra.insert("name".to_string(), Value::String(name));
+        let jd = datapoints.first().and_then(body_jd);
         Ok(AmpelAlert {
             id,
             stock,
+            name: Some(name),
+            jd,
             datapoints,
             tag: Default::default(),
-            extra,
+            extra: Default::default(),
         })
     }
 

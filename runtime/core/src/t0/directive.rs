@@ -60,12 +60,7 @@ pub(super) fn select(dps: &[&DataPoint], how: DpSelect) -> Vec<DataPointId> {
     let mut det: Vec<(f64, DataPointId)> = dps
         .iter()
         .filter(|d| d.id > 0)
-        .map(|d| {
-            (
-                d.body.get("jd").and_then(|j| j.as_f64()).unwrap_or(0.0),
-                d.id,
-            )
-        })
+        .map(|d| (d.jd().unwrap_or(0.0), d.id))
         .collect();
     det.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     match how {

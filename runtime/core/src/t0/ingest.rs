@@ -492,17 +492,8 @@ impl<'a> T0Processor<'a> {
         accepted: &[usize],
     ) -> Result<(), T0Error> {
         let (alert_id, stock) = (alert.id, alert.stock);
-        let name = alert
-            .extra
-            .get("name")
-            .and_then(|n| n.as_str())
-            .map(str::to_string);
-        if let Some(jd) = alert
-            .datapoints
-            .first()
-            .and_then(|d| d.get("jd"))
-            .and_then(|j| j.as_f64())
-        {
+        let name = alert.name.clone();
+        if let Some(jd) = alert.jd {
             self.clock.observe(jd_to_unix(jd));
         }
         let now = self.clock.now();

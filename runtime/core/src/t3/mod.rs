@@ -36,7 +36,8 @@ pub struct Select {
     pub created_after: Option<f64>,
     /// Updated at or after this Unix time.
     pub updated_after: Option<f64>,
-    /// Updated since the start of the last successful run of this process.
+    /// Updated after the start of the last successful run of this process (times
+    /// by the clock rule: data time in archive mode, see `clock`).
     pub since_last_run_of: Option<String>,
     /// At most this many stocks.
     pub limit: Option<usize>,
@@ -155,12 +156,25 @@ fn selection(sel: &Select, store: &dyn Store, now: UnixTime) -> Result<StockSele
             last: Some(1),
             ..Default::default()
         })?;
-        // never ran successfully: everything is new
+        // never ran successfully: everything is new; else updated strictly after
+        // that run's start (the selection's bound is inclusive: the next float up)
         if let Some(e) = last.first() {
-            q.updated.after = Some(q.updated.after.map_or(e.start, |a| a.max(e.start)));
+            let after = next_up(e.start);
+            q.updated.after = Some(q.updated.after.map_or(after, |a| a.max(after)));
         }
     }
     Ok(q)
+}
+
+/// The smallest float above `t` (a time, finite).
+fn next_up(t: f64) -> f64 {
+    if t == 0.0 {
+        f64::from_bits(1)
+    } else if t > 0.0 {
+        f64::from_bits(t.to_bits() + 1)
+    } else {
+        f64::from_bits(t.to_bits() - 1)
+    }
 }
 
 /// Run a T3 process once.

@@ -117,6 +117,11 @@ pub fn state_is_shared_by_channels(b: &dyn Backend) {
 /// Stock times take min tied / max upd per channel and for `any`; journal keeps order.
 pub fn stock_times_and_journal_order(b: &dyn Backend) {
     let st = fresh(b);
+    assert_eq!(
+        st.data_time().unwrap(),
+        None,
+        "an empty store has no data time"
+    );
     st.upsert_stocks(&[stock_up(7, &["A"], 100.0, 1)]).unwrap();
     st.upsert_stocks(&[
         stock_up(7, &["A", "B"], 50.0, 2),
@@ -177,6 +182,8 @@ pub fn stock_times_and_journal_order(b: &dyn Backend) {
     assert_eq!(stock.ts["A"].upd, 400.0);
     assert_eq!(stock.ts[ANY_CHANNEL].upd, 400.0);
     assert!(st.get_stock(8).unwrap().is_none());
+    // the store's data time: the latest update of any stock
+    assert_eq!(st.data_time().unwrap(), Some(400.0));
 }
 
 /// Concurrent upserts of the same identities from four threads make one document each,
