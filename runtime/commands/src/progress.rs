@@ -177,6 +177,9 @@ fn tick(shared: &Shared, interval: Duration) {
 }
 
 impl Progress for Reporter {
+    fn note(&self, line: &str) {
+        self.println(line);
+    }
     fn start(&self, what: &str, unit: &str, total: Option<u64>) {
         self.shared.lock().step = Some(Step {
             what: what.to_string(),

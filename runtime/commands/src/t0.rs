@@ -3,9 +3,8 @@
 use crate::args::RuntimeArgs;
 use crate::output::{emit, table, CommandError};
 use crate::uri::open_store;
-use ampel_avro::{read_inputs, ReadOptions};
-use ampel_core::t0::{Opened, T0Config, T0Processor};
-use ampel_core::{ClockMode, Progress};
+use ampel_core::t0::{drive_archive, DriveOptions, Driven, Opened, T0Config, T0Processor};
+use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use clap::Args;
 use std::path::PathBuf;
@@ -56,7 +55,6 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
     }
     let store = open_store(&args.db)?;
     let clock = args.clock_mode(ClockMode::Archive).t0_clock();
-    let started = std::time::Instant::now();
     // the same config over the same inputs: a run whose process died is taken
     // over where its last batch ended; with --again, every run is a new one
     let key = (!t0.again).then(|| ampel_core::t0::inputs_key(&cfg, &t0.source));
@@ -98,38 +96,17 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(cannot)?;
         proc.register_rejections(Box::new(std::io::BufWriter::new(file)))?;
     }
-    let sources = if done { Vec::new() } else { t0.source.clone() };
-    let (mut rx, reader) = read_inputs(
-        sources,
-        ReadOptions {
-            // a projecting processor builds JSON itself, for accepted alerts only
-            json: !proc.projects(),
-            preview_fields: proc.preview_fields(),
-            max_block_bytes: (t0.max_block_mib as usize) << 20,
-            ..ReadOptions::default()
-        },
-    );
     let progress = crate::progress::Reporter::from_env();
-    progress.start("t0", "alerts read", None);
-    let mut stopped = None;
-    for item in rx.by_ref() {
-        if let ampel_avro::Item::Damaged(d) = &item {
-            progress.println(&format!("damaged input: {d}"));
-        }
-        if let Err(e) = proc.process(item) {
-            stopped = Some(e);
-            break;
-        }
-        progress.set(proc.stats.alerts as u64);
-        if proc.done() {
-            break;
-        }
-    }
-    drop(rx);
-    let _ = reader.join();
-    progress.finish();
-    let run = proc.run_id();
-    let stats = proc.finish(started.elapsed().as_secs_f64(), stopped.as_ref())?;
+    let opts = DriveOptions {
+        step: "t0".into(),
+        max_block_bytes: Some((t0.max_block_mib as usize) << 20),
+        timed: true,
+    };
+    let Driven {
+        run,
+        stats,
+        stopped,
+    } = drive_archive(proc, &t0.source, &opts, &progress)?;
     let v = serde_json::json!({ "run": run, "stats": stats });
     emit(args.json, &v, || {
         let mut t = table(&["", "count"]);

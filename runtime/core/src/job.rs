@@ -357,43 +357,19 @@ pub fn run_plan(
                 // a finished task is skipped, one whose process died is resumed
                 let key = crate::t0::inputs_key(&cfg, sources);
                 let clock = ClockMode::Archive.t0_clock();
-                let mut t0 = T0Processor::open(cfg, registry, store, &clock, Some(key), &mut || {})
+                let t0 = T0Processor::open(cfg, registry, store, &clock, Some(key), &mut || {})
                     .map_err(|e| fail(e.to_string()))?;
-                // decoding runs on a reader thread (straight into JSON unless the
-                // processor builds JSON for accepted alerts only); items arrive in
-                // the same deterministic order as a walk on this thread
-                let skip = matches!(t0.opened(), crate::t0::Opened::AlreadyDone { .. });
-                let (mut rx, reader) = ampel_avro::read_inputs(
-                    if skip { Vec::new() } else { sources.clone() },
-                    ampel_avro::ReadOptions {
-                        json: !t0.projects(),
-                        preview_fields: t0.preview_fields(),
-                        ..ampel_avro::ReadOptions::default()
-                    },
-                );
-                let mut failed = None;
-                progress.start(&step, "alerts read", None);
-                for item in rx.by_ref() {
-                    if let Err(e) = t0.process(item) {
-                        failed = Some(e);
-                        break;
-                    }
-                    progress.set(t0.stats.alerts as u64);
-                    if t0.done() {
-                        break;
-                    }
-                }
-                drop(rx);
-                let _ = reader.join();
-                progress.finish();
-                if let Some(e) = failed {
-                    // the run ends as failed (its event says so), then the job
-                    let _ = t0.finish(0.0, Some(&e));
+                let opts = crate::t0::DriveOptions {
+                    step: step.clone(),
+                    ..Default::default()
+                };
+                // the run's event is ended, failed or not, before the job fails
+                let driven = crate::t0::drive_archive(t0, sources, &opts, progress)
+                    .map_err(|e| fail(e.to_string()))?;
+                if let Some(e) = driven.stopped {
                     return Err(fail(e.to_string()));
                 }
-                reports.push(TaskReport::T0(
-                    t0.finish(0.0, None).map_err(|e| fail(e.to_string()))?,
-                ));
+                reports.push(TaskReport::T0(driven.stats));
             }
             PlannedTask::T3(cfg) => {
                 progress.start(&step, "units run", Some(cfg.units.len() as u64));

@@ -12,6 +12,8 @@ pub trait Progress: Sync {
     fn set(&self, done: u64);
     /// The current step ended.
     fn finish(&self);
+    /// A line worth showing beside the progress (a damaged input); none by default.
+    fn note(&self, _line: &str) {}
 }
 
 /// Shows nothing.

@@ -221,6 +221,21 @@ impl<'a> T0Processor<'a> {
         self.run.rejected_bytes
     }
 
+    /// How inputs are decoded for this processor: the one place the projection is
+    /// decided. A processor that filters on the fields its filters name (see
+    /// [`AlertFilter::fields`]) is fed Avro values and, built on the reader
+    /// thread, the projected JSON of those fields; it builds whole JSON itself for
+    /// accepted alerts only. Any other gets JSON.
+    pub fn read_options(&self, max_block_bytes: Option<usize>) -> ampel_avro::ReadOptions {
+        let defaults = ampel_avro::ReadOptions::default();
+        ampel_avro::ReadOptions {
+            json: !self.projects(),
+            preview_fields: self.preview_fields(),
+            max_block_bytes: max_block_bytes.unwrap_or(defaults.max_block_bytes),
+            ..defaults
+        }
+    }
+
     /// Whether alerts are filtered on the fields the filters name (see
     /// [`AlertFilter::fields`]); such a processor is fastest fed Avro values
     /// (`ReadOptions { json: false }`), since it builds JSON itself.

@@ -9,10 +9,12 @@
 
 mod config;
 mod directive;
+mod drive;
 mod ingest;
 mod run;
 
 pub use config::*;
+pub use drive::{drive_archive, DriveOptions, Driven};
 pub use ingest::T0Processor;
 pub use run::{inputs_key, Checkpoint, Opened, T0Stats};
 
