@@ -14,7 +14,7 @@ use support::*;
 #[test]
 fn the_demo_builds_to_byte_identical_archives_from_two_directories() {
     let (first, report) = demo_image();
-    assert_eq!(report["units"].as_array().unwrap().len(), 10);
+    assert_eq!(report["units"].as_array().unwrap().len(), 11);
     // another copy of the sources, another cache (a cold build), another output name
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("elsewhere/ampel-src");
@@ -85,6 +85,21 @@ fn the_image_carries_its_metadata_sbom_and_provenance() {
     assert_eq!(rusqlite["checksums"][0]["algorithm"], "SHA256");
     assert_eq!(rusqlite["licenseDeclared"], "MIT");
     assert!(pkgs.iter().any(|p| p["name"] == "ampel-units-ztf"));
+    // an archival instance links neither the MongoDB driver nor librdkafka: its
+    // manifest declares no MongoDB store and no live source
+    for absent in [
+        "mongodb",
+        "bson",
+        "ampel-store-mongo",
+        "rdkafka",
+        "rdkafka-sys",
+        "ampel-kafka",
+    ] {
+        assert!(
+            !pkgs.iter().any(|p| p["name"] == absent),
+            "the demo's SBOM lists {absent}"
+        );
+    }
     // the provenance names the manifest, the lock and the toolchain
     let prov: Value =
         serde_json::from_slice(&std::fs::read(archive.with_extension("provenance.json")).unwrap())
@@ -534,4 +549,80 @@ t2 = [{ unit = "ExtCount" }]"#,
         was.is_string() && now.is_string() && was != now,
         "{was} {now}"
     );
+}
+
+#[test]
+fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
+    let (demo, _) = demo_image();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = shared_cache();
+    // the demo's binary names the manifest line it lacks
+    let out = ampel(
+        &[
+            "image",
+            "run",
+            demo.to_str().unwrap(),
+            "--runtime",
+            "native",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            dir.path().join("o1").to_str().unwrap(),
+            "--",
+            "--db",
+            "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300",
+            "db",
+            "info",
+        ],
+        dir.path(),
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("built without the MongoDB backend") && err.contains("stores = [\"mongodb\"]"),
+        "{err}"
+    );
+    // the live manifest (stores = ["mongodb"], a [live] section) gets both
+    let live = dir.path().join("ztf-live.tar");
+    let report = build(
+        &repo().join("manifests/ztf-live.toml"),
+        &live,
+        &cache,
+        &repo(),
+    );
+    assert!(report["manifest_digest"].is_string(), "{report}");
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(live.with_extension("spdx.json")).unwrap()).unwrap();
+    let names: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for present in ["mongodb", "ampel-store-mongo", "rdkafka", "ampel-kafka"] {
+        assert!(names.contains(&present), "ztf-live lacks {present}");
+    }
+    // and its binary reaches for the server (nothing listens on port 1)
+    let out = ampel(
+        &[
+            "image",
+            "run",
+            live.to_str().unwrap(),
+            "--runtime",
+            "native",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            dir.path().join("o2").to_str().unwrap(),
+            "--",
+            "--db",
+            "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300",
+            "db",
+            "info",
+        ],
+        dir.path(),
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("no MongoDB server answered"), "{err}");
 }

@@ -204,13 +204,17 @@ pub fn emit_crate_digest() {
     let root = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     match crate_digest(&root, &var("CARGO_PKG_NAME"), &var("CARGO_PKG_VERSION")) {
         Ok((digest, inputs)) => {
+            // real paths: the crate reached through two workspaces' `ampel`
+            // symlinks (the host's and an instance's) then records the same
+            // inputs, and a build in one does not make the other rerun
+            let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
             for p in inputs {
-                println!("cargo:rerun-if-changed={}", p.display());
+                println!("cargo:rerun-if-changed={}", real(&p).display());
             }
             // subdirectories too (cargo scans them): a new file in `src/` counts;
             // not the crate root, which may hold a `target/`
             for d in dirs_of(&root).into_iter().filter(|d| *d != root) {
-                println!("cargo:rerun-if-changed={}", d.display());
+                println!("cargo:rerun-if-changed={}", real(&d).display());
             }
             println!("cargo:rustc-env=AMPEL_CRATE_DIGEST={digest}");
         }
