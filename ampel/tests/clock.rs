@@ -69,4 +69,17 @@ fn t3_since_its_last_run_selects_the_stocks_of_a_later_t0_batch() {
         start < 1.7e9,
         "a T3 run in archive mode starts at data time (2020 here), not at the wall clock: {start}"
     );
+
+    // commands that take a stock take the ZTF name too (the ZTF id mapper unit)
+    let logs = run(&["log", "--stock", "ZTF20aabaesm"]);
+    assert!(logs.is_array(), "{logs}");
+    let reset = run(&["t2", "reset", "--stock", "ZTF20aabaesm"]);
+    assert_eq!(reset["reset"], 0, "no T2 units here: {reset}");
+    let bad = ampel(&[&db[..], &["log", "--stock", "ZTF2Oaabaesm"]].concat(), d);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("neither a stock id nor an object name"),
+        "{}",
+        text(&bad.stderr)
+    );
 }

@@ -195,21 +195,19 @@ fn check_with_binary(
         .map_err(|e| BuildError::Binary {
             detail: format!("cannot run: {e}"),
         })?;
-    let report: serde_json::Value =
+    let report: ampel_core::instance::CheckReport =
         serde_json::from_slice(&out.stdout).map_err(|e| BuildError::Binary {
             detail: format!(
                 "did not answer `instance check` ({e}): {}",
                 String::from_utf8_lossy(&out.stderr)
             ),
         })?;
-    if report["ok"] == true && out.status.success() {
+    if report.ok && out.status.success() {
         return Ok(());
     }
-    let problems: Vec<String> = report["problems"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.as_str())
+    let problems: Vec<String> = report
+        .problems
+        .iter()
         .map(|p| format!("{}: {p}", m.path.display()))
         .collect();
     Err(BuildError::Manifest(problems))

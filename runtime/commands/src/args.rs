@@ -75,3 +75,13 @@ pub(crate) fn parse_json(what: &str, text: &str) -> Result<Value, CommandError> 
         ))
     })
 }
+
+/// A stock given by id or by an object name a registered id mapper knows
+/// (`Registry::stock_of`).
+pub(crate) fn stock_of(registry: &ampel_interface::Registry, s: &str) -> Result<i64, CommandError> {
+    registry.stock_of(s).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "`{s}` is neither a stock id nor an object name this binary's id mappers know"
+        ))
+    })
+}

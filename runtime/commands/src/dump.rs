@@ -12,19 +12,92 @@
 //! Nothing half-imported is ever left at the target.
 
 use crate::args::RuntimeArgs;
-use crate::output::{emit, table, CommandError};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::{open_existing_store, open_store, redact};
 use ampel_core::digest::results_digest;
 use ampel_interface::hash::canonical_json;
 use ampel_interface::Body;
 use ampel_store::{COLLECTIONS, SCHEMA_VERSION};
-use serde_json::{json, Value};
+use comfy_table::Table;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::Digest as _;
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 /// Version of the dump format.
 pub const DUMP_FORMAT: u64 = 1;
+
+/// `header.json` of a dump.
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    /// Dump format ([`DUMP_FORMAT`]).
+    format: u64,
+    /// Store layout version the documents are in.
+    layout: u64,
+    /// Results digest of the exported store.
+    results_digest: String,
+    /// Per collection: its file's document count and SHA-256.
+    collections: BTreeMap<String, FileEntry>,
+    /// The exported store (credentials removed).
+    #[serde(default)]
+    source: String,
+    /// The ampel version that wrote it.
+    #[serde(default)]
+    ampel: String,
+}
+
+/// One collection's file in a dump.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileEntry {
+    documents: u64,
+    sha256: String,
+}
+
+/// What `ampel db export` prints: the header written, and where.
+#[derive(Serialize)]
+struct Exported {
+    #[serde(flatten)]
+    header: Header,
+    dump: std::path::PathBuf,
+}
+
+impl Report for Exported {
+    fn table(&self) -> Table {
+        let mut t = table(&["collection", "documents"]);
+        for (c, f) in &self.header.collections {
+            t.add_row([c.clone(), f.documents.to_string()]);
+        }
+        t.add_row(["results digest".into(), self.header.results_digest.clone()]);
+        t.add_row(["dump".into(), self.dump.display().to_string()]);
+        t
+    }
+}
+
+/// What `ampel db import` prints.
+#[derive(Serialize)]
+struct Imported {
+    imported: std::path::PathBuf,
+    into: String,
+    results_digest: String,
+    collections: BTreeMap<String, FileEntry>,
+}
+
+impl Report for Imported {
+    fn table(&self) -> Table {
+        let mut t = table(&["collection", "documents"]);
+        for (c, f) in &self.collections {
+            t.add_row([c.clone(), f.documents.to_string()]);
+        }
+        t.add_row([
+            "results digest (verified)".into(),
+            self.results_digest.clone(),
+        ]);
+        t.add_row(["store".into(), self.into.clone()]);
+        t
+    }
+}
 
 fn usage(s: String) -> CommandError {
     CommandError::Usage(s)
@@ -48,7 +121,7 @@ pub fn export(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
     }
     std::fs::create_dir_all(dir)?;
     let store = open_existing_store(&args.db)?;
-    let mut files = serde_json::Map::new();
+    let mut files = BTreeMap::new();
     for (c, _) in COLLECTIONS {
         let path = dir.join(format!("{c}.jsonl"));
         let mut bytes: Vec<u8> = Vec::new();
@@ -62,34 +135,35 @@ pub fn export(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
         std::fs::write(&path, &bytes)?;
         files.insert(
             c.to_string(),
-            json!({"documents": n, "sha256": sha256_hex(&bytes)}),
+            FileEntry {
+                documents: n,
+                sha256: sha256_hex(&bytes),
+            },
         );
     }
     let digest = results_digest(store.as_ref())?;
-    let header = json!({
-        "format": DUMP_FORMAT,
-        "layout": SCHEMA_VERSION,
-        "results_digest": digest.digest,
-        "collections": files,
-        "source": redact(&store.describe()),
-        "ampel": env!("CARGO_PKG_VERSION"),
-    });
+    let header = Header {
+        format: DUMP_FORMAT,
+        layout: u64::from(SCHEMA_VERSION),
+        results_digest: digest.digest,
+        collections: files,
+        source: redact(&store.describe()),
+        ampel: env!("CARGO_PKG_VERSION").into(),
+    };
     let mut f = std::fs::File::create(dir.join("header.json"))?;
     f.write_all((serde_json::to_string_pretty(&header).unwrap_or_default() + "\n").as_bytes())?;
     f.sync_all()?;
-    emit(args.json, &header, || {
-        let mut t = table(&["collection", "documents"]);
-        for (c, v) in &files {
-            t.add_row([c.clone(), v["documents"].to_string()]);
-        }
-        t.add_row(["results digest".into(), digest.digest.clone()]);
-        t.add_row(["dump".into(), dir.display().to_string()]);
-        t
-    })
+    report(
+        args.json,
+        &Exported {
+            header,
+            dump: dir.to_path_buf(),
+        },
+    )
 }
 
 /// A read dump: its header and each collection's documents, in dump order.
-type Dump = (Value, Vec<(String, Vec<Body>)>);
+type Dump = (Header, Vec<(String, Vec<Body>)>);
 
 /// Read and check a dump: header, every file's digest and count.
 fn read_dump(dir: &Path) -> Result<Dump, CommandError> {
@@ -100,16 +174,19 @@ fn read_dump(dir: &Path) -> Result<Dump, CommandError> {
             hpath.display()
         ))
     })?;
-    let header: Value = serde_json::from_str(&text)
+    let raw: Value = serde_json::from_str(&text)
         .map_err(|e| usage(format!("{}: not JSON: {e}", hpath.display())))?;
-    let format = header["format"].as_u64().unwrap_or(0);
+    // the format first: a newer dump may not fit this header's shape
+    let format = raw.get("format").and_then(Value::as_u64).unwrap_or(0);
     if format > DUMP_FORMAT {
         return Err(usage(format!(
             "{}: dump format {format} is newer than this ampel reads ({DUMP_FORMAT}); use a newer ampel",
             hpath.display()
         )));
     }
-    let layout = header["layout"].as_u64().unwrap_or(0);
+    let header: Header = serde_json::from_value(raw)
+        .map_err(|e| usage(format!("{}: not a dump header: {e}", hpath.display())))?;
+    let layout = header.layout;
     if layout != u64::from(SCHEMA_VERSION) {
         return Err(usage(format!(
             "{}: the dump has store layout {layout}, this ampel writes layout {SCHEMA_VERSION}; import it with an ampel of that layout",
@@ -119,14 +196,19 @@ fn read_dump(dir: &Path) -> Result<Dump, CommandError> {
     let mut out = Vec::new();
     for (c, _) in COLLECTIONS {
         let path = dir.join(format!("{c}.jsonl"));
-        let want = &header["collections"][c];
+        let want = header.collections.get(*c).ok_or_else(|| {
+            usage(format!(
+                "{}: the header lists no collection `{c}`",
+                hpath.display()
+            ))
+        })?;
         let bytes = std::fs::read(&path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
         let got = sha256_hex(&bytes);
-        if want["sha256"].as_str() != Some(got.as_str()) {
+        if want.sha256 != got {
             return Err(usage(format!(
                 "{}: content hashes to {got}, the header says {} (truncated or edited); nothing was imported",
                 path.display(),
-                want["sha256"]
+                want.sha256
             )));
         }
         let mut docs = Vec::new();
@@ -140,12 +222,12 @@ fn read_dump(dir: &Path) -> Result<Dump, CommandError> {
                 ))
             })?);
         }
-        if Some(docs.len() as u64) != want["documents"].as_u64() {
+        if docs.len() as u64 != want.documents {
             return Err(usage(format!(
                 "{}: {} documents, the header says {}",
                 path.display(),
                 docs.len(),
-                want["documents"]
+                want.documents
             )));
         }
         out.push((c.to_string(), docs));
@@ -176,10 +258,10 @@ pub fn import(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
             }
         }
         let digest = results_digest(store.as_ref())?.digest;
-        if header["results_digest"].as_str() != Some(digest.as_str()) {
+        if header.results_digest != digest {
             return Err(usage(format!(
                 "the imported documents give results digest {digest}, the dump says {}; nothing was imported",
-                header["results_digest"]
+                header.results_digest
             )));
         }
         Ok(digest)
@@ -192,15 +274,13 @@ pub fn import(args: &RuntimeArgs, dir: &Path) -> Result<(), CommandError> {
         }
     };
     staging.commit()?;
-    let v = json!({"imported": dir, "into": redact(&args.db), "results_digest": digest,
-        "collections": header["collections"]});
-    emit(args.json, &v, || {
-        let mut t = table(&["collection", "documents"]);
-        for (c, docs) in &collections {
-            t.add_row([c.clone(), docs.len().to_string()]);
-        }
-        t.add_row(["results digest (verified)".into(), digest.clone()]);
-        t.add_row(["store".into(), redact(&args.db)]);
-        t
-    })
+    report(
+        args.json,
+        &Imported {
+            imported: dir.to_path_buf(),
+            into: redact(&args.db),
+            results_digest: digest,
+            collections: header.collections,
+        },
+    )
 }

@@ -4,14 +4,14 @@
 //! runs.
 
 use crate::args::RuntimeArgs;
-use crate::output::{emit, report, table, CommandError, Report};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::{open_store, redact, DEFAULT_DB};
-use ampel_core::instance::{InstanceConfig, INSTANCE_PATH};
+use ampel_core::instance::{CheckReport, InstanceConfig, INSTANCE_PATH};
 use ampel_core::job::{run_plan, JobReport};
 use ampel_interface::Registry;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Which instance configuration to use.
@@ -87,9 +87,14 @@ pub fn run(
                     Err(ampel_core::instance::InstanceError::Mismatch { problems, .. }) => problems,
                     Err(e) => vec![e.to_string()],
                 };
-                let v = json!({"instance": cfg.name, "version": cfg.version,
-                    "units": cfg.units.len(), "ok": problems.is_empty(), "problems": problems});
-                emit(true, &v, || table(&[]))?;
+                let checked = CheckReport {
+                    instance: cfg.name.clone(),
+                    version: cfg.version.clone(),
+                    units: cfg.units.len(),
+                    ok: problems.is_empty(),
+                    problems: problems.clone(),
+                };
+                report(true, &Checked(checked))?;
                 return if problems.is_empty() {
                     Ok(())
                 } else {
@@ -97,16 +102,16 @@ pub fn run(
                 };
             }
             let cfg = load_checked(registry, i)?;
-            let v = json!({"instance": cfg.name, "version": cfg.version, "units": cfg.units.len(), "ok": true});
-            emit(args.json, &v, || {
-                let mut t = table(&["instance", "units", "check"]);
-                t.add_row([
-                    format!("{} {}", cfg.name, cfg.version),
-                    cfg.units.len().to_string(),
-                    "ok: fits this binary".to_string(),
-                ]);
-                t
-            })
+            report(
+                args.json,
+                &Checked(CheckReport {
+                    instance: cfg.name.clone(),
+                    version: cfg.version.clone(),
+                    units: cfg.units.len(),
+                    ok: true,
+                    problems: vec![],
+                }),
+            )
         }
         InstanceCommand::Show(i) => {
             let cfg = InstanceConfig::load(&i.instance)
@@ -235,6 +240,27 @@ impl Report for InstanceRun {
         t.add_row([
             "results digest".to_string(),
             self.report.digest.digest.clone(),
+        ]);
+        t
+    }
+}
+
+/// What `ampel instance check` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Checked(CheckReport);
+
+impl Report for Checked {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["instance", "units", "check"]);
+        t.add_row([
+            format!("{} {}", self.0.instance, self.0.version),
+            self.0.units.to_string(),
+            if self.0.ok {
+                "ok: fits this binary".to_string()
+            } else {
+                self.0.problems.join("\n")
+            },
         ]);
         t
     }

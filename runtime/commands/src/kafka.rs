@@ -2,7 +2,7 @@
 //! topic; and the runner `ampel serve` uses for live T0 processes.
 
 use crate::args::RuntimeArgs;
-use crate::output::{emit, table, CommandError};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_store;
 use ampel_core::live::{run_live, LiveOptions};
 use ampel_core::serve::{KafkaSource, ProcessConfig};
@@ -11,7 +11,8 @@ use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use ampel_kafka::{create_topic, KafkaSettings, KafkaStream, Producer};
 use clap::{Args, Subcommand};
-use serde_json::json;
+use comfy_table::Table;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -184,16 +185,14 @@ pub fn run(
             partitions,
         } => {
             create_topic(&brokers.brokers, name, *partitions).map_err(fail)?;
-            let v = json!({"topic": name, "partitions": partitions, "brokers": brokers.brokers});
-            emit(args.json, &v, || {
-                let mut t = table(&["topic", "partitions", "brokers"]);
-                t.add_row([
-                    name.clone(),
-                    partitions.to_string(),
-                    brokers.brokers.clone(),
-                ]);
-                t
-            })
+            report(
+                args.json,
+                &Topic {
+                    topic: name.clone(),
+                    partitions: *partitions,
+                    brokers: brokers.brokers.clone(),
+                },
+            )
         }
         KafkaCommand::Produce {
             brokers,
@@ -242,18 +241,15 @@ pub fn run(
             p.flush(Duration::from_secs(60)).map_err(fail)?;
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
-            let v =
-                json!({"topic": topic, "messages": files.len(), "bytes": bytes, "seconds": secs});
-            emit(args.json, &v, || {
-                let mut t = table(&["topic", "messages", "MB", "messages/s"]);
-                t.add_row([
-                    topic.clone(),
-                    files.len().to_string(),
-                    format!("{:.1}", bytes as f64 / 1e6),
-                    format!("{:.0}", files.len() as f64 / secs.max(1e-9)),
-                ]);
-                t
-            })
+            report(
+                args.json,
+                &Produced {
+                    topic: topic.clone(),
+                    messages: files.len(),
+                    bytes,
+                    seconds: secs,
+                },
+            )
         }
         KafkaCommand::Consume {
             config,
@@ -288,17 +284,75 @@ pub fn run(
                 consume(registry, &args.db, cfg, settings, &opts, &stop, &mut |s| {
                     eprintln!("  batch {}: {} messages so far", s.batches, s.messages);
                 })?;
-            let v = json!({"live": live, "t0": stats});
-            emit(args.json, &v, || {
-                let mut t = table(&["", ""]);
-                t.add_row(["messages".to_string(), live.messages.to_string()]);
-                t.add_row(["batches committed".to_string(), live.batches.to_string()]);
-                t.add_row(["undecodable messages".to_string(), live.damaged.to_string()]);
-                t.add_row(["alerts ingested".to_string(), stats.ingested.to_string()]);
-                t.add_row(["ended".to_string(), live.ended.clone()]);
-                t
-            })
+            report(args.json, &Consumed { live, t0: stats })
         }
+    }
+}
+
+/// What `ampel kafka create-topic` prints.
+#[derive(Serialize)]
+struct Topic {
+    topic: String,
+    partitions: i32,
+    brokers: String,
+}
+
+impl Report for Topic {
+    fn table(&self) -> Table {
+        let mut t = table(&["topic", "partitions", "brokers"]);
+        t.add_row([
+            self.topic.clone(),
+            self.partitions.to_string(),
+            self.brokers.clone(),
+        ]);
+        t
+    }
+}
+
+/// What `ampel kafka produce` prints.
+#[derive(Serialize)]
+struct Produced {
+    topic: String,
+    messages: usize,
+    bytes: u64,
+    seconds: f64,
+}
+
+impl Report for Produced {
+    fn table(&self) -> Table {
+        let mut t = table(&["topic", "messages", "MB", "messages/s"]);
+        t.add_row([
+            self.topic.clone(),
+            self.messages.to_string(),
+            format!("{:.1}", self.bytes as f64 / 1e6),
+            format!("{:.0}", self.messages as f64 / self.seconds.max(1e-9)),
+        ]);
+        t
+    }
+}
+
+/// What `ampel kafka consume` prints: the stream's counts and T0's.
+#[derive(Serialize)]
+struct Consumed {
+    live: ampel_core::live::LiveStats,
+    t0: ampel_core::t0::T0Stats,
+}
+
+impl Report for Consumed {
+    fn table(&self) -> Table {
+        let mut t = table(&["", ""]);
+        t.add_row(["messages".to_string(), self.live.messages.to_string()]);
+        t.add_row([
+            "batches committed".to_string(),
+            self.live.batches.to_string(),
+        ]);
+        t.add_row([
+            "undecodable messages".to_string(),
+            self.live.damaged.to_string(),
+        ]);
+        t.add_row(["alerts ingested".to_string(), self.t0.ingested.to_string()]);
+        t.add_row(["ended".to_string(), self.live.ended.clone()]);
+        t
     }
 }
 

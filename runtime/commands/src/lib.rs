@@ -6,7 +6,9 @@
 
 mod args;
 mod cli;
+mod db;
 mod dump;
+mod hash;
 mod instance;
 mod job;
 #[cfg(feature = "kafka")]
@@ -19,6 +21,7 @@ mod serve;
 mod t0;
 mod t2;
 mod t3;
+mod units;
 mod uri;
 
 pub use args::RuntimeArgs;

@@ -4,7 +4,6 @@
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
-use serde_json::Value;
 use std::io::Write;
 
 /// A command failed; the message says what and where.
@@ -52,24 +51,7 @@ pub(crate) fn report<R: Report>(json_mode: bool, r: &R) -> Result<(), CommandErr
     Ok(())
 }
 
-pub(crate) fn emit(
-    json_mode: bool,
-    value: &Value,
-    table: impl FnOnce() -> Table,
-) -> Result<(), CommandError> {
-    let mut out = std::io::stdout().lock();
-    if json_mode {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        )?;
-    } else {
-        writeln!(out, "{}", table())?;
-    }
-    Ok(())
-}
-
+/// A table with a header row, in the style every command uses.
 pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)

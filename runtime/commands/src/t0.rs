@@ -1,12 +1,13 @@
 //! `ampel t0`: run the alert consumer over files and print a summary.
 
 use crate::args::RuntimeArgs;
-use crate::output::{emit, table, CommandError};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_store;
 use ampel_core::t0::{drive_archive, DriveOptions, Driven, Opened, T0Config, T0Processor};
 use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use clap::Args;
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// `ampel t0` options.
@@ -107,29 +108,50 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         stats,
         stopped,
     } = drive_archive(proc, &t0.source, &opts, &progress)?;
-    let v = serde_json::json!({ "run": run, "stats": stats });
-    emit(args.json, &v, || {
+    report(args.json, &T0Run { run, stats })?;
+    match stopped {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// What `ampel t0` prints: the run and its counts.
+#[derive(Serialize)]
+struct T0Run {
+    run: ampel_interface::RunId,
+    stats: ampel_core::t0::T0Stats,
+}
+
+impl Report for T0Run {
+    fn table(&self) -> comfy_table::Table {
         let mut t = table(&["", "count"]);
-        t.add_row(["run".to_string(), run.to_string()]);
-        t.add_row(["alerts read".to_string(), stats.alerts.to_string()]);
-        t.add_row(["alerts ingested".to_string(), stats.ingested.to_string()]);
-        let channels: std::collections::BTreeSet<&String> =
-            stats.accepted.keys().chain(stats.rejected.keys()).collect();
+        t.add_row(["run".to_string(), self.run.to_string()]);
+        t.add_row(["alerts read".to_string(), self.stats.alerts.to_string()]);
+        t.add_row([
+            "alerts ingested".to_string(),
+            self.stats.ingested.to_string(),
+        ]);
+        let channels: std::collections::BTreeSet<&String> = self
+            .stats
+            .accepted
+            .keys()
+            .chain(self.stats.rejected.keys())
+            .collect();
         for ch in channels {
             t.add_row([
                 format!("channel {ch}"),
                 format!(
                     "{} accepted, {} rejected",
-                    stats.accepted.get(ch).unwrap_or(&0),
-                    stats.rejected.get(ch).unwrap_or(&0)
+                    self.stats.accepted.get(ch).unwrap_or(&0),
+                    self.stats.rejected.get(ch).unwrap_or(&0)
                 ),
             ]);
         }
         for (what, c) in [
-            ("datapoints", stats.datapoints),
-            ("states", stats.states),
-            ("t2 tickets", stats.tickets),
-            ("stocks", stats.stocks),
+            ("datapoints", self.stats.datapoints),
+            ("states", self.stats.states),
+            ("t2 tickets", self.stats.tickets),
+            ("stocks", self.stats.stocks),
         ] {
             t.add_row([
                 what.to_string(),
@@ -138,13 +160,9 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         }
         t.add_row([
             "damaged inputs".to_string(),
-            stats.damaged.len().to_string(),
+            self.stats.damaged.len().to_string(),
         ]);
-        t.add_row(["unit errors".to_string(), stats.errors.to_string()]);
+        t.add_row(["unit errors".to_string(), self.stats.errors.to_string()]);
         t
-    })?;
-    match stopped {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
     }
 }

@@ -1,7 +1,7 @@
 //! `ampel t2 ...`: run workers, show results, reset tickets, list outdated results.
 
-use crate::args::RuntimeArgs;
-use crate::output::{emit, report, table, CommandError, Report};
+use crate::args::{stock_of, RuntimeArgs};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::{open_existing_store, open_store_for_t2_workers};
 use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_core::ClockMode;
@@ -9,7 +9,7 @@ use ampel_interface::{DocumentCode, Registry, T2Document};
 use ampel_store::{ResetMode, T2Filter};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::atomic::AtomicBool;
 
 /// `ampel t2 ...`
@@ -80,9 +80,9 @@ pub struct SelectArgs {
     /// Only this unit.
     #[arg(long)]
     pub unit: Option<String>,
-    /// Only this stock.
+    /// Only this stock (an id, or an object name such as ZTF20aabadtj).
     #[arg(long)]
-    pub stock: Option<i64>,
+    pub stock: Option<String>,
     /// Only tickets with this code (e.g. -4 for EXCEPTION, -7 for TOO_MANY_TRIALS).
     #[arg(long, allow_negative_numbers = true)]
     pub code: Option<i32>,
@@ -91,24 +91,20 @@ pub struct SelectArgs {
     pub with_body: bool,
 }
 
-/// A stock given by id or by a name a registered id mapper knows.
-fn stock_id(registry: &Registry, s: &str) -> Result<i64, CommandError> {
-    registry.stock_of(s).ok_or_else(|| {
-        CommandError::Usage(format!(
-            "`{s}` is neither a stock id nor an object name this binary's id mappers know"
-        ))
-    })
-}
-
 /// Run a `t2` command.
 pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(), CommandError> {
     match cmd {
         T2Command::Run(r) => run_workers(registry, args, r),
-        T2Command::Show { stock } => show(args, stock_id(registry, stock)?),
+        T2Command::Show { stock } => show(args, stock_of(registry, stock)?),
         T2Command::Reset(sel) => {
+            let stock = sel
+                .stock
+                .as_deref()
+                .map(|s| stock_of(registry, s))
+                .transpose()?;
             let store = open_existing_store(&args.db)?;
             let filter = T2Filter {
-                stock: sel.stock,
+                stock,
                 unit: sel.unit.clone().map(|u| vec![u]),
                 code: sel.code.map(|c| vec![DocumentCode(c)]),
                 ..Default::default()
@@ -119,11 +115,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
                 (DocumentCode::RERUN_REQUESTED, ResetMode::CodeOnly)
             };
             let n = store.reset_t2(&filter, code, mode)?;
-            emit(args.json, &json!({ "reset": n }), || {
-                let mut t = table(&["reset", "tickets"]);
-                t.add_row([format!("{code}"), n.to_string()]);
-                t
-            })
+            report(args.json, &Reset { reset: n, to: code })
         }
         T2Command::Outdated { reset } => outdated(registry, args, *reset),
         T2Command::List { unit, code, limit } => {
@@ -134,20 +126,20 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
                 ..Default::default()
             };
             let docs: Vec<T2Document> = store.find_t2(&filter)?.into_iter().take(*limit).collect();
-            let v = Value::Array(docs.iter().map(|d| json!({ "id": d.id, "stock": d.stock, "unit": d.unit, "link": d.link, "code": d.code })).collect());
-            emit(args.json, &v, || {
-                let mut t = table(&["id", "stock", "unit", "link", "code"]);
-                for d in &docs {
-                    t.add_row([
-                        d.id.clone(),
-                        d.stock.to_string(),
-                        d.unit.clone(),
-                        d.link.to_string(),
-                        d.code.to_string(),
-                    ]);
-                }
-                t
-            })
+            report(
+                args.json,
+                &Listed(
+                    docs.into_iter()
+                        .map(|d| Row {
+                            id: d.id,
+                            stock: d.stock,
+                            unit: d.unit,
+                            link: d.link,
+                            code: d.code,
+                        })
+                        .collect(),
+                ),
+            )
         }
     }
 }
@@ -199,30 +191,7 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
             *total.failed.entry(k).or_default() += v;
         }
     }
-    let v = serde_json::to_value(&total).unwrap_or(Value::Null);
-    emit(args.json, &v, || {
-        let mut t = table(&["", "count"]);
-        t.add_row(["tickets processed".to_string(), total.processed.to_string()]);
-        for (u, n) in &total.ok {
-            t.add_row([format!("{u}: results"), n.to_string()]);
-        }
-        for (u, n) in &total.failed {
-            t.add_row([
-                format!("{u}: failures (see trouble records)"),
-                n.to_string(),
-            ]);
-        }
-        t.add_row([
-            "waited for dependencies".to_string(),
-            total.waiting.to_string(),
-        ]);
-        t.add_row([
-            "gave up (TOO_MANY_TRIALS)".to_string(),
-            total.too_many_trials.to_string(),
-        ]);
-        t.add_row(["leases lost".to_string(), total.lease_lost.to_string()]);
-        t
-    })?;
+    report(args.json, &Worked(total.clone()))?;
     let failed: usize = total.failed.values().sum();
     if failed == 0 && total.too_many_trials == 0 {
         return Ok(());
@@ -247,46 +216,13 @@ fn t2_err(e: ampel_core::t2::T2Error) -> CommandError {
     }
 }
 
-fn doc_json(d: &T2Document) -> Value {
-    json!({
-        "id": d.id, "unit": d.unit, "config": d.config, "link": d.link, "kind": d.col.as_str(),
-        "code": d.code, "channel": d.channel, "tag": d.tag, "trials": d.trials(),
-        "result": d.current_result(),
-    })
-}
-
 fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
     let store = open_existing_store(&args.db)?;
     let docs = store.find_t2(&T2Filter {
         stock: Some(stock),
         ..Default::default()
     })?;
-    let v = Value::Array(docs.iter().map(doc_json).collect());
-    emit(args.json, &v, || {
-        let mut t = table(&["unit", "kind", "link", "code", "channels", "result"]);
-        for d in &docs {
-            let mut result = d
-                .current_result()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "-".into());
-            if result.len() > 100 {
-                result = format!(
-                    "{}…",
-                    &result[..result.char_indices().nth(100).map_or(result.len(), |c| c.0)]
-                );
-            }
-            let channels: Vec<&str> = d.channel.iter().map(String::as_str).collect();
-            t.add_row([
-                d.unit.clone(),
-                d.col.as_str().into(),
-                d.link.to_string(),
-                d.code.to_string(),
-                channels.join(","),
-                result,
-            ]);
-        }
-        t
-    })
+    report(args.json, &Shown(docs))
 }
 
 fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), CommandError> {
@@ -401,4 +337,146 @@ fn reset_ids(store: &dyn ampel_store::Store, ids: &[String]) -> Result<usize, Co
         }
     }
     Ok(n)
+}
+
+/// What `ampel t2 reset` prints.
+#[derive(Serialize)]
+struct Reset {
+    reset: usize,
+    to: DocumentCode,
+}
+
+impl Report for Reset {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["reset", "tickets"]);
+        t.add_row([format!("{}", self.to), self.reset.to_string()]);
+        t
+    }
+}
+
+/// A T2 document as `ampel t2 list` shows it.
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    stock: ampel_interface::StockId,
+    unit: String,
+    link: ampel_interface::LinkId,
+    code: DocumentCode,
+}
+
+/// What `ampel t2 list` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Listed(Vec<Row>);
+
+impl Report for Listed {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["id", "stock", "unit", "link", "code"]);
+        for d in &self.0 {
+            t.add_row([
+                d.id.clone(),
+                d.stock.to_string(),
+                d.unit.clone(),
+                d.link.to_string(),
+                d.code.to_string(),
+            ]);
+        }
+        t
+    }
+}
+
+/// What `ampel t2 run` prints: the workers' counts, summed.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Worked(ampel_core::t2::T2Stats);
+
+impl Report for Worked {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["", "count"]);
+        t.add_row([
+            "tickets processed".to_string(),
+            self.0.processed.to_string(),
+        ]);
+        for (u, n) in &self.0.ok {
+            t.add_row([format!("{u}: results"), n.to_string()]);
+        }
+        for (u, n) in &self.0.failed {
+            t.add_row([
+                format!("{u}: failures (see trouble records)"),
+                n.to_string(),
+            ]);
+        }
+        t.add_row([
+            "waited for dependencies".to_string(),
+            self.0.waiting.to_string(),
+        ]);
+        t.add_row([
+            "gave up (TOO_MANY_TRIALS)".to_string(),
+            self.0.too_many_trials.to_string(),
+        ]);
+        t.add_row(["leases lost".to_string(), self.0.lease_lost.to_string()]);
+        t
+    }
+}
+
+/// A stock's T2 documents as `ampel t2 show` prints them (JSON: each with its
+/// kind, trials and current result).
+struct Shown(Vec<T2Document>);
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            id: &'a str,
+            unit: &'a str,
+            config: Option<ampel_interface::ConfigHash>,
+            link: ampel_interface::LinkId,
+            kind: &'static str,
+            code: DocumentCode,
+            channel: &'a std::collections::BTreeSet<String>,
+            tag: &'a std::collections::BTreeSet<String>,
+            trials: usize,
+            result: Option<&'a Value>,
+        }
+        s.collect_seq(self.0.iter().map(|d| Doc {
+            id: &d.id,
+            unit: &d.unit,
+            config: d.config,
+            link: d.link,
+            kind: d.col.as_str(),
+            code: d.code,
+            channel: &d.channel,
+            tag: &d.tag,
+            trials: d.trials(),
+            result: d.current_result(),
+        }))
+    }
+}
+
+impl Report for Shown {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["unit", "kind", "link", "code", "channels", "result"]);
+        for d in &self.0 {
+            let mut result = d
+                .current_result()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "-".into());
+            if result.len() > 100 {
+                result = format!(
+                    "{}…",
+                    &result[..result.char_indices().nth(100).map_or(result.len(), |c| c.0)]
+                );
+            }
+            let channels: Vec<&str> = d.channel.iter().map(String::as_str).collect();
+            t.add_row([
+                d.unit.clone(),
+                d.col.as_str().into(),
+                d.link.to_string(),
+                d.code.to_string(),
+                channels.join(","),
+                result,
+            ]);
+        }
+        t
+    }
 }

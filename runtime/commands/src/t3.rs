@@ -1,11 +1,11 @@
 //! `ampel t3`: run a T3 process once: select stocks, run its units, record the run.
 
 use crate::args::RuntimeArgs;
-use crate::output::{emit, table, CommandError};
+use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_existing_store;
 use ampel_core::ClockMode;
 use ampel_interface::Registry;
-use serde_json::Value;
+use serde::Serialize;
 use std::path::Path;
 
 /// Run a T3 process once (wall clock).
@@ -32,7 +32,7 @@ pub fn t3(
         ))
     })?;
     let store = open_existing_store(&args.db)?;
-    let report = ampel_core::t3::run_t3(
+    let done = ampel_core::t3::run_t3(
         &cfg,
         registry,
         store.as_ref(),
@@ -42,24 +42,32 @@ pub fn t3(
         out,
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
-    let v = serde_json::to_value(&report).unwrap_or(Value::Null);
-    emit(args.json, &v, || {
-        let mut t = table(&["", ""]);
-        t.add_row(["run".to_string(), report.run.to_string()]);
-        t.add_row(["stocks selected".to_string(), report.selected.to_string()]);
-        t.add_row(["documents".to_string(), report.documents.join(", ")]);
-        t.add_row(["stock updates".to_string(), report.updates.to_string()]);
-        for (u, m) in &report.failed {
-            t.add_row([format!("FAILED {u}"), m.clone()]);
-        }
-        t
-    })?;
-    if report.failed.is_empty() {
+    report(args.json, &T3Run(done.clone()))?;
+    if done.failed.is_empty() {
         Ok(())
     } else {
         Err(CommandError::Failed(format!(
             "{} T3 unit(s) failed; the reasons are in the trouble records: ampel log --errors",
-            report.failed.len()
+            done.failed.len()
         )))
+    }
+}
+
+/// What `ampel t3` prints.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct T3Run(ampel_core::t3::T3Report);
+
+impl Report for T3Run {
+    fn table(&self) -> comfy_table::Table {
+        let mut t = table(&["", ""]);
+        t.add_row(["run".to_string(), self.0.run.to_string()]);
+        t.add_row(["stocks selected".to_string(), self.0.selected.to_string()]);
+        t.add_row(["documents".to_string(), self.0.documents.join(", ")]);
+        t.add_row(["stock updates".to_string(), self.0.updates.to_string()]);
+        for (u, m) in &self.0.failed {
+            t.add_row([format!("FAILED {u}"), m.clone()]);
+        }
+        t
     }
 }

@@ -76,6 +76,23 @@ pub struct InstanceConfig {
     pub live: Option<crate::serve::KafkaSource>,
 }
 
+/// What `ampel --json instance check` answers: the builder reads it back from
+/// the binary it built (typed on both sides).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Instance name.
+    pub instance: String,
+    /// Instance version.
+    pub version: String,
+    /// Units the configuration names.
+    pub units: usize,
+    /// True when the configuration fits the binary.
+    pub ok: bool,
+    /// Every problem, one line each.
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
 /// Why an instance configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
