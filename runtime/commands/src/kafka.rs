@@ -4,7 +4,7 @@
 use crate::args::RuntimeArgs;
 use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_store;
-use ampel_core::live::{run_live, LiveOptions};
+use ampel_core::live::{drive_live, LiveOptions};
 use ampel_core::serve::{KafkaSource, ProcessConfig};
 use ampel_core::t0::{T0Config, T0Processor};
 use ampel_core::ClockMode;
@@ -146,22 +146,9 @@ pub fn consume(
 ) -> Result<(ampel_core::live::LiveStats, ampel_core::t0::T0Stats), CommandError> {
     let store = open_store(db)?;
     let clock = opts.clock.t0_clock();
-    let mut t0 = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
+    let t0 = T0Processor::new(cfg, registry, store.as_ref(), &clock)?;
     let mut stream = KafkaStream::connect(settings).map_err(fail)?;
-    let started = Instant::now();
-    let result = run_live(&mut t0, &mut stream, opts, stop, on_batch);
-    let duration = started.elapsed().as_secs_f64();
-    match result {
-        Ok(live) => Ok((live, t0.finish(duration, None)?)),
-        Err(e) => {
-            let err = fail(e.to_string());
-            let _ = t0.finish(
-                duration,
-                Some(&ampel_core::t0::T0Error::Config(e.to_string())),
-            );
-            Err(err)
-        }
-    }
+    drive_live(t0, &mut stream, opts, stop, on_batch).map_err(|e| fail(e.to_string()))
 }
 
 fn stop_on_signals() -> Result<std::sync::Arc<AtomicBool>, CommandError> {

@@ -10,7 +10,7 @@
 //! keeps a bounded prefetch queue.
 
 use crate::t0::{T0Error, T0Processor};
-use ampel_avro::{Item, MessageDecoder, ReadOptions};
+use ampel_avro::{Item, MessageDecoder};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,28 @@ pub enum LiveError {
     T0(#[from] T0Error),
 }
 
+/// A live T0 run to its end: [`run_live`] on an opened processor, then the run's
+/// event ended, failed or not (as [`crate::t0::drive_archive`] does for archives).
+/// The stream error, if any, comes back after the event was ended.
+pub fn drive_live(
+    mut t0: T0Processor<'_>,
+    stream: &mut dyn AlertStream,
+    opts: &LiveOptions,
+    stop: &AtomicBool,
+    on_batch: &mut dyn FnMut(&LiveStats),
+) -> Result<(LiveStats, crate::t0::T0Stats), LiveError> {
+    let started = Instant::now();
+    let result = run_live(&mut t0, stream, opts, stop, on_batch);
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(live) => Ok((live, t0.finish(seconds, None)?)),
+        Err(e) => {
+            let _ = t0.finish(seconds, Some(&T0Error::Config(e.to_string())));
+            Err(e)
+        }
+    }
+}
+
 /// Consume `stream` into `t0` until `stop` is set (or the options end it); each
 /// committed batch is reported to `on_batch`.
 pub fn run_live(
@@ -103,7 +125,8 @@ pub fn run_live(
     stop: &AtomicBool,
     on_batch: &mut dyn FnMut(&LiveStats),
 ) -> Result<LiveStats, LiveError> {
-    let mut decoder = MessageDecoder::new(ReadOptions::default());
+    // decoded as the processor asks (projected filtering, as for archives)
+    let mut decoder = MessageDecoder::new(t0.read_options(None));
     let mut stats = LiveStats::default();
     let mut last_message = Instant::now();
     let name = stream.describe();
