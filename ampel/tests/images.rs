@@ -556,28 +556,32 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
     let (demo, _) = demo_image();
     let dir = tempfile::tempdir().unwrap();
     let cache = shared_cache();
+    // `db info` on a MongoDB URI where nothing listens, by an image's binary
+    let mongo_info = |image: &Path, out: &str| {
+        let out = ampel(
+            &[
+                "image",
+                "run",
+                image.to_str().unwrap(),
+                "--runtime",
+                "native",
+                "--cache",
+                cache.to_str().unwrap(),
+                "--out",
+                dir.path().join(out).to_str().unwrap(),
+                "--",
+                "--db",
+                "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300",
+                "db",
+                "info",
+            ],
+            dir.path(),
+        );
+        assert!(!out.status.success());
+        text(&out.stderr)
+    };
     // the demo's binary names the manifest line it lacks
-    let out = ampel(
-        &[
-            "image",
-            "run",
-            demo.to_str().unwrap(),
-            "--runtime",
-            "native",
-            "--cache",
-            cache.to_str().unwrap(),
-            "--out",
-            dir.path().join("o1").to_str().unwrap(),
-            "--",
-            "--db",
-            "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300",
-            "db",
-            "info",
-        ],
-        dir.path(),
-    );
-    let err = text(&out.stderr);
-    assert!(!out.status.success());
+    let err = mongo_info(demo, "o1");
     assert!(
         err.contains("built without the MongoDB backend") && err.contains("stores = [\"mongodb\"]"),
         "{err}"
@@ -602,27 +606,7 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
     for present in ["mongodb", "ampel-store-mongo", "rdkafka", "ampel-kafka"] {
         assert!(names.contains(&present), "ztf-live lacks {present}");
     }
-    // and its binary reaches for the server (nothing listens on port 1)
-    let out = ampel(
-        &[
-            "image",
-            "run",
-            live.to_str().unwrap(),
-            "--runtime",
-            "native",
-            "--cache",
-            cache.to_str().unwrap(),
-            "--out",
-            dir.path().join("o2").to_str().unwrap(),
-            "--",
-            "--db",
-            "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300",
-            "db",
-            "info",
-        ],
-        dir.path(),
-    );
-    let err = text(&out.stderr);
-    assert!(!out.status.success());
+    // and its binary reaches for the server
+    let err = mongo_info(&live, "o2");
     assert!(err.contains("no MongoDB server answered"), "{err}");
 }
