@@ -254,7 +254,6 @@ fn package_name(dir: &Path) -> Result<String, String> {
 /// Parse and validate a manifest against the host's units; `source_root` is the
 /// AMPEL source tree the builder uses (to recognise the host's unit crates).
 pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifest, BuildError> {
-    let registry = host.registry;
     let text = std::fs::read_to_string(path).map_err(|e| BuildError::Io {
         path: path.to_path_buf(),
         source: e,
@@ -277,6 +276,28 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         .filter(|b| !b.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
 
+    let features = check_instance(&raw, &mut p);
+    let (declared, crates, unit_infos) = declare_crates(&raw, host, base, source_root, &mut p);
+    check_uses(&raw, host.registry, &declared, &mut p);
+    if !p.problems.is_empty() {
+        return Err(BuildError::Manifest(p.problems));
+    }
+    let created = raw.instance.created.clone().map(|c| c.into_inner());
+    let config = instance_config(raw, unit_infos);
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        digest: ampel_images::sha256_digest(text.as_bytes()),
+        text,
+        created,
+        crates,
+        features,
+        config,
+    })
+}
+
+/// The `[instance]` table: name, version, creation time, and the runtime features
+/// its stores and `[live]` need.
+fn check_instance(raw: &RawManifest, p: &mut Located) -> Vec<&'static str> {
     if !valid_name(raw.instance.name.get_ref()) {
         p.push(
             raw.instance.name.span(),
@@ -325,9 +346,24 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
     }
     features.sort_unstable();
     features.dedup();
+    features
+}
 
-    // crates and the units they provide; `declared` maps unit -> (crate, known)
-    let mut declared: BTreeMap<String, (String, bool)> = BTreeMap::new();
+/// Unit -> (its crate, whether the host knows that crate).
+type Declared = BTreeMap<String, (String, bool)>;
+
+/// The `[[crate]]` tables: each crate's source and the units it provides; units
+/// of crates the host knows are checked against its registry now, others by the
+/// built binary.
+fn declare_crates(
+    raw: &RawManifest,
+    host: &HostUnits,
+    base: &Path,
+    source_root: &Path,
+    p: &mut Located,
+) -> (Declared, Vec<CrateRef>, Vec<UnitInfo>) {
+    let registry = host.registry;
+    let mut declared: Declared = BTreeMap::new();
     let mut crates = Vec::new();
     let mut unit_infos = Vec::new();
     for c in &raw.crates {
@@ -427,8 +463,17 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
             known: known.is_some(),
         });
     }
+    (declared, crates, unit_infos)
+}
 
-    // every unit used must be declared; configs of known units must validate
+/// Every unit used must be declared, and configs of known units must validate;
+/// channels, processes, schedules, tied T2 dependencies and `[live]`.
+fn check_uses(
+    raw: &RawManifest,
+    registry: &ampel_interface::Registry,
+    declared: &Declared,
+    p: &mut Located,
+) {
     let mut requests: Vec<(std::ops::Range<usize>, UnitRequest)> = Vec::new();
     let mut use_unit = |p: &mut Located, what: String, unit: &Spanned<String>, config: Value| {
         match declared.get(unit.get_ref()) {
@@ -458,7 +503,7 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         ("t0.combiner", raw.t0.combiner.as_ref()),
     ] {
         if let Some(u) = u {
-            use_unit(&mut p, what.into(), &u.unit, json(&u.config));
+            use_unit(p, what.into(), &u.unit, json(&u.config));
         }
     }
     let mut names = BTreeSet::new();
@@ -473,10 +518,10 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         }
         let w = |x: &str| format!("channel `{}` {x}", ch.name.get_ref().escape_debug());
         if let Some(f) = &ch.filter {
-            use_unit(&mut p, w("filter"), &f.unit, json(&f.config));
+            use_unit(p, w("filter"), &f.unit, json(&f.config));
         }
         for t in &ch.t2 {
-            use_unit(&mut p, w("t2"), &t.unit, json(&t.config));
+            use_unit(p, w("t2"), &t.unit, json(&t.config));
         }
         if let (Some(first), None) = (ch.t2.first(), &raw.t0.combiner) {
             p.push(
@@ -488,7 +533,7 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
             );
         }
         for t in &ch.t3 {
-            use_unit(&mut p, w("t3"), &t.unit, json(&t.config));
+            use_unit(p, w("t3"), &t.unit, json(&t.config));
             if let Err(e) = Schedule::parse(t.schedule.get_ref()) {
                 p.push(t.schedule.span(), format!("schedule {e}"));
             }
@@ -556,10 +601,10 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
             p.push(l.group.span(), "[live] group: give a consumer group name");
         }
     }
-    if !p.problems.is_empty() {
-        return Err(BuildError::Manifest(p.problems));
-    }
+}
 
+/// The runtime's configuration from a checked manifest.
+fn instance_config(raw: RawManifest, mut unit_infos: Vec<UnitInfo>) -> InstanceConfig {
     let unit = |u: &RawUnit| UnitModel {
         unit: u.unit.get_ref().clone(),
         config: json(&u.config),
@@ -615,7 +660,7 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         }
     }
     unit_infos.sort();
-    let config = InstanceConfig {
+    InstanceConfig {
         format: INSTANCE_FORMAT,
         name: raw.instance.name.get_ref().clone(),
         version: raw.instance.version.get_ref().clone(),
@@ -635,16 +680,7 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
             topics: l.topics.into_inner(),
             group: l.group.into_inner(),
         }),
-    };
-    Ok(Manifest {
-        path: path.to_path_buf(),
-        digest: ampel_images::sha256_digest(text.as_bytes()),
-        text,
-        created: raw.instance.created.map(|c| c.into_inner()),
-        crates,
-        features,
-        config,
-    })
+    }
 }
 
 fn directive(ch: &RawChannel, t0: &RawT0) -> ChannelDirective {
