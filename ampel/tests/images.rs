@@ -610,3 +610,76 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
     let err = mongo_info(&live, "o2");
     assert!(err.contains("no MongoDB server answered"), "{err}");
 }
+
+#[test]
+fn a_unit_crate_that_inherits_from_its_own_workspace_builds_into_an_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    // the fixture crate as a member of the user's own workspace
+    let ws = dir.path().join("my-units");
+    let ext = ext_crate(&ws);
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        format!(
+            r#"[workspace]
+resolver = "2"
+members = ["ext-units"]
+
+[workspace.package]
+version = "0.4.2"
+edition = "2021"
+license = "BSD-3-Clause"
+
+[workspace.dependencies]
+ampel-interface = {{ path = "{}" }}
+serde = {{ version = "1", features = ["derive"] }}
+
+[workspace.lints.rust]
+unsafe_code = "forbid"
+"#,
+            repo().join("runtime/interface").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        ext.join("Cargo.toml"),
+        format!(
+            r#"[package]
+name = "ampel-units-testext"
+version.workspace = true
+edition.workspace = true
+license.workspace = true
+publish = false
+
+[dependencies]
+ampel-interface.workspace = true
+serde = {{ workspace = true }}
+
+[build-dependencies]
+ampel-unit-build = {{ path = "{}" }}
+
+[lints]
+workspace = true
+"#,
+            repo().join("runtime/unit-build").display()
+        ),
+    )
+    .unwrap();
+    let m = ext_manifest(
+        dir.path(),
+        &ext,
+        r#""ExtThreshold""#,
+        r#"filter = { unit = "ExtThreshold", config = { threshold = 0.5 } }"#,
+    );
+    let out = dir.path().join("ws.tar");
+    let report = build(&m, &out, &shared_cache(), &repo());
+    assert!(report["manifest_digest"].is_string(), "{report}");
+    let info = ampel_json(&["image", "inspect", out.to_str().unwrap()], dir.path());
+    let unit = info["config"]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "ExtThreshold")
+        .unwrap()
+        .clone();
+    assert_eq!(unit["version"], "0.4.2", "the version the workspace gives");
+}
