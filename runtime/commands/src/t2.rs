@@ -222,7 +222,10 @@ fn show(args: &RuntimeArgs, stock: i64) -> Result<(), CommandError> {
         stock: Some(stock),
         ..Default::default()
     })?;
-    report(args.json, &Shown(docs))
+    report(
+        args.json,
+        &Shown(docs.into_iter().map(ShownDoc::of).collect()),
+    )
 }
 
 fn outdated(registry: &Registry, args: &RuntimeArgs, reset: bool) -> Result<(), CommandError> {
@@ -419,46 +422,51 @@ impl Report for Worked {
     }
 }
 
-/// A stock's T2 documents as `ampel t2 show` prints them (JSON: each with its
-/// kind, trials and current result).
-struct Shown(Vec<T2Document>);
+/// A T2 document as `ampel t2 show` prints it: with its kind, trials and current
+/// result.
+#[derive(Serialize)]
+struct ShownDoc {
+    id: String,
+    unit: String,
+    config: Option<ampel_interface::ConfigHash>,
+    link: ampel_interface::LinkId,
+    kind: &'static str,
+    code: DocumentCode,
+    channel: std::collections::BTreeSet<String>,
+    tag: std::collections::BTreeSet<String>,
+    trials: usize,
+    result: Option<Value>,
+}
 
-impl Serialize for Shown {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            id: &'a str,
-            unit: &'a str,
-            config: Option<ampel_interface::ConfigHash>,
-            link: ampel_interface::LinkId,
-            kind: &'static str,
-            code: DocumentCode,
-            channel: &'a std::collections::BTreeSet<String>,
-            tag: &'a std::collections::BTreeSet<String>,
-            trials: usize,
-            result: Option<&'a Value>,
-        }
-        s.collect_seq(self.0.iter().map(|d| Doc {
-            id: &d.id,
-            unit: &d.unit,
+impl ShownDoc {
+    fn of(d: T2Document) -> Self {
+        ShownDoc {
+            kind: d.col.as_str(),
+            trials: d.trials(),
+            result: d.current_result().cloned(),
+            id: d.id,
+            unit: d.unit,
             config: d.config,
             link: d.link,
-            kind: d.col.as_str(),
             code: d.code,
-            channel: &d.channel,
-            tag: &d.tag,
-            trials: d.trials(),
-            result: d.current_result(),
-        }))
+            channel: d.channel,
+            tag: d.tag,
+        }
     }
 }
+
+/// What `ampel t2 show` prints: a stock's T2 documents.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Shown(Vec<ShownDoc>);
 
 impl Report for Shown {
     fn table(&self) -> comfy_table::Table {
         let mut t = table(&["unit", "kind", "link", "code", "channels", "result"]);
         for d in &self.0 {
             let mut result = d
-                .current_result()
+                .result
+                .as_ref()
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| "-".into());
             if result.len() > 100 {
@@ -470,7 +478,7 @@ impl Report for Shown {
             let channels: Vec<&str> = d.channel.iter().map(String::as_str).collect();
             t.add_row([
                 d.unit.clone(),
-                d.col.as_str().into(),
+                d.kind.into(),
                 d.link.to_string(),
                 d.code.to_string(),
                 channels.join(","),

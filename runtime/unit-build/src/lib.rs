@@ -32,15 +32,21 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Files of the crate that enter the digest: relative path (with `/`) → full path.
-fn crate_files(root: &Path) -> std::io::Result<BTreeMap<String, PathBuf>> {
+/// What one walk of the crate finds: the files that enter the digest (relative
+/// path with `/` → full path), and the subdirectories they live in.
+type Walked = (BTreeMap<String, PathBuf>, Vec<PathBuf>);
+
+/// Files of the crate that enter the digest, and its subdirectories.
+fn crate_files(root: &Path) -> std::io::Result<Walked> {
     fn walk(
         root: &Path,
         dir: &Path,
         out: &mut BTreeMap<String, PathBuf>,
         dirs: &mut Vec<PathBuf>,
     ) -> std::io::Result<()> {
-        dirs.push(dir.to_path_buf());
+        if dir != root {
+            dirs.push(dir.to_path_buf());
+        }
         for e in std::fs::read_dir(dir)? {
             let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
@@ -69,7 +75,7 @@ fn crate_files(root: &Path) -> std::io::Result<BTreeMap<String, PathBuf>> {
     let mut out = BTreeMap::new();
     let mut dirs = Vec::new();
     walk(root, root, &mut out, &mut dirs)?;
-    Ok(out)
+    Ok((out, dirs))
 }
 
 /// A `[[package]]` of a lock file.
@@ -170,7 +176,8 @@ fn find_lock(dir: &Path) -> Option<PathBuf> {
 }
 
 /// The crate digest of the crate at `root` (package `name` `version`), and the
-/// files and directories it was made from (for `rerun-if-changed`).
+/// files and subdirectories it was made from (for `rerun-if-changed`: a new file
+/// in `src/` counts; not the crate root, which may hold a `target/`).
 pub fn crate_digest(
     root: &Path,
     name: &str,
@@ -178,8 +185,7 @@ pub fn crate_digest(
 ) -> std::io::Result<(String, Vec<PathBuf>)> {
     let mut h = Sha256::new();
     h.update(b"ampel-crate-digest v1\n");
-    let files = crate_files(root)?;
-    let mut inputs = Vec::new();
+    let (files, mut inputs) = crate_files(root)?;
     for (rel, path) in &files {
         let data = std::fs::read(path)?;
         h.update(format!("file {rel}\n{}\n", data.len()).as_bytes());
@@ -211,11 +217,6 @@ pub fn emit_crate_digest() {
             for p in inputs {
                 println!("cargo:rerun-if-changed={}", real(&p).display());
             }
-            // subdirectories too (cargo scans them): a new file in `src/` counts;
-            // not the crate root, which may hold a `target/`
-            for d in dirs_of(&root).into_iter().filter(|d| *d != root) {
-                println!("cargo:rerun-if-changed={}", real(&d).display());
-            }
             println!("cargo:rustc-env=AMPEL_CRATE_DIGEST={digest}");
         }
         Err(e) => {
@@ -226,28 +227,6 @@ pub fn emit_crate_digest() {
             std::process::exit(1);
         }
     }
-}
-
-/// Directories of the crate (hashed files live in them).
-fn dirs_of(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || (d == root && name == "target") {
-                continue;
-            }
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                todo.push(e.path());
-            }
-        }
-        out.push(d);
-    }
-    out
 }
 
 #[cfg(test)]
