@@ -1,6 +1,6 @@
 //! Latency of live mode: from an alert being produced to its T2 result stored, at a
 //! fixed production rate. A tansu broker on 127.0.0.1; `ampel serve` running the
-//! demo T0 (two channels, `manifests/ztf-demo.t0.toml`) live from the topic and a
+//! demo T0 (two channels of `manifests/ztf-demo.toml`, expanded) live from the topic and a
 //! T2 worker every 0.1 s; `ampel kafka produce --rate R` publishing a replay stream
 //! of real ZTF alerts (new objects and candids, same content; one file per alert,
 //! from `benches/make_replay.py N DIR/`) and logging each message's send time.
@@ -54,7 +54,17 @@ fn main() {
         o
     };
     ok(&["kafka", "create-topic", "ztf", "--brokers", &kafka.addr]);
-    let t0 = repo().join("manifests/ztf-demo.t0.toml");
+    // the demo's T0 process, expanded from its manifest
+    let manifest = repo().join("manifests/ztf-demo.toml");
+    let expanded = ok(&[
+        "manifest",
+        "expand",
+        manifest.to_str().unwrap(),
+        "--part",
+        "t0",
+    ]);
+    let t0 = d.join("t0.json");
+    std::fs::write(&t0, &expanded.stdout).unwrap();
     std::fs::write(
         d.join("p.toml"),
         format!(

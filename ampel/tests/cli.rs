@@ -154,8 +154,8 @@ fn explain_tells_who_made_a_t2_result() {
     std::fs::write(
         &job,
         format!(
-            "name = \"demo\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n",
-            repo.join("manifests/ztf-demo.t0.toml").display().to_string(),
+            "name = \"demo\"\n[[task]]\nkind = \"t0\"\nmanifest = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n",
+            repo.join("manifests/ztf-demo.toml").display().to_string(),
             alerts.join("ztf/fink-2019-v3.1").display().to_string()
         ),
     )
@@ -232,8 +232,8 @@ fn serve_runs_two_scheduled_processes_and_stops_cleanly_on_sigterm() {
     let t0 = ampel(
         &[
             "t0",
-            "--config",
-            repo.join("manifests/ztf-demo.t0.toml").to_str().unwrap(),
+            "--manifest",
+            repo.join("manifests/ztf-demo.toml").to_str().unwrap(),
             "--source",
             alerts.join("ztf/fink-2019-v3.1").to_str().unwrap(),
         ],
@@ -421,13 +421,16 @@ t3 = [{{ unit = "T3ReportExporter", schedule = "at noon" }}]
 fn export_and_import_between_stores_keep_the_results_digest() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let job = repo.join("manifests/ztf-demo.job.toml");
+    let manifest = repo.join("manifests/ztf-demo.toml");
     let out = ampel(
         &[
             "--db",
             "sqlite:a.db",
             "job",
-            job.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--inputs",
+            support::real_alerts().join("ztf").to_str().unwrap(),
             "--out",
             "out",
         ],
@@ -529,13 +532,13 @@ fn export_and_import_between_stores_keep_the_results_digest() {
 fn missing_sources_are_refused_before_anything_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cfg = repo.join("manifests/ztf-demo.t0.toml");
+    let cfg = repo.join("manifests/ztf-demo.toml");
     let out = ampel(
         &[
             "--db",
             "sqlite:t0.db",
             "t0",
-            "--config",
+            "--manifest",
             cfg.to_str().unwrap(),
             "--source",
             "no-such-dir",
@@ -555,7 +558,7 @@ fn missing_sources_are_refused_before_anything_is_read() {
     std::fs::write(
         &job,
         format!(
-            "name = \"j\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [\"a\", \"b\"]\n",
+            "name = \"j\"\n[[task]]\nkind = \"t0\"\nmanifest = {:?}\nsource = [\"a\", \"b\"]\n",
             cfg.display().to_string()
         ),
     )

@@ -137,11 +137,7 @@ fn kill_series(what: &str, args: &[&str], db_file: &str, prepare: &dyn Fn(&Path)
 
 fn t0_config(dir: &Path) -> String {
     // small batches: many checkpoints to be killed between
-    let cfg = std::fs::read_to_string(repo().join("manifests/ztf-demo.t0.toml"))
-        .unwrap()
-        .replacen("[[directives]]", "batch_size = 40\n\n[[directives]]", 1);
-    std::fs::write(dir.join("t0.toml"), cfg).unwrap();
-    dir.join("t0.toml").display().to_string()
+    support::demo_manifest(dir, "m.toml", &[("[t0]\n", "[t0]\nbatch_size = 40\n")])
 }
 
 #[test]
@@ -151,7 +147,7 @@ fn t0_killed_at_random_moments_reruns_to_the_same_digest() {
     let src = real_alerts().join("ztf").display().to_string();
     kill_series(
         "t0",
-        &["t0", "--config", &cfg, "--source", &src],
+        &["t0", "--manifest", &cfg, "--source", &src],
         "s.db",
         &|_| {},
     );
@@ -165,7 +161,15 @@ fn t2_killed_at_random_moments_reruns_to_the_same_digest() {
     let seed = base.path().join("after-t0.db");
     let seed_uri = format!("sqlite:{}", seed.display());
     let out = ampel(
-        &["--db", &seed_uri, "t0", "--config", &cfg, "--source", &src],
+        &[
+            "--db",
+            &seed_uri,
+            "t0",
+            "--manifest",
+            &cfg,
+            "--source",
+            &src,
+        ],
         base.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -185,11 +189,18 @@ fn t2_killed_at_random_moments_reruns_to_the_same_digest() {
 
 #[test]
 fn a_killed_job_resumes_to_the_same_digest() {
-    let job = repo()
-        .join("manifests/ztf-demo.job.toml")
-        .display()
-        .to_string();
-    kill_series("job", &["job", &job, "--out", "out"], "s.db", &|d| {
+    let manifest = repo().join("manifests/ztf-demo.toml").display().to_string();
+    let src = real_alerts().join("ztf").display().to_string();
+    let args = [
+        "job",
+        "--manifest",
+        &manifest,
+        "--inputs",
+        &src,
+        "--out",
+        "out",
+    ];
+    kill_series("job", &args, "s.db", &|d| {
         let _ = std::fs::remove_dir_all(d.join("out"));
     });
 }
@@ -210,7 +221,7 @@ fn t0_runs_started_together_give_a_sequential_digest() {
         .display()
         .to_string();
     let t0 = |db: &str, src: &str| {
-        let out = ampel(&["--db", db, "t0", "--config", &cfg, "--source", src], d);
+        let out = ampel(&["--db", db, "t0", "--manifest", &cfg, "--source", src], d);
         assert!(out.status.success(), "{}", text(&out.stderr));
     };
     t0("sqlite:ab.db", &a);
@@ -248,7 +259,7 @@ fn a_finished_t0_run_again_does_nothing_and_keeps_its_register() {
             "--db",
             "sqlite:s.db",
             "t0",
-            "--config",
+            "--manifest",
             &cfg,
             "--source",
             &src,

@@ -3,14 +3,7 @@
 //! leaves tickets failed says so in its exit code.
 
 mod support;
-use support::{ampel, real_alerts, repo, text};
-
-fn demo_t0() -> String {
-    repo()
-        .join("manifests/ztf-demo.t0.toml")
-        .display()
-        .to_string()
-}
+use support::{ampel, demo_manifest, real_alerts, text};
 
 fn fink() -> String {
     real_alerts()
@@ -45,21 +38,19 @@ fn t0_into_a_store_that_fails_part_way_exits_non_zero_and_counts_what_was_stored
         )
         .unwrap();
     // a small batch, so some batches are written before the failure
-    let cfg = std::fs::read_to_string(demo_t0()).unwrap().replacen(
-        "[[directives]]",
-        "batch_size = 20\n\n[[directives]]",
-        1,
+    let cfg_path = demo_manifest(
+        dir.path(),
+        "m.toml",
+        &[("[t0]\n", "[t0]\nbatch_size = 20\n")],
     );
-    let cfg_path = dir.path().join("t0.toml");
-    std::fs::write(&cfg_path, cfg).unwrap();
     let out = ampel(
         &[
             "--db",
             &uri,
             "--json",
             "t0",
-            "--config",
-            cfg_path.to_str().unwrap(),
+            "--manifest",
+            &cfg_path,
             "--source",
             &real_alerts().join("ztf").display().to_string(),
         ],
@@ -124,8 +115,11 @@ fn a_t2_run_with_failed_tickets_exits_non_zero_and_says_where_to_look() {
             "--db",
             &uri,
             "t0",
-            "--config",
-            &demo_t0(),
+            "--manifest",
+            &support::repo()
+                .join("manifests/ztf-demo.toml")
+                .display()
+                .to_string(),
             "--source",
             &fink(),
         ],

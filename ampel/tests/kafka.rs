@@ -404,38 +404,61 @@ fn serve_takes_alerts_from_the_topic_to_a_t3_report() {
     let kafka = Kafka::start();
     let dir = tempfile::tempdir().unwrap();
     create_topic(dir.path(), &kafka, "ztf");
-    let cfg = t0_config(dir.path(), "ztf");
-    let processes = dir.path().join("live.processes.toml");
+    // the whole live instance in one manifest: the T0 of its [live] stream, a T2
+    // worker, the channel's report
+    let units = repo().join("units");
+    let manifest = dir.path().join("live.toml");
     std::fs::write(
-        &processes,
+        &manifest,
         format!(
-            r#"[[process]]
-name = "ztf-live"
-tier = 0
-schedule = "live"
-t0_config = "{}"
-kafka = {{ brokers = "{}", topics = ["ztf"], group = "serve" }}
+            r#"[instance]
+name = "ztf"
+version = "1.0.0"
+
+[[crate]]
+name = "ampel-units-ztf"
+path = "{units}/ztf"
+units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
+
+[[crate]]
+name = "ampel-units-lightcurve"
+path = "{units}/lightcurve"
+units = ["T2LightCurveSummary"]
+
+[[crate]]
+name = "ampel-units-report"
+path = "{units}/report"
+units = ["T3ReportExporter"]
+
+[t0]
+supplier = {{ unit = "ZiAlertSupplier" }}
+shaper = {{ unit = "ZiDataPointShaper" }}
+combiner = {{ unit = "ZiT1Combiner" }}
+
+[[channel]]
+name = "ALL"
+access = ["ZTF_PUB"]
+t2 = [{{ unit = "T2LightCurveSummary" }}]
+t3 = [{{ unit = "T3ReportExporter", name = "report", schedule = "every 2s" }}]
 
 [[process]]
 name = "t2"
 tier = 2
 schedule = "every 1s"
 
-[[process]]
-name = "report"
-tier = 3
-schedule = "every 2s"
-channel = "ALL"
-t3_units = [{{ unit = "T3ReportExporter" }}]
+[live]
+brokers = "{}"
+topics = ["ztf"]
+group = "serve"
 "#,
-            cfg.file_name().unwrap().to_str().unwrap(),
-            kafka.addr
+            kafka.addr,
+            units = units.display()
         ),
     )
     .unwrap();
     let serve = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .args(["--db", "sqlite:serve.db", "serve", "--processes"])
-        .arg(&processes)
+        .args(["--db", "sqlite:serve.db", "serve", "--manifest"])
+        .arg(&manifest)
         .args(["--out", "out"])
         .current_dir(dir.path())
         .stdout(Stdio::piped())

@@ -5,12 +5,18 @@ mod support;
 use std::path::Path;
 use support::{ampel, real_alerts, repo, text};
 
-/// The demo T0 config with its channels replaced by `directives` (TOML).
-fn t0_config(dir: &Path, directives: &str) -> String {
-    let demo = std::fs::read_to_string(repo().join("manifests/ztf-demo.t0.toml")).unwrap();
-    let head = &demo[..demo.find("[[directives]]").unwrap()];
-    let path = dir.join("t0.toml");
-    std::fs::write(&path, format!("{head}{directives}")).unwrap();
+/// The demo manifest with its channels and processes replaced by `channels`
+/// (TOML), its crate paths made absolute.
+fn manifest_with(dir: &Path, channels: &str) -> String {
+    let demo = std::fs::read_to_string(repo().join("manifests/ztf-demo.toml"))
+        .unwrap()
+        .replace(
+            "path = \"../units/",
+            &format!("path = \"{}/units/", repo().display()),
+        );
+    let head = &demo[..demo.find("[[channel]]").unwrap()];
+    let path = dir.join("m.toml");
+    std::fs::write(&path, format!("{head}{channels}")).unwrap();
     path.display().to_string()
 }
 
@@ -22,28 +28,28 @@ fn refused(out: &std::process::Output) -> String {
 }
 
 const BAD_CHANNELS: &str = r#"
-[[directives]]
-channel = ""
+[[channel]]
+name = ""
 filter = { unit = "CriteriaFilter" }
 
-[[directives]]
-channel = "DEMO\u200BBRIGHT"
+[[channel]]
+name = "DEMO\u200BBRIGHT"
 filter = { unit = "CriteriaFilter" }
 
-[[directives]]
-channel = "DEMO\u202EBRIGHT"
+[[channel]]
+name = "DEMO\u202EBRIGHT"
 filter = { unit = "CriteriaFilter" }
 
-[[directives]]
-channel = "DEMO\u0007"
+[[channel]]
+name = "DEMO\u0007"
 filter = { unit = "CriteriaFilter" }
 
-[[directives]]
-channel = "TWICE"
+[[channel]]
+name = "TWICE"
 filter = { unit = "CriteriaFilter" }
 
-[[directives]]
-channel = "TWICE"
+[[channel]]
+name = "TWICE"
 filter = { unit = "CriteriaFiltre" }
 "#;
 
@@ -52,14 +58,14 @@ filter = { unit = "CriteriaFiltre" }
 #[test]
 fn t0_refuses_bad_channel_names_and_duplicate_directives_before_opening_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = t0_config(dir.path(), BAD_CHANNELS);
+    let cfg = manifest_with(dir.path(), BAD_CHANNELS);
     let alerts = real_alerts().join("ztf/fink-2020-v3.3");
     let out = ampel(
         &[
             "--db",
             "sqlite:s.db",
             "t0",
-            "--config",
+            "--manifest",
             &cfg,
             "--source",
             alerts.to_str().unwrap(),
@@ -68,12 +74,12 @@ fn t0_refuses_bad_channel_names_and_duplicate_directives_before_opening_the_stor
     );
     let err = refused(&out);
     for says in [
-        "directives[0]: a channel name cannot be empty",
-        "directives[1]: channel name \"DEMO\\u{200b}BRIGHT\" contains U+200B",
-        "directives[2]: channel name \"DEMO\\u{202e}BRIGHT\" contains U+202E",
-        "directives[3]: channel name \"DEMO\\u{7}\" contains U+0007",
-        "directives[5]: channel `TWICE` already has a directive (directives[4])",
-        "unknown unit `CriteriaFiltre`",
+        "m.toml:38:8: a channel name cannot be empty",
+        "m.toml:42:8: channel name \"DEMO\\u{200b}BRIGHT\" contains U+200B",
+        "m.toml:46:8: channel name \"DEMO\\u{202e}BRIGHT\" contains U+202E",
+        "m.toml:50:8: channel name \"DEMO\\u{7}\" contains U+0007",
+        "m.toml:58:8: channel `TWICE` is declared twice",
+        "filter uses unit `CriteriaFiltre`, which no declared crate provides",
     ] {
         assert!(err.contains(says), "missing {says:?} in:\n{err}");
     }
@@ -107,12 +113,12 @@ fn manifest_check_refuses_invisible_channel_names() {
 #[test]
 fn a_job_with_an_unknown_t3_unit_is_refused_before_t0_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = t0_config(
+    let cfg = manifest_with(
         dir.path(),
-        "[[directives]]\nchannel = \"ALL\"\nfilter = { unit = \"CriteriaFilter\" }\n",
+        "[[channel]]\nname = \"ALL\"\nfilter = { unit = \"CriteriaFilter\" }\n",
     );
     let job = format!(
-        "name = \"j\"\n\n[[task]]\nkind = \"t0\"\nconfig = \"{cfg}\"\nsource = [\"{}\"]\n\n\
+        "name = \"j\"\n\n[[task]]\nkind = \"t0\"\nmanifest = \"{cfg}\"\nsource = [\"{}\"]\n\n\
          [[task]]\nkind = \"t2\"\nunits = [\"T2NoSuchUnit\"]\n\n\
          [[task]]\nkind = \"t3\"\nprocess = \"r\"\nunits = [{{ unit = \"T3ReportExportr\" }}]\n",
         real_alerts().join("ztf/fink-2020-v3.3").display()

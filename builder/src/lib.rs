@@ -32,6 +32,15 @@ use std::path::{Path, PathBuf};
 /// The target every instance binary is built for.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
+impl From<ampel_manifest::ManifestError> for BuildError {
+    fn from(e: ampel_manifest::ManifestError) -> Self {
+        match e {
+            ampel_manifest::ManifestError::Read { path, source } => BuildError::Io { path, source },
+            ampel_manifest::ManifestError::Invalid(p) => BuildError::Manifest(p),
+        }
+    }
+}
+
 /// Why a build or an inspection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

@@ -5,13 +5,13 @@ use ampel_core::job::{load_job, run_job};
 use std::process::Command;
 
 fn job_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let t0 = ampel_tests::repo_root()
+    let manifest = ampel_tests::repo_root()
         .join("manifests")
-        .join("ztf-demo.t0.toml");
+        .join("ztf-demo.toml");
     let src = ampel_tests::real_alerts().join("ztf");
     let text = format!(
-        "name = \"repro\"\n[[task]]\nkind = \"t0\"\nconfig = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n[[task]]\nkind = \"t3\"\nprocess = \"report\"\nselect = {{ channel_any = [\"DEMO_BRIGHT\"] }}\nunits = [{{ unit = \"T3ReportExporter\", channel = \"DEMO_BRIGHT\" }}]\n",
-        t0.display().to_string(),
+        "name = \"repro\"\n[[task]]\nkind = \"t0\"\nmanifest = {:?}\nsource = [{:?}]\n[[task]]\nkind = \"t2\"\n[[task]]\nkind = \"t3\"\nprocess = \"report\"\nselect = {{ channel_any = [\"DEMO_BRIGHT\"] }}\nunits = [{{ unit = \"T3ReportExporter\", channel = \"DEMO_BRIGHT\" }}]\n",
+        manifest.display().to_string(),
         src.display().to_string()
     );
     let path = dir.join("repro.job.toml");
@@ -26,7 +26,11 @@ fn run_in(
     store: &dyn ampel_store::Store,
 ) -> Result<ampel_core::job::JobReport, ampel_core::job::JobError> {
     let registry = ampel_tests::units::registry();
-    run_job(job, dir, &registry, store, dir, &ampel_core::Silent)
+    run_job(job, dir, &registry, store, dir, &ampel_core::Silent, &|m| {
+        ampel_manifest::load_for_binary(m, &registry)
+            .map(|c| c.t0)
+            .map_err(|e| e.to_string())
+    })
 }
 
 #[test]

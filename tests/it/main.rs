@@ -4,6 +4,7 @@ mod conformance;
 mod golden_hashes;
 mod jobs;
 mod live;
+mod manifest;
 mod sqlite_errors;
 mod t0_real_alerts;
 mod t2;

@@ -22,6 +22,25 @@ pub fn real_alerts() -> PathBuf {
     repo().join("tests/data/alerts")
 }
 
+/// The ZTF demo manifest copied into `dir` as `name`, its crate paths made
+/// absolute, with each `(from, to)` text replacement applied once (each must be
+/// there); returns its path.
+pub fn demo_manifest(dir: &Path, name: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(repo().join("manifests/ztf-demo.toml"))
+        .unwrap()
+        .replace(
+            "path = \"../units/",
+            &format!("path = \"{}/units/", repo().display()),
+        );
+    for (from, to) in edits {
+        assert!(text.contains(from), "the demo manifest has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
 /// The build cache shared by the tests of one run (kept between runs).
 pub fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("ampel-cache")

@@ -85,3 +85,45 @@ pub(crate) fn stock_of(registry: &ampel_interface::Registry, s: &str) -> Result<
         ))
     })
 }
+
+/// Where a T0 process comes from: an instance manifest (its channels), or a T0
+/// process as `ampel manifest expand --part t0` prints it.
+#[derive(Debug, Clone, Args)]
+pub struct T0Source {
+    /// The instance manifest whose T0 process runs (every channel).
+    #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+    pub manifest: Option<std::path::PathBuf>,
+    /// Or an expanded T0 process (JSON or TOML), as `ampel manifest expand --part t0`
+    /// prints it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl T0Source {
+    /// The T0 process, unchecked (the command checks it with its sources).
+    pub fn load(
+        &self,
+        registry: &ampel_interface::Registry,
+    ) -> Result<ampel_core::t0::T0Config, CommandError> {
+        match (&self.manifest, &self.config) {
+            (Some(m), _) => Ok(manifest(registry, m)?.t0),
+            (None, Some(c)) => {
+                ampel_core::job::load_t0_config(c).map_err(|e| CommandError::Usage(e.to_string()))
+            }
+            (None, None) => Err(CommandError::Usage(
+                "give --manifest FILE (an instance manifest) or --config FILE".into(),
+            )),
+        }
+    }
+}
+
+/// An instance manifest run by this binary: every unit must be in it.
+pub fn manifest(
+    registry: &ampel_interface::Registry,
+    path: &std::path::Path,
+) -> Result<ampel_core::instance::InstanceConfig, CommandError> {
+    ampel_manifest::load_for_binary(path, registry).map_err(|e| match e {
+        ampel_manifest::ManifestError::Invalid(p) => CommandError::Invalid(p),
+        other => CommandError::Usage(other.to_string()),
+    })
+}

@@ -23,30 +23,46 @@ pub enum RuntimeCommand {
     /// Sources are Avro files (ZTF or Rubin), directories of them, tar or tar.gz
     /// archives, or Confluent-framed messages. Damaged inputs are reported and skipped.
     ///
-    /// Example: ampel t0 --config manifests/ztf-demo.t0.toml --source tests/data/alerts/ztf
+    /// Example: ampel t0 --manifest manifests/ztf-demo.toml --source tests/data/alerts/ztf
     T0(crate::t0::T0Args),
     /// Run and inspect T2: workers, results, resets, outdated results.
     #[command(subcommand)]
     T2(crate::t2::T2Command),
-    /// Run a T3 process once: select stocks, project them per channel, run the units.
+    /// Run T3 processes once: select stocks, project them per channel, run the units.
     ///
-    /// Example: ampel t3 --config report.toml --out reports
+    /// Example: ampel t3 --manifest manifests/ztf-demo.toml --out reports
     T3 {
-        /// T3 process config (TOML): process, select, load, units.
+        /// The instance manifest whose T3 processes run (each once, in order).
+        #[arg(long, required_unless_present = "config", conflicts_with = "config")]
+        manifest: Option<std::path::PathBuf>,
+        /// With --manifest: only this process (a channel's t3 entry: its `name`, or
+        /// CHANNEL-UNIT).
+        #[arg(long, requires = "manifest")]
+        process: Option<String>,
+        /// Or a T3 process (TOML): process, select, load, units.
         #[arg(long)]
-        config: std::path::PathBuf,
+        config: Option<std::path::PathBuf>,
         /// Where units write their files.
         #[arg(long, default_value = "ampel-out")]
         out: std::path::PathBuf,
     },
-    /// Run every active process of a processes file on its schedule until SIGTERM or
+    /// Run every process of an instance manifest on its schedule (T2 workers, the
+    /// channels' T3 processes, the live T0 of its [live] section) until SIGTERM or
     /// Ctrl-C; then start nothing new and let running ones finish their batch.
     ///
-    /// Example: ampel serve --processes manifests/ztf-demo.processes.toml
+    /// Example: ampel serve --manifest manifests/ztf-demo.toml
     Serve {
-        /// The processes file (TOML): name, tier, schedule, config per process.
+        /// The instance manifest.
+        #[arg(
+            long,
+            required_unless_present = "processes",
+            conflicts_with = "processes"
+        )]
+        manifest: Option<std::path::PathBuf>,
+        /// Or a processes file (TOML, `[[process]]`: name, tier, schedule, config),
+        /// as `ampel manifest expand --part processes` prints them.
         #[arg(long)]
-        processes: std::path::PathBuf,
+        processes: Option<std::path::PathBuf>,
         /// At most this many processes run at once.
         #[arg(long, default_value_t = 2)]
         max_concurrent: usize,
@@ -55,12 +71,21 @@ pub enum RuntimeCommand {
         out: std::path::PathBuf,
     },
     /// Run an archival job (tasks in order, fresh store, clock from the data) and
-    /// print its results digest.
+    /// print its results digest: an instance manifest's (T0 over the inputs, T2
+    /// until no ticket is left, each T3 process once) or a job file's tasks.
     ///
-    /// Example: ampel --db sqlite:/tmp/run.db job manifests/ztf-demo.job.toml
+    /// Example: ampel --db sqlite:/tmp/run.db job --manifest manifests/ztf-demo.toml --inputs tests/data/alerts/ztf
     Job {
-        /// The job file (TOML).
-        file: std::path::PathBuf,
+        /// A job file (TOML: `[[task]]` kind t0 / t2 / t3, in order).
+        #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+        file: Option<std::path::PathBuf>,
+        /// Or an instance manifest: its archival job over --inputs.
+        #[arg(long, requires = "inputs")]
+        manifest: Option<std::path::PathBuf>,
+        /// With --manifest: alert archives (files, directories, tar / tar.gz), read
+        /// in this order.
+        #[arg(long, num_args = 1.., requires = "manifest")]
+        inputs: Vec<std::path::PathBuf>,
         /// Where T3 units write their files (reports, plots).
         #[arg(long, default_value = "ampel-out")]
         out: std::path::PathBuf,
@@ -129,7 +154,18 @@ pub fn run(
         #[cfg(feature = "kafka")]
         RuntimeCommand::Kafka(k) => crate::kafka::run(registry, args, k),
         RuntimeCommand::T2(t2) => crate::t2::run(registry, args, t2),
-        RuntimeCommand::Job { file, out } => crate::job::job(registry, args, file, out),
+        RuntimeCommand::Job {
+            file,
+            manifest,
+            inputs,
+            out,
+        } => match (file, manifest) {
+            (_, Some(m)) => crate::job::manifest_job(registry, args, m, inputs, out),
+            (Some(f), None) => crate::job::job(registry, args, f, out),
+            (None, None) => Err(CommandError::Usage(
+                "give a job file or --manifest FILE --inputs PATH...".into(),
+            )),
+        },
         RuntimeCommand::Digest { db } => {
             let mut a = args.clone();
             if let Some(db) = db {
@@ -151,11 +187,39 @@ pub fn run(
             crate::provenance::log(args, *run, stock, channel.clone(), *errors, *limit)
         }
         RuntimeCommand::Serve {
+            manifest,
             processes,
             max_concurrent,
             out,
-        } => crate::serve::serve(registry, args, processes, *max_concurrent, out),
-        RuntimeCommand::T3 { config, out } => crate::t3::t3(registry, args, config, out),
+        } => match (manifest, processes) {
+            (Some(m), _) => {
+                let cfg = crate::args::manifest(registry, m)?;
+                crate::serve::serve_instance(
+                    &cfg,
+                    registry,
+                    args,
+                    &m.display().to_string(),
+                    *max_concurrent,
+                    out,
+                )
+            }
+            (None, Some(p)) => crate::serve::serve(registry, args, p, *max_concurrent, out),
+            (None, None) => Err(CommandError::Usage(
+                "give --manifest FILE (an instance manifest) or --processes FILE".into(),
+            )),
+        },
+        RuntimeCommand::T3 {
+            manifest,
+            process,
+            config,
+            out,
+        } => match (manifest, config) {
+            (Some(m), _) => crate::t3::t3_manifest(registry, args, m, process.as_deref(), out),
+            (None, Some(c)) => crate::t3::t3(registry, args, c, out),
+            (None, None) => Err(CommandError::Usage(
+                "give --manifest FILE (an instance manifest) or --config FILE".into(),
+            )),
+        },
         RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
         RuntimeCommand::Event { process, last } => {
             crate::provenance::event(args, process.clone(), *last)

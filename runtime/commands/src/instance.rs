@@ -132,32 +132,7 @@ pub fn run(
         } => {
             let cfg = load_checked(registry, instance)?;
             let origin = instance.instance.display().to_string();
-            let mut all = cfg.processes.clone();
-            if let Some(source) = &cfg.live {
-                all.push(ampel_core::serve::ProcessConfig {
-                    name: format!("{}-live", cfg.name),
-                    tier: 0,
-                    schedule: ampel_core::serve::LIVE.into(),
-                    active: true,
-                    channel: None,
-                    units: vec![],
-                    select: None,
-                    t3_units: vec![],
-                    kafka: Some(source.clone()),
-                    t0_config: None,
-                });
-            }
-            let processes = ampel_core::serve::check_processes(all, registry, &origin)
-                .map_err(CommandError::Usage)?;
-            crate::serve::serve_checked(
-                &processes,
-                registry,
-                args,
-                &origin,
-                *max_concurrent,
-                out,
-                (PathBuf::from("."), Some(cfg.t0.clone())),
-            )
+            crate::serve::serve_instance(&cfg, registry, args, &origin, *max_concurrent, out)
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::args::RuntimeArgs;
 use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_store;
-use ampel_core::job::{load_job, run_job, JobReport, TaskReport};
+use ampel_core::job::{load_job, run_job, run_plan, JobReport, TaskReport};
 use ampel_interface::Registry;
 use comfy_table::Table;
 use serde::Serialize;
@@ -24,6 +24,35 @@ pub fn job(
     let done = run_job(
         &job,
         base,
+        registry,
+        store.as_ref(),
+        out,
+        &crate::progress::Reporter::from_env(),
+        &|m| {
+            ampel_manifest::load_for_binary(m, registry)
+                .map(|c| c.t0)
+                .map_err(|e| e.to_string())
+        },
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
+    report(args.json, &JobOutput(done))
+}
+
+/// An instance manifest's archival job over `inputs` against the store (which must
+/// be empty): T0, T2 until no ticket is left, each T3 process once.
+pub fn manifest_job(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    manifest: &Path,
+    inputs: &[std::path::PathBuf],
+    out: &Path,
+) -> Result<(), CommandError> {
+    args.archive_only("ampel job")?;
+    let cfg = crate::args::manifest(registry, manifest)?;
+    let store = open_store(&args.db)?;
+    let done = run_plan(
+        &cfg.name,
+        &cfg.archive_plan(inputs),
         registry,
         store.as_ref(),
         out,

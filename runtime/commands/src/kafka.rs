@@ -64,11 +64,11 @@ pub enum KafkaCommand {
     /// documents of the alerts are persisted; SIGTERM or Ctrl-C finishes the batch in
     /// hand, commits it and stops; a restart resumes from the committed offsets.
     ///
-    /// Example: ampel kafka consume --config manifests/ztf-demo.t0.toml --brokers 127.0.0.1:9092 --topic ztf --group demo
+    /// Example: ampel kafka consume --manifest manifests/ztf-demo.toml --brokers 127.0.0.1:9092 --topic ztf --group demo
     Consume {
-        /// T0 config (TOML or JSON): supplier, shaper, muxer, channel directives.
-        #[arg(long)]
-        config: PathBuf,
+        /// The T0 process: --manifest (an instance manifest) or --config.
+        #[command(flatten)]
+        process: crate::args::T0Source,
         /// The brokers.
         #[command(flatten)]
         brokers: Brokers,
@@ -239,7 +239,7 @@ pub fn run(
             )
         }
         KafkaCommand::Consume {
-            config,
+            process,
             brokers,
             topics,
             group,
@@ -250,7 +250,7 @@ pub fn run(
             connect_attempts,
             properties,
         } => {
-            let cfg = ampel_core::job::load_t0_config(config).map_err(fail)?;
+            let cfg = process.load(registry)?;
             let mut settings = KafkaSettings::new(&brokers.brokers, topics.clone(), group);
             settings.connect_attempts = *connect_attempts;
             settings.properties.extend(properties.iter().cloned());

@@ -30,6 +30,29 @@ pub fn serve(
     )
 }
 
+/// Serve an instance's processes (see `InstanceConfig::serve_processes`); its
+/// live T0 uses the instance's T0 process.
+pub(crate) fn serve_instance(
+    cfg: &ampel_core::instance::InstanceConfig,
+    registry: &Registry,
+    args: &RuntimeArgs,
+    origin: &str,
+    max_concurrent: usize,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let processes = ampel_core::serve::check_processes(cfg.serve_processes(), registry, origin)
+        .map_err(CommandError::Usage)?;
+    serve_checked(
+        &processes,
+        registry,
+        args,
+        origin,
+        max_concurrent,
+        out,
+        (std::path::PathBuf::from("."), Some(cfg.t0.clone())),
+    )
+}
+
 /// Serve checked processes from `origin` until SIGTERM or Ctrl-C; live T0 processes
 /// read their T0 config relative to `live.0`, or use `live.1` (an instance's).
 pub(crate) fn serve_checked(

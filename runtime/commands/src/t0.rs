@@ -3,7 +3,7 @@
 use crate::args::RuntimeArgs;
 use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_store;
-use ampel_core::t0::{drive_archive, DriveOptions, Driven, Opened, T0Config, T0Processor};
+use ampel_core::t0::{drive_archive, DriveOptions, Driven, Opened, T0Processor};
 use ampel_core::ClockMode;
 use ampel_interface::Registry;
 use clap::Args;
@@ -13,9 +13,9 @@ use std::path::PathBuf;
 /// `ampel t0` options.
 #[derive(Debug, Clone, Args)]
 pub struct T0Args {
-    /// T0 process config (TOML or JSON): supplier, shaper, muxer, channel directives.
-    #[arg(long)]
-    pub config: PathBuf,
+    /// The T0 process: --manifest (an instance manifest) or --config.
+    #[command(flatten)]
+    pub process: crate::args::T0Source,
     /// Alert sources: files, directories, tar or tar.gz archives.
     #[arg(long, required = true, num_args = 1..)]
     pub source: Vec<PathBuf>,
@@ -37,14 +37,9 @@ pub struct T0Args {
     pub max_block_mib: u32,
 }
 
-/// Read a T0 config file, naming the file and the position of any problem.
-pub fn load_config(path: &std::path::Path) -> Result<T0Config, CommandError> {
-    ampel_core::job::load_t0_config(path).map_err(|e| CommandError::Usage(e.to_string()))
-}
-
 /// Run T0.
 pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), CommandError> {
-    let mut cfg = load_config(&t0.config)?;
+    let mut cfg = t0.process.load(registry)?;
     if t0.iter_max.is_some() {
         cfg.iter_max = t0.iter_max;
     }

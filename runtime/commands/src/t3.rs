@@ -31,9 +31,54 @@ pub fn t3(
             e.message()
         ))
     })?;
+    run(registry, args, &cfg, out)
+}
+
+/// Run the T3 processes of an instance manifest once each, in order (or only the
+/// one named `only`).
+pub fn t3_manifest(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    manifest: &Path,
+    only: Option<&str>,
+    out: &Path,
+) -> Result<(), CommandError> {
+    let cfg = crate::args::manifest(registry, manifest)?;
+    let t3: Vec<_> = cfg.processes.iter().filter(|p| p.tier == 3).collect();
+    let chosen: Vec<_> = t3
+        .iter()
+        .filter(|p| only.is_none_or(|n| n == p.name))
+        .collect();
+    if chosen.is_empty() {
+        let known: Vec<&str> = t3.iter().map(|p| p.name.as_str()).collect();
+        return Err(CommandError::Usage(match only {
+            Some(n) => format!(
+                "{}: no T3 process `{n}` (there: {})",
+                manifest.display(),
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ),
+            None => format!("{}: no channel has a t3 entry", manifest.display()),
+        }));
+    }
+    for p in chosen {
+        run(registry, args, &p.t3_config(), out)?;
+    }
+    Ok(())
+}
+
+fn run(
+    registry: &Registry,
+    args: &RuntimeArgs,
+    cfg: &ampel_core::t3::T3Config,
+    out: &Path,
+) -> Result<(), CommandError> {
     let store = open_existing_store(&args.db)?;
     let done = ampel_core::t3::run_t3(
-        &cfg,
+        cfg,
         registry,
         store.as_ref(),
         &args

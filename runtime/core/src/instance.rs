@@ -320,9 +320,31 @@ impl InstanceConfig {
         }
     }
 
+    /// The processes `serve` runs: the scheduled ones, and the live T0 of the
+    /// `[live]` stream (named `<instance>-live`) if there is one.
+    pub fn serve_processes(&self) -> Vec<ProcessConfig> {
+        let mut all = self.processes.clone();
+        if let Some(source) = &self.live {
+            all.push(ProcessConfig {
+                name: format!("{}-live", self.name),
+                tier: 0,
+                schedule: crate::serve::LIVE.into(),
+                active: true,
+                channel: None,
+                units: vec![],
+                select: None,
+                load: None,
+                t3_units: vec![],
+                kafka: Some(source.clone()),
+                t0_config: None,
+            });
+        }
+        all
+    }
+
     /// The archival job of this instance over `inputs` (files, directories, tar
     /// archives, read in the order given): T0 with every channel, T2 until no ticket
-    /// is left, then each T3 process once, in declaration order.
+    /// is left, then each active T3 process once, in declaration order.
     pub fn archive_plan(&self, inputs: &[PathBuf]) -> Vec<PlannedTask> {
         let mut tasks = vec![
             PlannedTask::T0 {

@@ -5,7 +5,7 @@
 //! name = "ztf-demo"
 //! [[task]]
 //! kind = "t0"
-//! config = "ztf-demo.t0.toml"          # relative to the job file
+//! manifest = "ztf-demo.toml"           # its T0 process; relative to the job file
 //! source = ["../tests/data/alerts/ztf"]
 //! [[task]]
 //! kind = "t2"                          # until no ticket is left
@@ -54,8 +54,13 @@ pub struct JobConfig {
 pub enum Task {
     /// T0 over archives.
     T0 {
-        /// T0 process config file (TOML or JSON), relative to the job file.
-        config: PathBuf,
+        /// The instance manifest whose T0 process runs, relative to the job file.
+        #[serde(default)]
+        manifest: Option<PathBuf>,
+        /// Or a T0 process as `ampel manifest expand --part t0` writes it (JSON or
+        /// TOML), relative to the job file.
+        #[serde(default)]
+        config: Option<PathBuf>,
         /// Alert sources, relative to the job file.
         source: Vec<PathBuf>,
         /// Stop after this many alerts.
@@ -158,6 +163,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 pub fn load_t0_config(path: &Path) -> Result<T0Config, JobError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| JobError::Config(format!("cannot read T0 config {}: {e}", path.display())))?;
+    if toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("instance")) {
+        return Err(JobError::Config(format!(
+            "{} is an instance manifest, not an expanded T0 process: give it as --manifest (in a job file: manifest = ...)",
+            path.display()
+        )));
+    }
     if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(|e| {
             JobError::Config(format!(
@@ -205,18 +216,38 @@ impl PlannedTask {
     }
 }
 
-/// Read the files a job names (T0 configs; sources relative to `base`).
-pub fn plan(job: &JobConfig, base: &Path) -> Result<Vec<PlannedTask>, JobError> {
+/// Reads the T0 process of an instance manifest (the manifest format lives in a
+/// crate above this one).
+pub type ManifestT0<'a> = &'a dyn Fn(&Path) -> Result<T0Config, String>;
+
+/// Read the files a job names (manifests or T0 configs; sources relative to
+/// `base`).
+pub fn plan(
+    job: &JobConfig,
+    base: &Path,
+    manifests: ManifestT0,
+) -> Result<Vec<PlannedTask>, JobError> {
     job.tasks
         .iter()
-        .map(|task| {
+        .enumerate()
+        .map(|(i, task)| {
             Ok(match task {
                 Task::T0 {
+                    manifest,
                     config,
                     source,
                     iter_max,
                 } => {
-                    let mut cfg = load_t0_config(&base.join(config))?;
+                    let mut cfg = match (manifest, config) {
+                        (Some(m), None) => manifests(&base.join(m)).map_err(JobError::Config)?,
+                        (None, Some(c)) => load_t0_config(&base.join(c))?,
+                        _ => {
+                            return Err(JobError::Config(format!(
+                                "task {} (t0): give exactly one of `manifest` (an instance manifest) or `config` (an expanded T0 process)",
+                                i + 1
+                            )))
+                        }
+                    };
                     if iter_max.is_some() {
                         cfg.iter_max = *iter_max;
                     }
@@ -244,10 +275,11 @@ pub fn run_job(
     store: &dyn Store,
     out_dir: &Path,
     progress: &dyn Progress,
+    manifests: ManifestT0,
 ) -> Result<JobReport, JobError> {
     run_plan(
         &job.name,
-        &plan(job, base)?,
+        &plan(job, base, manifests)?,
         registry,
         store,
         out_dir,

@@ -116,6 +116,10 @@ pub struct ProcessConfig {
     /// T3: selection.
     #[serde(default)]
     pub select: Option<Select>,
+    /// T3: what is loaded per selected stock (default: datapoints, the latest
+    /// state, every T2 result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::t3::Load>,
     /// T3: the units.
     #[serde(default, rename = "t3_units")]
     pub t3_units: Vec<T3UnitModel>,
@@ -161,7 +165,7 @@ impl ProcessConfig {
         T3Config {
             process: self.name.clone(),
             select,
-            load: Default::default(),
+            load: self.load.clone().unwrap_or_default(),
             units: self
                 .t3_units
                 .iter()

@@ -18,17 +18,36 @@ pub struct UnitModel {
     pub config: Body,
 }
 
-/// Which datapoints of an alert a point T2 runs on (detections: id > 0, by `jd`).
+/// Which of the chosen datapoints a point T2 runs on, after sorting (Python
+/// AMPEL's `DPSelection.select`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DpSelect {
-    /// Every detection.
+    /// Every one.
     #[default]
     All,
-    /// The earliest detection.
+    /// The first.
     First,
-    /// The latest detection.
+    /// The last.
     Last,
+}
+
+/// Which datapoints of an alert a point T2 may run on (Python AMPEL's
+/// `DPSelection.filter`): detections have positive ids, upper limits negative ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DpFilter {
+    /// Detections only.
+    #[default]
+    Detections,
+    /// Upper limits only.
+    UpperLimits,
+    /// Both.
+    All,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A T2 computation to request.
@@ -40,9 +59,16 @@ pub struct T2Model {
     /// Raw config.
     #[serde(default)]
     pub config: Body,
-    /// For point T2s: which datapoints.
-    #[serde(default)]
+    /// For point T2s: which of the sorted, filtered datapoints.
+    #[serde(default, skip_serializing_if = "is_default")]
     pub select: DpSelect,
+    /// For point T2s: the body key datapoints are sorted by, ascending (absent:
+    /// the datapoint's time; ties by id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// For point T2s: which datapoints are candidates.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub filter: DpFilter,
 }
 
 /// A combiner and the state T2s computed on its states.
@@ -183,6 +209,7 @@ impl T0Config {
         if let Err(p) = crate::check_units(registry, &self.unit_requests(registry)) {
             problems.extend(p);
         }
+        problems.extend(self.t2_kind_problems(registry));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -242,6 +269,66 @@ impl T0Config {
             }
             for (j, t) in d.ingest.stock_t2.iter().enumerate() {
                 out.push(t2_req(at(format!("stock_t2[{j}]")), t));
+            }
+        }
+        out
+    }
+}
+
+impl T0Config {
+    /// T2 units listed where their kind does not belong: a point T2 among state
+    /// T2s, a state T2 among stock T2s, ... (tied units count as their base kind);
+    /// a selection (`select`, `sort`, `filter`) on anything but a point T2.
+    pub fn t2_kind_problems(&self, registry: &Registry) -> Vec<String> {
+        use UnitKind::*;
+        let mut out = Vec::new();
+        let mut fit = |what: String, t: &T2Model, list: &str, kinds: [UnitKind; 2]| {
+            if list != "point_t2"
+                && (t.sort.is_some()
+                    || t.select != DpSelect::All
+                    || t.filter != DpFilter::Detections)
+            {
+                out.push(format!("{what}: select, sort and filter choose datapoints of point T2s; `{}` is listed under {list}", t.unit));
+            }
+            if let Ok(u) = registry.get(&t.unit) {
+                if !kinds.contains(&u.kind()) {
+                    out.push(format!(
+                        "{what}: `{}` is a {} unit; {list} takes {} or {} units",
+                        t.unit,
+                        u.kind().as_str(),
+                        kinds[0].as_str(),
+                        kinds[1].as_str()
+                    ));
+                }
+            }
+        };
+        for d in &self.directives {
+            let at = |what: String| format!("channel `{}` {what}", d.channel.escape_debug());
+            for (i, c) in d.ingest.combine.iter().enumerate() {
+                for (j, t) in c.state_t2.iter().enumerate() {
+                    fit(
+                        at(format!("combine[{i}].state_t2[{j}]")),
+                        t,
+                        "state_t2",
+                        [StateT2, TiedStateT2],
+                    );
+                }
+            }
+            for (j, t) in d.ingest.point_t2.iter().enumerate() {
+                fit(
+                    at(format!("point_t2[{j}]")),
+                    t,
+                    "point_t2",
+                    [PointT2, TiedPointT2],
+                );
+            }
+            for (j, t) in d.ingest.stock_t2.iter().enumerate() {
+                fit(
+                    at(format!("stock_t2[{j}]")),
+                    t,
+                    "stock_t2",
+                    [StockT2, TiedStockT2],
+                );
             }
         }
         out

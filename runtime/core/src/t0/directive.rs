@@ -1,7 +1,7 @@
 //! A channel's loaded T0 directive (its filter, combiners and T2 specs) and the
 //! T2 tickets it makes.
 
-use super::config::{DpSelect, OnStockMatch};
+use super::config::{DpFilter, DpSelect, OnStockMatch, T2Model};
 use ampel_interface::*;
 use ampel_store::*;
 use std::collections::BTreeSet;
@@ -10,7 +10,25 @@ use std::collections::BTreeSet;
 pub(super) struct T2Spec {
     pub(super) unit: String,
     pub(super) config: ConfigHash,
-    pub(super) select: DpSelect,
+    pub(super) selection: Selection,
+}
+
+/// A point T2's datapoint selection (filter, sort key, pick).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Selection {
+    filter: DpFilter,
+    sort: Option<String>,
+    select: DpSelect,
+}
+
+impl Selection {
+    pub(super) fn of(m: &T2Model) -> Self {
+        Selection {
+            filter: m.filter,
+            sort: m.sort.clone(),
+            select: m.select,
+        }
+    }
 }
 
 /// A combiner with the state T2s of its states.
@@ -55,15 +73,28 @@ pub(super) fn ticket(
     }
 }
 
-/// Detections (id > 0) chosen by a point T2's selection, ordered by `jd`.
-pub(super) fn select(dps: &[&DataPoint], how: DpSelect) -> Vec<DataPointId> {
+/// The datapoints a point T2's selection chooses: filtered (detections have
+/// positive ids, upper limits negative ones), sorted ascending by the sort key (the
+/// datapoint's time by default; a datapoint without a numeric value sorts first;
+/// ties by id), then all, the first or the last.
+pub(super) fn select(dps: &[&DataPoint], how: &Selection) -> Vec<DataPointId> {
     let mut det: Vec<(f64, DataPointId)> = dps
         .iter()
-        .filter(|d| d.id > 0)
-        .map(|d| (d.jd().unwrap_or(0.0), d.id))
+        .filter(|d| match how.filter {
+            DpFilter::Detections => d.id > 0,
+            DpFilter::UpperLimits => d.id < 0,
+            DpFilter::All => true,
+        })
+        .map(|d| {
+            let key = match &how.sort {
+                None => d.jd(),
+                Some(k) => d.body.get(k).and_then(|v| v.as_f64()),
+            };
+            (key.unwrap_or(f64::NEG_INFINITY), d.id)
+        })
         .collect();
     det.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    match how {
+    match how.select {
         DpSelect::All => det.into_iter().map(|(_, id)| id).collect(),
         DpSelect::First => det.first().map(|d| d.1).into_iter().collect(),
         DpSelect::Last => det.last().map(|d| d.1).into_iter().collect(),

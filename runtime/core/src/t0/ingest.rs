@@ -1,7 +1,7 @@
 //! The T0 processor proper. See the module docs of `t0`.
 
 use super::config::{combiner_config, OnStockMatch, T0Config, T2Model};
-use super::directive::{select, ticket, Combiner, Directive, T2Spec};
+use super::directive::{select, ticket, Combiner, Directive, Selection, T2Spec};
 use super::run::{Buffer, Opened, Run, T0Stats};
 use super::T0Error;
 use crate::clock::{jd_to_unix, Clock};
@@ -132,7 +132,7 @@ impl<'a> T0Processor<'a> {
             Ok(T2Spec {
                 unit: m.unit.clone(),
                 config: checked.hash,
-                select: m.select,
+                selection: Selection::of(m),
             })
         };
         let mut directives = Vec::new();
@@ -633,7 +633,7 @@ impl<'a> T0Processor<'a> {
                     }
                 }
                 for t in &d.point_t2 {
-                    for dp in select(&combine, t.select) {
+                    for dp in select(&combine, &t.selection) {
                         let meta = self.meta(Tier::T0, DocumentCode::NEW, &ch, alert_id);
                         self.buffer
                             .tickets
