@@ -56,6 +56,12 @@ enum HostCommand {
     ///
     /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf/fink-2020-v3.3
     Reproduce(cli::ReproduceArgs),
+    /// Scaffold a unit crate or a whole instance (manifest, real alerts, CI that
+    /// compares each build's results with a committed run record).
+    ///
+    /// Example: ampel new instance my-survey --unit T2PeakMag --kind state-t2
+    #[command(subcommand)]
+    New(cli::NewCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -82,6 +88,7 @@ fn main() -> std::process::ExitCode {
         HostCommand::Manifest(cmd) => cli::manifest(&host, &cli.args, cmd),
         HostCommand::Image(cmd) => cli::image(&host, &cli.args, cmd),
         HostCommand::Reproduce(r) => cli::reproduce(&host, &cli.args, r),
+        HostCommand::New(cmd) => cli::new(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,8 @@
 //! archives, accepted by skopeo, umoci, runc and Docker; tampering detected; a
 //! configuration-only change touches only configuration and provenance; unit crates
 //! the builder does not know are checked by the binary built from them; editing a
-//! helper file of a unit crate makes the results of its units outdated.
+//! helper file of a unit crate makes the results of its units outdated. Where unit
+//! crates may come from: `crate_sources.rs`.
 
 mod support;
 
@@ -317,63 +318,6 @@ fn a_threshold_change_rebuilds_nothing_and_diff_shows_exactly_it() {
     );
 }
 
-fn ext_crate(dir: &Path) -> std::path::PathBuf {
-    let fixture = repo().join("ampel/tests/fixtures/ext-units");
-    let to = dir.join("ext-units");
-    std::fs::create_dir_all(to.join("src")).unwrap();
-    let toml = std::fs::read_to_string(fixture.join("Cargo.toml.in"))
-        .unwrap()
-        .replace(
-            "@AMPEL_INTERFACE@",
-            &repo().join("runtime/interface").display().to_string(),
-        )
-        .replace(
-            "@AMPEL_UNIT_BUILD@",
-            &repo().join("runtime/unit-build").display().to_string(),
-        );
-    std::fs::write(to.join("Cargo.toml"), toml).unwrap();
-    std::fs::copy(fixture.join("build.rs"), to.join("build.rs")).unwrap();
-    copy_tree(&fixture.join("src"), &to.join("src"));
-    to
-}
-
-fn ext_manifest(dir: &Path, ext: &Path, units: &str, channel: &str) -> std::path::PathBuf {
-    let ztf = repo().join("units/ztf");
-    let m = dir.join("ext.toml");
-    std::fs::write(
-        &m,
-        format!(
-            r#"[instance]
-name = "ext-demo"
-version = "0.1.0"
-
-[[crate]]
-name = "ampel-units-ztf"
-path = "{}"
-units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
-
-[[crate]]
-name = "ampel-units-testext"
-path = "{}"
-units = [{units}]
-
-[t0]
-supplier = {{ unit = "ZiAlertSupplier" }}
-shaper = {{ unit = "ZiDataPointShaper" }}
-combiner = {{ unit = "ZiT1Combiner" }}
-
-[[channel]]
-name = "EXT"
-{channel}
-"#,
-            ztf.display(),
-            ext.display()
-        ),
-    )
-    .unwrap();
-    m
-}
-
 #[test]
 fn units_of_other_crates_are_checked_by_the_binary_built_from_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -609,77 +553,4 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
     // and its binary reaches for the server
     let err = mongo_info(&live, "o2");
     assert!(err.contains("no MongoDB server answered"), "{err}");
-}
-
-#[test]
-fn a_unit_crate_that_inherits_from_its_own_workspace_builds_into_an_instance() {
-    let dir = tempfile::tempdir().unwrap();
-    // the fixture crate as a member of the user's own workspace
-    let ws = dir.path().join("my-units");
-    let ext = ext_crate(&ws);
-    std::fs::write(
-        ws.join("Cargo.toml"),
-        format!(
-            r#"[workspace]
-resolver = "2"
-members = ["ext-units"]
-
-[workspace.package]
-version = "0.4.2"
-edition = "2021"
-license = "BSD-3-Clause"
-
-[workspace.dependencies]
-ampel-interface = {{ path = "{}" }}
-serde = {{ version = "1", features = ["derive"] }}
-
-[workspace.lints.rust]
-unsafe_code = "forbid"
-"#,
-            repo().join("runtime/interface").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        ext.join("Cargo.toml"),
-        format!(
-            r#"[package]
-name = "ampel-units-testext"
-version.workspace = true
-edition.workspace = true
-license.workspace = true
-publish = false
-
-[dependencies]
-ampel-interface.workspace = true
-serde = {{ workspace = true }}
-
-[build-dependencies]
-ampel-unit-build = {{ path = "{}" }}
-
-[lints]
-workspace = true
-"#,
-            repo().join("runtime/unit-build").display()
-        ),
-    )
-    .unwrap();
-    let m = ext_manifest(
-        dir.path(),
-        &ext,
-        r#""ExtThreshold""#,
-        r#"filter = { unit = "ExtThreshold", config = { threshold = 0.5 } }"#,
-    );
-    let out = dir.path().join("ws.tar");
-    let report = build(&m, &out, &shared_cache(), &repo());
-    assert!(report["manifest_digest"].is_string(), "{report}");
-    let info = ampel_json(&["image", "inspect", out.to_str().unwrap()], dir.path());
-    let unit = info["config"]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ExtThreshold")
-        .unwrap()
-        .clone();
-    assert_eq!(unit["version"], "0.4.2", "the version the workspace gives");
 }

@@ -193,6 +193,7 @@ fn cargo_toml(
     source_root: &Path,
     path_of: &dyn Fn(&str, &Path) -> String,
     pins: &(String, String),
+    patches: &BTreeMap<String, BTreeSet<String>>,
 ) -> String {
     let mut deps = String::new();
     // the runtime with the features the manifest asks for (MongoDB, Kafka), no more
@@ -240,7 +241,8 @@ fn cargo_toml(
          [dependencies]\n{deps}\n{build}{PROFILE}\n\
          # path crates live inside the workspace root (hashed by relative path) but\n\
          # are not members: `ampel` is the AMPEL source tree, `units` copies of others\n\
-         [workspace]\nexclude = [\"ampel\", \"units\"]\n"
+         [workspace]\nexclude = [\"ampel\", \"units\"]\n{}",
+        crate::patch::render(patches, &crate::patch::tree_crates(source_root), source_root, path_of)
     )
 }
 
@@ -361,7 +363,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
         ..m.clone()
     };
     let rel_path = |_: &str, p: &Path| toml_str(&relative(&work, p).display().to_string());
-    let toml = cargo_toml(m, &link, &rel_path, &Default::default());
+    let toml = cargo_toml(m, &link, &rel_path, &Default::default(), &BTreeMap::new());
     let units = units_rs(&m.crates);
     write(&work.join("Cargo.toml"), &toml)?;
     write(&work.join("src/main.rs"), MAIN_RS)?;
@@ -376,6 +378,8 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
     })?;
     let manifest_path = work.join("Cargo.toml");
     let metadata = cargo_metadata(&manifest_path, "resolving the unit crates")?;
+    // AMPEL crates a unit crate takes from git are this tree's (see patch.rs)
+    let patches = crate::patch::git_patches(&metadata, &crate::patch::tree_crates(&link));
     // the shared registry crates get the host build's features, and the graph is
     // resolved again with them (the same versions: the pins are exact)
     let shared: BTreeSet<(String, String)> = metadata["packages"]
@@ -395,7 +399,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
     let pins = crate::pins::render(&shared, &host, &direct);
     write(
         &work.join("Cargo.toml"),
-        &cargo_toml(m, &link, &rel_path, &pins),
+        &cargo_toml(m, &link, &rel_path, &pins, &patches),
     )?;
     let metadata = cargo_metadata(&manifest_path, "with the feature pins")?;
     let lock = std::fs::read_to_string(&lock_path).map_err(|e| BuildError::Io {
@@ -460,7 +464,7 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
     let key_doc = json!({
         "generator": GENERATOR_VERSION,
         "target": TARGET,
-        "cargo_toml": cargo_toml(m, &link, &path_free, &pins),
+        "cargo_toml": cargo_toml(m, &link, &path_free, &pins, &patches),
         "main_rs": MAIN_RS,
         "units_rs": units,
         "lock": lock,

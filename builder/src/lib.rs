@@ -25,6 +25,7 @@ pub mod inspect;
 pub mod known;
 pub mod manifest;
 pub mod pack;
+mod patch;
 pub mod pins;
 
 use std::path::{Path, PathBuf};

@@ -99,6 +99,9 @@ pub struct ReproduceSpec {
     pub out: PathBuf,
     /// A results digest, or a previous `run.json`.
     pub expect: Option<String>,
+    /// With a `run.json`: accept one made with another image of the same instance
+    /// (a rebuild, another machine's toolchain) and compare results only.
+    pub any_image: bool,
     /// A store URI to pass through (default: a fresh `OUT/ampel.db`).
     pub db: Option<String>,
     /// The runtime.
@@ -290,7 +293,16 @@ pub fn reproduce(
         Some(path) => {
             let path = PathBuf::from(path);
             let rec = load_record(&path)?;
-            if rec.image.manifest_digest != info.manifest_digest {
+            let other = rec.image.manifest_digest != info.manifest_digest;
+            if other && spec.any_image && rec.image.name == info.config.name {
+                step(&format!(
+                    "{} was made with image {} ({} {}); comparing results only (--any-image)",
+                    path.display(),
+                    ampel_images::short_digest(&rec.image.manifest_digest),
+                    rec.image.name,
+                    rec.image.version
+                ));
+            } else if other {
                 return Err(RunError::Record(format!(
                     "{} was made with image {} ({} {}), not {}; reproduce it with that image",
                     path.display(),

@@ -1,13 +1,16 @@
 //! Host-only commands: `ampel manifest ...` (`manifest.rs`), `ampel image ...`
-//! (`image.rs`) and `ampel reproduce` (`reproduce.rs`). Tables for people, `--json`
+//! (`image.rs`), `ampel reproduce` (`reproduce.rs`) and `ampel new ...`
+//! (`new.rs`, scaffolds). Tables for people, `--json`
 //! for scripts; long steps report progress on stderr.
 
 mod image;
 mod manifest;
+mod new;
 mod reproduce;
 
 pub use image::{image, ImageCommand};
 pub use manifest::{manifest, ManifestCommand};
+pub use new::{new, NewCommand};
 pub use reproduce::{reproduce, ReproduceArgs};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};

@@ -23,6 +23,11 @@ pub struct ReproduceArgs {
     /// and image are checked before anything runs.
     #[arg(long)]
     pub expect: Option<String>,
+    /// With --expect RUN.json: accept a record made with another image of the same
+    /// instance (rebuilt, or built with another toolchain) and compare the results
+    /// only; the inputs must still match. What an instance's CI uses.
+    #[arg(long, requires = "expect")]
+    pub any_image: bool,
     /// Output directory: store, reports, run.json.
     #[arg(long, default_value = "ampel-out")]
     pub out: PathBuf,
@@ -82,6 +87,7 @@ pub fn reproduce(host: &HostUnits, args: &RuntimeArgs, r: &ReproduceArgs) -> any
         inputs: r.inputs.clone(),
         out: r.out.clone(),
         expect: r.expect.clone(),
+        any_image: r.any_image,
         db: r.store.clone(),
         runtime: r.runtime,
     };

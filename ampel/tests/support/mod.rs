@@ -460,3 +460,64 @@ impl Drop for Kafka {
         self.stop();
     }
 }
+
+/// The out-of-tree fixture unit crate (`ampel/tests/fixtures/ext-units`) copied
+/// into `dir/ext-units`, its AMPEL dependencies pointing at this tree.
+pub fn ext_crate(dir: &Path) -> std::path::PathBuf {
+    let fixture = repo().join("ampel/tests/fixtures/ext-units");
+    let to = dir.join("ext-units");
+    std::fs::create_dir_all(to.join("src")).unwrap();
+    let toml = std::fs::read_to_string(fixture.join("Cargo.toml.in"))
+        .unwrap()
+        .replace(
+            "@AMPEL_INTERFACE@",
+            &repo().join("runtime/interface").display().to_string(),
+        )
+        .replace(
+            "@AMPEL_UNIT_BUILD@",
+            &repo().join("runtime/unit-build").display().to_string(),
+        );
+    std::fs::write(to.join("Cargo.toml"), toml).unwrap();
+    std::fs::copy(fixture.join("build.rs"), to.join("build.rs")).unwrap();
+    copy_tree(&fixture.join("src"), &to.join("src"));
+    to
+}
+
+/// A manifest `dir/ext.toml` with the ZTF units and the fixture crate at `ext`
+/// (its `units`), and one channel `EXT` with the `channel` lines.
+pub fn ext_manifest(dir: &Path, ext: &Path, units: &str, channel: &str) -> std::path::PathBuf {
+    let ztf = repo().join("units/ztf");
+    let m = dir.join("ext.toml");
+    std::fs::write(
+        &m,
+        format!(
+            r#"[instance]
+name = "ext-demo"
+version = "0.1.0"
+
+[[crate]]
+name = "ampel-units-ztf"
+path = "{}"
+units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
+
+[[crate]]
+name = "ampel-units-testext"
+path = "{}"
+units = [{units}]
+
+[t0]
+supplier = {{ unit = "ZiAlertSupplier" }}
+shaper = {{ unit = "ZiDataPointShaper" }}
+combiner = {{ unit = "ZiT1Combiner" }}
+
+[[channel]]
+name = "EXT"
+{channel}
+"#,
+            ztf.display(),
+            ext.display()
+        ),
+    )
+    .unwrap();
+    m
+}
