@@ -331,3 +331,76 @@ bright = { criteria = [{ attribute = "magpsf", operator = "<", value = 18.5 }] }
         "{e}"
     );
 }
+
+#[test]
+fn a_t3_selects_by_the_latest_t2_results_of_its_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "sel.toml",
+        r#"
+[[channel]]
+name = "ALL"
+access = ["ZTF_PUB"]
+t2 = [{ unit = "T2LightCurveSummary" }]
+
+[[channel.t3]]
+unit = "ChannelAudit"
+name = "well-sampled"
+schedule = "every 1h"
+select = { t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">=", value = 10 }] }
+"#,
+    );
+    let cfg = load(&p).unwrap();
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = ampel_commands::open_store(&format!(
+        "sqlite:{}",
+        store_dir.path().join("s.db").display()
+    ))
+    .unwrap();
+    let inputs = [ampel_tests::real_alerts().join("ztf/fink-2019-v3.1")];
+    ampel_core::job::run_plan(
+        &cfg.name,
+        &cfg.archive_plan(&inputs),
+        &registry(),
+        store.as_ref(),
+        store_dir.path(),
+        &ampel_core::Silent,
+    )
+    .unwrap();
+    // the objects whose latest light-curve summary has at least 10 detections,
+    // counted from the T2 documents themselves
+    let mut latest: std::collections::BTreeMap<i64, (f64, u64)> = Default::default();
+    for d in store
+        .find_t2(&T2Filter {
+            unit: Some(vec!["T2LightCurveSummary".into()]),
+            ..Default::default()
+        })
+        .unwrap()
+    {
+        let ts = d.meta.last().unwrap().ts;
+        let ndet = d.body.last().unwrap()["ndet"].as_u64().unwrap();
+        let e = latest.entry(d.stock).or_insert((ts, ndet));
+        if ts > e.0 {
+            *e = (ts, ndet);
+        }
+    }
+    let expected: Vec<i64> = latest
+        .iter()
+        .filter(|(_, (_, n))| *n >= 10)
+        .map(|(s, _)| *s)
+        .collect();
+    assert!(
+        !expected.is_empty() && expected.len() < latest.len(),
+        "{latest:?}"
+    );
+    let t3 = store.find_t3(Some("well-sampled")).unwrap();
+    assert_eq!(t3.len(), 1);
+    let seen: Vec<i64> = t3[0].body["stocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_i64().unwrap())
+        .collect();
+    assert_eq!(seen, expected);
+}

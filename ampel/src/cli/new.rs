@@ -395,7 +395,10 @@ fn instance(
     ];
     write(
         &root.join("Cargo.toml"),
-        fill(include_str!("../../templates/instance/workspace.toml"), &vars),
+        fill(
+            include_str!("../../templates/instance/workspace.toml"),
+            &vars,
+        ),
     )?;
     write(
         &root.join("README.md"),

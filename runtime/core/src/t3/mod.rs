@@ -14,7 +14,9 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 mod project;
+mod t2match;
 pub use project::project;
+pub use t2match::{filter_by_t2, Operator, T2Match};
 
 /// Which stocks a T3 run looks at.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -39,6 +41,9 @@ pub struct Select {
     /// Updated after the start of the last successful run of this process (times
     /// by the clock rule: data time in archive mode, see `clock`).
     pub since_last_run_of: Option<String>,
+    /// Whose latest T2 results (of the selected channels) satisfy every condition.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub t2: Vec<T2Match>,
     /// At most this many stocks.
     pub limit: Option<usize>,
 }
@@ -243,8 +248,28 @@ pub fn run_t3(
     // repeated, so the outcome is that of one uninterrupted run
     let run = crate::runs::open_run(store, &event, |_| Some(event.clone()))?.run;
     event.run = run;
-    let query = selection(&cfg.select, store, now)?;
-    let stocks = store.select_stocks(&query)?;
+    let mut query = selection(&cfg.select, store, now)?;
+    // conditions on T2 results apply before the limit
+    let limit = query.limit.take().filter(|_| !cfg.select.t2.is_empty());
+    if limit.is_none() {
+        query.limit = cfg.select.limit;
+    }
+    let channels: Vec<String> = cfg
+        .select
+        .channel_any
+        .iter()
+        .chain(&cfg.select.channel_all)
+        .cloned()
+        .collect();
+    let mut stocks = filter_by_t2(
+        store,
+        store.select_stocks(&query)?,
+        &cfg.select.t2,
+        &channels,
+    )?;
+    if let Some(n) = limit {
+        stocks.truncate(n);
+    }
     let mut report = T3Report {
         run,
         selected: stocks.len(),
