@@ -130,6 +130,11 @@ fn a_job_with_an_unknown_t3_unit_is_refused_before_t0_runs() {
         err.contains("task 2 (t2)") && err.contains("T2NoSuchUnit"),
         "{err}"
     );
+    // the manifest's own problem (a criteria filter without criteria) with them
+    assert!(
+        err.contains("task 1 (t0)") && err.contains("at least one criterion"),
+        "{err}"
+    );
     assert!(
         err.contains("task 3 (t3)") && err.contains("T3ReportExportr"),
         "{err}"

@@ -221,16 +221,15 @@ impl PlannedTask {
 pub type ManifestT0<'a> = &'a dyn Fn(&Path) -> Result<T0Config, String>;
 
 /// Read the files a job names (manifests or T0 configs; sources relative to
-/// `base`).
+/// `base`): each task planned, or why it cannot be.
 pub fn plan(
     job: &JobConfig,
     base: &Path,
     manifests: ManifestT0,
-) -> Result<Vec<PlannedTask>, JobError> {
+) -> Vec<Result<PlannedTask, String>> {
     job.tasks
         .iter()
-        .enumerate()
-        .map(|(i, task)| {
+        .map(|task| {
             Ok(match task {
                 Task::T0 {
                     manifest,
@@ -239,13 +238,10 @@ pub fn plan(
                     iter_max,
                 } => {
                     let mut cfg = match (manifest, config) {
-                        (Some(m), None) => manifests(&base.join(m)).map_err(JobError::Config)?,
-                        (None, Some(c)) => load_t0_config(&base.join(c))?,
+                        (Some(m), None) => manifests(&base.join(m))?,
+                        (None, Some(c)) => load_t0_config(&base.join(c)).map_err(|e| e.to_string())?,
                         _ => {
-                            return Err(JobError::Config(format!(
-                                "task {} (t0): give exactly one of `manifest` (an instance manifest) or `config` (an expanded T0 process)",
-                                i + 1
-                            )))
+                            return Err("give exactly one of `manifest` (an instance manifest) or `config` (an expanded T0 process)".to_string())
                         }
                     };
                     if iter_max.is_some() {
@@ -277,9 +273,33 @@ pub fn run_job(
     progress: &dyn Progress,
     manifests: ManifestT0,
 ) -> Result<JobReport, JobError> {
+    let planned = plan(job, base, manifests);
+    if planned.iter().any(Result::is_err) {
+        // the tasks that cannot be read, and the problems of those that can: all at once
+        let kind = |t: &Task| match t {
+            Task::T0 { .. } => "t0",
+            Task::T2 { .. } => "t2",
+            Task::T3(_) => "t3",
+        };
+        let problems: Vec<String> = planned
+            .iter()
+            .zip(&job.tasks)
+            .enumerate()
+            .flat_map(|(i, (p, t))| {
+                let found = match p {
+                    Err(e) => vec![e.clone()],
+                    Ok(task) => task_problems(task, registry),
+                };
+                found
+                    .into_iter()
+                    .map(move |e| format!("task {} ({}): {e}", i + 1, kind(t)))
+            })
+            .collect();
+        return Err(JobError::Config(problems.join("\n")));
+    }
     run_plan(
         &job.name,
-        &plan(job, base, manifests)?,
+        &planned.into_iter().flatten().collect::<Vec<_>>(),
         registry,
         store,
         out_dir,
