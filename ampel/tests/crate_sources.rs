@@ -86,13 +86,7 @@ workspace = true
     let report = build(&m, &out, &shared_cache(), &repo());
     assert!(report["manifest_digest"].is_string(), "{report}");
     let info = ampel_json(&["image", "inspect", out.to_str().unwrap()], dir.path());
-    let unit = info["config"]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ExtThreshold")
-        .unwrap()
-        .clone();
+    let unit = unit_info(&info, "ExtThreshold");
     assert_eq!(unit["version"], "0.4.2", "the version the workspace gives");
 }
 
@@ -139,52 +133,20 @@ fn a_unit_crate_at_a_git_revision_taking_ampel_from_git_builds_with_this_tree() 
     git(&ext, &["add", "."]);
     git(&ext, &["commit", "-q", "-m", "units"]);
     let rev = git(&ext, &["rev-parse", "HEAD"]);
-    let m = dir.path().join("git.toml");
-    std::fs::write(
-        &m,
-        format!(
-            r#"[instance]
-name = "git-units"
-version = "0.1.0"
-
-[[crate]]
-name = "ampel-units-ztf"
-path = "{}"
-units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
-
-[[crate]]
-name = "ampel-units-testext"
-git = "file://{}"
-rev = "{rev}"
-units = ["ExtThreshold", "ExtCount"]
-
-[t0]
-supplier = {{ unit = "ZiAlertSupplier" }}
-shaper = {{ unit = "ZiDataPointShaper" }}
-combiner = {{ unit = "ZiT1Combiner" }}
-
-[[channel]]
-name = "EXT"
-filter = {{ unit = "ExtThreshold", config = {{ threshold = 0.0 }} }}
-t2 = [{{ unit = "ExtCount" }}]
-"#,
-            repo().join("units/ztf").display(),
-            ext.display()
-        ),
-    )
-    .unwrap();
+    let m = ext_manifest_from(
+        dir.path(),
+        "git-units",
+        &format!("git = \"file://{}\"\nrev = \"{rev}\"", ext.display()),
+        r#""ExtThreshold", "ExtCount""#,
+        r#"filter = { unit = "ExtThreshold", config = { threshold = 0.0 } }
+t2 = [{ unit = "ExtCount" }]"#,
+    );
     let a = dir.path().join("a.tar");
     let report = build(&m, &a, &shared_cache(), &repo());
     assert!(report["manifest_digest"].is_string(), "{report}");
     // the binary's units come from the git crate, checked by the binary itself
     let info = ampel_json(&["image", "inspect", a.to_str().unwrap()], dir.path());
-    let unit = info["config"]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ExtCount")
-        .unwrap()
-        .clone();
+    let unit = unit_info(&info, "ExtCount");
     assert_eq!(unit["crate"], "ampel-units-testext");
     assert_eq!(unit["version"], "0.3.1");
     // the same revision again: the same image

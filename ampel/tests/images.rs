@@ -396,13 +396,7 @@ t2 = [{ unit = "ExtCycleA" }, { unit = "ExtCycleB" }]"#,
         ],
         dir.path(),
     );
-    let ext_unit = info["config"]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "ExtThreshold")
-        .unwrap()
-        .clone();
+    let ext_unit = unit_info(&info, "ExtThreshold");
     assert_eq!(ext_unit["version"], "0.3.1");
     assert_eq!(ext_unit["crate"], "ampel-units-testext");
 }

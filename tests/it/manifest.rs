@@ -163,9 +163,9 @@ fn load(path: &Path) -> Result<InstanceConfig, String> {
     ampel_manifest::load_for_binary(path, &registry()).map_err(|e| e.to_string())
 }
 
-/// Run the manifest's archival job on the fink 2019 alerts (31 alerts, 25
-/// objects); the T2 documents it leaves.
-fn run(cfg: &InstanceConfig) -> Vec<ampel_interface::T2Document> {
+/// Run the manifest's archival job on the fink 2019 alerts (31 alerts of 31
+/// objects) on a fresh embedded store; the store (and the directory holding it).
+fn run_store(cfg: &InstanceConfig) -> (tempfile::TempDir, Box<dyn ampel_store::Store>) {
     let dir = tempfile::tempdir().unwrap();
     let store =
         ampel_commands::open_store(&format!("sqlite:{}", dir.path().join("s.db").display()))
@@ -180,7 +180,12 @@ fn run(cfg: &InstanceConfig) -> Vec<ampel_interface::T2Document> {
         &ampel_core::Silent,
     )
     .unwrap();
-    store.find_t2(&T2Filter::default()).unwrap()
+    (dir, store)
+}
+
+/// The T2 documents [`run_store`] leaves.
+fn run(cfg: &InstanceConfig) -> Vec<ampel_interface::T2Document> {
+    run_store(cfg).1.find_t2(&T2Filter::default()).unwrap()
 }
 
 #[test]
@@ -269,7 +274,7 @@ name = "ALL"
 t2 = [{ unit = "T2PointEcho" }, { unit = "T2LightCurveSummary", select = "last" }]
 point_t2 = [{ unit = "TouchStock" }]
 stock_t2 = [{ unit = "T2LightCurveSummary" }]
-t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_of = "nope" } }]
+t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_of = "nope", t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">=", value = "3" }] } }]
 "#,
     );
     let e = load(&p).unwrap_err();
@@ -279,6 +284,7 @@ t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_
         "bad.toml:34:22: channel `ALL` point_t2: `TouchStock` is a stock-t2 unit; it belongs in stock_t2",
         "bad.toml:35:22: channel `ALL` stock_t2: `T2LightCurveSummary` is a state-t2 unit; it belongs in t2",
         "since_last_run_of names an unknown process `nope` (known: ALL-ChannelAudit)",
+        "t3 select.t2[0]: value \"3\" for operator Ge: expected a number",
     ] {
         assert!(e.contains(says), "missing {says:?} in:\n{e}");
     }
@@ -352,22 +358,7 @@ select = { t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">="
 "#,
     );
     let cfg = load(&p).unwrap();
-    let store_dir = tempfile::tempdir().unwrap();
-    let store = ampel_commands::open_store(&format!(
-        "sqlite:{}",
-        store_dir.path().join("s.db").display()
-    ))
-    .unwrap();
-    let inputs = [ampel_tests::real_alerts().join("ztf/fink-2019-v3.1")];
-    ampel_core::job::run_plan(
-        &cfg.name,
-        &cfg.archive_plan(&inputs),
-        &registry(),
-        store.as_ref(),
-        store_dir.path(),
-        &ampel_core::Silent,
-    )
-    .unwrap();
+    let (_dir, store) = run_store(&cfg);
     // the objects whose latest light-curve summary has at least 10 detections,
     // counted from the T2 documents themselves
     let mut latest: std::collections::BTreeMap<i64, (f64, u64)> = Default::default();

@@ -486,13 +486,26 @@ pub fn ext_crate(dir: &Path) -> std::path::PathBuf {
 /// A manifest `dir/ext.toml` with the ZTF units and the fixture crate at `ext`
 /// (its `units`), and one channel `EXT` with the `channel` lines.
 pub fn ext_manifest(dir: &Path, ext: &Path, units: &str, channel: &str) -> std::path::PathBuf {
+    let source = format!("path = \"{}\"", ext.display());
+    ext_manifest_from(dir, "ext-demo", &source, units, channel)
+}
+
+/// The same with the fixture crate's source given as manifest lines (`path = ...`,
+/// or `git = ...` and `rev = ...`) and the instance named `name`.
+pub fn ext_manifest_from(
+    dir: &Path,
+    name: &str,
+    source: &str,
+    units: &str,
+    channel: &str,
+) -> std::path::PathBuf {
     let ztf = repo().join("units/ztf");
     let m = dir.join("ext.toml");
     std::fs::write(
         &m,
         format!(
             r#"[instance]
-name = "ext-demo"
+name = "{name}"
 version = "0.1.0"
 
 [[crate]]
@@ -502,7 +515,7 @@ units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
 
 [[crate]]
 name = "ampel-units-testext"
-path = "{}"
+{source}
 units = [{units}]
 
 [t0]
@@ -515,9 +528,17 @@ name = "EXT"
 {channel}
 "#,
             ztf.display(),
-            ext.display()
         ),
     )
     .unwrap();
     m
+}
+
+/// The unit `name` of an `image inspect --json` answer.
+pub fn unit_info(info: &serde_json::Value, name: &str) -> serde_json::Value {
+    info["config"]["units"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == name))
+        .unwrap_or_else(|| panic!("no unit {name} in {info}"))
+        .clone()
 }

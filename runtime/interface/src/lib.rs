@@ -52,6 +52,7 @@
 //! ```
 
 pub mod codes;
+pub mod compare;
 pub mod config;
 pub mod documents;
 pub mod finite;

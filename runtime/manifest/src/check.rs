@@ -267,6 +267,19 @@ pub fn check_uses(raw: &RawManifest, registry: &Registry, declared: &Declared, p
     }
     for ch in &raw.channels {
         for t in &ch.t3 {
+            for (i, c) in t.select.iter().flat_map(|s| &s.t2).enumerate() {
+                if let Some(expected) = c.operator.value_problem(&c.value) {
+                    p.push(
+                        t.unit.span(),
+                        format!(
+                            "channel `{}` t3 select.t2[{i}]: value {} for operator {:?}: expected {expected}",
+                            ch.name.get_ref(),
+                            c.value,
+                            c.operator
+                        ),
+                    );
+                }
+            }
             if let Some(other) = t.select.as_ref().and_then(|s| s.since_last_run_of.as_ref()) {
                 if !processes.contains(other) {
                     p.push(

@@ -6,40 +6,9 @@ use ampel_interface::serde_json::Value;
 use ampel_interface::*;
 use serde::{Deserialize, Serialize};
 
-/// Comparison operators (Python AMPEL's filter operators).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Operator {
-    /// Greater than.
-    #[serde(rename = ">")]
-    Gt,
-    /// Less than.
-    #[serde(rename = "<")]
-    Lt,
-    /// Greater or equal.
-    #[serde(rename = ">=")]
-    Ge,
-    /// Less or equal.
-    #[serde(rename = "<=")]
-    Le,
-    /// Equal.
-    #[serde(rename = "==")]
-    Eq,
-    /// Not equal.
-    #[serde(rename = "!=")]
-    Ne,
-    /// Value is one of a list.
-    #[serde(rename = "in")]
-    In,
-    /// Value is none of a list.
-    #[serde(rename = "not in")]
-    NotIn,
-    /// Attribute present and not null (`value` true) or absent/null (`value` false).
-    #[serde(rename = "exists")]
-    Exists,
-    /// String attribute contains a substring.
-    #[serde(rename = "contains")]
-    Contains,
-}
+/// Comparison operators (Python AMPEL's filter operators), shared with the rest
+/// of AMPEL.
+pub use ampel_interface::compare::Operator;
 
 /// One criterion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,24 +87,9 @@ impl UnitConfig for CriteriaFilterConfig {
             ));
         }
         for (i, c) in self.criteria.iter().enumerate() {
-            let field = format!("criteria.{i}.value");
-            let ok = match c.operator {
-                Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le => c.value.is_number(),
-                Operator::In | Operator::NotIn => c.value.is_array(),
-                Operator::Exists => c.value.is_boolean(),
-                Operator::Contains => c.value.is_string(),
-                Operator::Eq | Operator::Ne => !c.value.is_object(),
-            };
-            if !ok {
-                let expected = match c.operator {
-                    Operator::Gt | Operator::Lt | Operator::Ge | Operator::Le => "a number",
-                    Operator::In | Operator::NotIn => "a list",
-                    Operator::Exists => "true or false",
-                    Operator::Contains => "a string",
-                    Operator::Eq | Operator::Ne => "a number, string, boolean, null or list",
-                };
+            if let Some(expected) = c.operator.value_problem(&c.value) {
                 p.push(FieldProblem::new(
-                    field,
+                    format!("criteria.{i}.value"),
                     &c.value,
                     format!("{expected} for operator {:?}", c.operator),
                 ));
@@ -166,41 +120,7 @@ impl Unit for CriteriaFilter {
 }
 
 fn holds(c: &Criterion, dp: &Value) -> bool {
-    let v = dp.get(&c.attribute).filter(|v| !v.is_null());
-    let num = |x: &Value| x.as_f64();
-    let cmp = |f: fn(f64, f64) -> bool| match (v.and_then(num), num(&c.value)) {
-        (Some(a), Some(b)) => f(a, b),
-        _ => false,
-    };
-    let equal = |a: &Value, b: &Value| match (num(a), num(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    };
-    match c.operator {
-        Operator::Gt => cmp(|a, b| a > b),
-        Operator::Lt => cmp(|a, b| a < b),
-        Operator::Ge => cmp(|a, b| a >= b),
-        Operator::Le => cmp(|a, b| a <= b),
-        Operator::Eq => v.is_some_and(|v| equal(v, &c.value)) || (v.is_none() && c.value.is_null()),
-        Operator::Ne => {
-            !(v.is_some_and(|v| equal(v, &c.value)) || (v.is_none() && c.value.is_null()))
-        }
-        Operator::In => v.is_some_and(|v| {
-            c.value
-                .as_array()
-                .is_some_and(|l| l.iter().any(|x| equal(v, x)))
-        }),
-        Operator::NotIn => !v.is_some_and(|v| {
-            c.value
-                .as_array()
-                .is_some_and(|l| l.iter().any(|x| equal(v, x)))
-        }),
-        Operator::Exists => v.is_some() == c.value.as_bool().unwrap_or(true),
-        Operator::Contains => v
-            .and_then(Value::as_str)
-            .zip(c.value.as_str())
-            .is_some_and(|(s, sub)| s.contains(sub)),
-    }
+    c.operator.holds(dp.get(&c.attribute), &c.value)
 }
 
 impl CriteriaFilter {

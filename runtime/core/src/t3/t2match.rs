@@ -4,6 +4,7 @@
 //! documents of the selection's channels count, so a channel never selects by
 //! another channel's results.
 
+pub use ampel_interface::compare::Operator;
 use ampel_interface::{Body, DocumentCode, StockId};
 use ampel_store::{Store, StoreError, T2Filter};
 use serde::{Deserialize, Serialize};
@@ -16,62 +17,17 @@ pub struct T2Match {
     pub unit: String,
     /// A field of its result body; `a.b` reaches into nested objects.
     pub field: String,
-    /// How the field compares with `value`.
+    /// How the field compares with `value` (the operators of `CriteriaFilter`).
     pub operator: Operator,
     /// The value (a number, string or boolean; a list for `in`).
     pub value: Body,
 }
 
-/// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Operator {
-    /// Less than (numbers).
-    #[serde(rename = "<")]
-    Lt,
-    /// At most (numbers).
-    #[serde(rename = "<=")]
-    Le,
-    /// Greater than (numbers).
-    #[serde(rename = ">")]
-    Gt,
-    /// At least (numbers).
-    #[serde(rename = ">=")]
-    Ge,
-    /// Equal.
-    #[serde(rename = "==")]
-    Eq,
-    /// Not equal.
-    #[serde(rename = "!=")]
-    Ne,
-    /// One of a list.
-    #[serde(rename = "in")]
-    In,
-}
-
 impl T2Match {
-    /// Whether a result body satisfies the condition (a missing field does not).
+    /// Whether a result body satisfies the condition.
     pub fn matches(&self, body: &Body) -> bool {
-        let Some(v) = self.field.split('.').try_fold(body, |b, k| b.get(k)) else {
-            return false;
-        };
-        let num = |x: &Body| x.as_f64();
-        match self.operator {
-            Operator::Eq => v == &self.value || (num(v).is_some() && num(v) == num(&self.value)),
-            Operator::Ne => !(v == &self.value || (num(v).is_some() && num(v) == num(&self.value))),
-            Operator::In => self.value.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|x| x == v || (num(x).is_some() && num(x) == num(v)))
-            }),
-            op => match (num(v), num(&self.value)) {
-                (Some(a), Some(b)) => match op {
-                    Operator::Lt => a < b,
-                    Operator::Le => a <= b,
-                    Operator::Gt => a > b,
-                    _ => a >= b,
-                },
-                _ => false,
-            },
-        }
+        let field = self.field.split('.').try_fold(body, |b, k| b.get(k));
+        self.operator.holds(field, &self.value)
     }
 }
 
