@@ -585,3 +585,83 @@ fn the_help_says_plainly_that_native_runs_are_not_confined() {
         );
     }
 }
+
+#[test]
+fn t2_run_with_a_manifest_runs_only_the_units_its_channels_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let demo = support::repo().join("manifests/ztf-demo.toml");
+    let demo = demo.to_str().unwrap();
+    let fink = support::real_alerts().join("ztf/fink-2019-v3.1");
+    let t0 = ampel(
+        &["t0", "--manifest", demo, "--source", fink.to_str().unwrap()],
+        d,
+    );
+    assert!(t0.status.success(), "{}", text(&t0.stderr));
+    // a manifest whose channel requests only the light-curve summary
+    let only = support::demo_manifest(
+        d,
+        "summary.toml",
+        &[
+            (
+                "t2 = [{ unit = \"T2LightCurveSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\n\n[[channel]]",
+                "t2 = [{ unit = \"T2LightCurveSummary\" }]\n\n[[channel]]",
+            ),
+            (
+                "t2 = [{ unit = \"T2LightCurveSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\nt3",
+                "t2 = [{ unit = \"T2LightCurveSummary\" }]\nt3",
+            ),
+        ],
+    );
+    // a tied unit without the unit it depends on would wait forever: refused
+    let tied = ampel(&["t2", "run", "--until-empty", "--unit", "T2FastRiser"], d);
+    assert!(!tied.status.success());
+    assert!(
+        text(&tied.stderr)
+            .contains("--unit T2FastRiser depends on the results of T2RiseDeclineFit"),
+        "{}",
+        text(&tied.stderr)
+    );
+    let bad = ampel(
+        &[
+            "t2",
+            "run",
+            "--until-empty",
+            "--manifest",
+            &only,
+            "--unit",
+            "T2FastRiser",
+        ],
+        d,
+    );
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--unit T2FastRiser: no channel of"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let run = ampel(&["t2", "run", "--until-empty", "--manifest", &only], d);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let list: serde_json::Value =
+        serde_json::from_slice(&ampel(&["--json", "t2", "list", "--limit", "10000"], d).stdout)
+            .unwrap();
+    let rows = list.as_array().unwrap();
+    let done = |unit: &str| {
+        rows.iter()
+            .filter(|r| r["unit"] == unit && r["code"] == 0)
+            .count()
+    };
+    let waiting = |unit: &str| {
+        rows.iter()
+            .filter(|r| r["unit"] == unit && r["code"] != 0)
+            .count()
+    };
+    assert!(
+        done("T2LightCurveSummary") > 0 && waiting("T2LightCurveSummary") == 0,
+        "{list}"
+    );
+    assert!(
+        done("T2RiseDeclineFit") == 0 && waiting("T2RiseDeclineFit") > 0,
+        "{list}"
+    );
+}

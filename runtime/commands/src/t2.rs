@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Only these units.
     #[arg(long = "unit")]
     pub units: Vec<String>,
+    /// Only the T2 units an instance manifest's channels request (checked against
+    /// this binary); with --unit, those of them.
+    #[arg(long)]
+    pub manifest: Option<std::path::PathBuf>,
     /// Lease length in seconds (renewed while a unit runs).
     #[arg(long, default_value_t = 60.0)]
     pub lease: f64,
@@ -145,6 +149,37 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, cmd: &T2Command) -> Result<(
 }
 
 fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(), CommandError> {
+    let mut units = r.units.clone();
+    if let Some(m) = &r.manifest {
+        let requested = crate::args::manifest(registry, m)?.t0.t2_units();
+        if let Some(u) = units.iter().find(|u| !requested.contains(*u)) {
+            return Err(CommandError::Usage(format!(
+                "--unit {u}: no channel of {} requests it (its T2 units: {})",
+                m.display(),
+                requested.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if requested.is_empty() {
+            return Err(CommandError::Usage(format!(
+                "no channel of {} requests a T2 unit",
+                m.display()
+            )));
+        }
+        if units.is_empty() {
+            units = requested.into_iter().collect();
+        }
+    }
+    // a worker limited to a tied unit but not to what it depends on would wait
+    // for those results forever
+    for u in &units {
+        let deps = ampel_core::instance::tied_dependencies(registry, u, &serde_json::Value::Null);
+        if let Some(d) = deps.iter().find(|d| !units.contains(d)) {
+            return Err(CommandError::Usage(format!(
+                "--unit {u} depends on the results of {d}: add --unit {d} (a worker limited to {u} would wait for them forever)"
+            )));
+        }
+    }
+    let r = &RunArgs { units, ..r.clone() };
     let stop = AtomicBool::new(false);
     let base = T2WorkerConfig::default();
     let results: Vec<Result<ampel_core::t2::T2Stats, CommandError>> = std::thread::scope(|s| {

@@ -122,33 +122,20 @@ pub fn dependency_problems(
     channel: &str,
     t2: &[(String, Body)],
 ) -> Vec<(Option<usize>, String)> {
-    use ampel_interface::UnitInstance;
     let requested: std::collections::BTreeSet<&str> = t2.iter().map(|(u, _)| u.as_str()).collect();
     let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, (unit, config)) in t2.iter().enumerate() {
-        let deps = registry
-            .get(unit)
-            .ok()
-            .and_then(|u| u.instantiate(config).ok())
-            .map(|(inst, _)| match inst {
-                UnitInstance::TiedPointT2(u) => u.dependencies(),
-                UnitInstance::TiedStateT2(u) => u.dependencies(),
-                UnitInstance::TiedStockT2(u) => u.dependencies(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default();
-        for d in deps {
-            if !requested.contains(d.unit.as_str()) {
+        for d in tied_dependencies(registry, unit, config) {
+            if !requested.contains(d.as_str()) {
                 out.push((
                     Some(i),
                     format!(
-                        "`{unit}` depends on `{}`, which channel `{channel}` does not request",
-                        d.unit
+                        "`{unit}` depends on `{d}`, which channel `{channel}` does not request"
                     ),
                 ));
             }
-            edges.entry(unit.clone()).or_default().push(d.unit);
+            edges.entry(unit.clone()).or_default().push(d);
         }
     }
     if let Some(cycle) = find_cycle(&edges) {
@@ -161,6 +148,26 @@ pub fn dependency_problems(
         ));
     }
     out
+}
+
+/// The units a tied T2 unit with this config depends on (none for other units,
+/// or a unit or config the registry refuses).
+pub fn tied_dependencies(registry: &Registry, unit: &str, config: &Body) -> Vec<String> {
+    use ampel_interface::UnitInstance;
+    registry
+        .get(unit)
+        .ok()
+        .and_then(|u| u.instantiate(config).ok())
+        .map(|(inst, _)| match inst {
+            UnitInstance::TiedPointT2(u) => u.dependencies(),
+            UnitInstance::TiedStateT2(u) => u.dependencies(),
+            UnitInstance::TiedStockT2(u) => u.dependencies(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.unit)
+        .collect()
 }
 
 /// A cycle in a dependency graph, as the path that closes it.

@@ -276,6 +276,22 @@ impl T0Config {
 }
 
 impl T0Config {
+    /// Every T2 unit the channels request (state, point and stock).
+    pub fn t2_units(&self) -> std::collections::BTreeSet<String> {
+        self.directives
+            .iter()
+            .flat_map(|d| {
+                d.ingest
+                    .combine
+                    .iter()
+                    .flat_map(|c| &c.state_t2)
+                    .chain(&d.ingest.point_t2)
+                    .chain(&d.ingest.stock_t2)
+            })
+            .map(|t| t.unit.clone())
+            .collect()
+    }
+
     /// T2 units listed where their kind does not belong: a point T2 among state
     /// T2s, a state T2 among stock T2s, ... (tied units count as their base kind);
     /// a selection (`select`, `sort`, `filter`) on anything but a point T2.
