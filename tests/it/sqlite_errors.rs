@@ -168,3 +168,30 @@ fn a_store_without_the_t2_out_column_is_upgraded_on_open() {
     assert_eq!(doc.body, vec![serde_json::json!({"x": 1})]);
     assert_eq!(doc.meta.last().and_then(|m| m.body_index), Some(0));
 }
+
+/// Processes opening a new store file at the same moment once failed at random
+/// with "locked" at once: switching the new file to WAL is answered BUSY without
+/// waiting. Eight connections open each of 20 new files together.
+#[test]
+fn connections_opening_a_new_file_together_all_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let path = dir.path().join(format!("new-{round}.db"));
+        let barrier = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        ampel_store_sqlite::SqliteStore::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for h in handles {
+                if let Err(e) = h.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        });
+    }
+}

@@ -140,9 +140,23 @@ impl SqliteStore {
         // new file (before WAL), ignored on existing stores
         conn.execute_batch("PRAGMA page_size = 16384")
             .map_err(err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(err)?;
+        // two processes opening a new file at once: switching it to WAL takes an
+        // exclusive lock and SQLite answers BUSY at once rather than wait (its busy
+        // handler would deadlock there), so the switch is retried until the timeout
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < opts.busy_timeout =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => break other.map_err(err)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Open {
                 location,
