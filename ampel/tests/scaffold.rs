@@ -172,6 +172,36 @@ fn every_unit_kind_scaffold_passes_its_tests_on_real_alerts() {
             "{krate}: {result}"
         );
     }
+    // out of tree, the AMPEL crates by a git line instead of a path (this
+    // repository as the git remote): the crate's own tests run against them
+    let rev = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(support::repo())
+            .output()
+            .expect("git")
+            .stdout,
+    )
+    .unwrap();
+    let url = format!("file://{}", support::repo().display());
+    ok(
+        &format!(
+            "ampel new unit T3ByGit --kind t3 --ampel-git {url} --ampel-rev {}",
+            rev.trim()
+        ),
+        dir.path(),
+    );
+    let cargo = std::fs::read_to_string(dir.path().join("t3-by-git/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains(&format!("ampel-interface = {{ git = \"{url}\", rev = "))
+            && !cargo.contains("path ="),
+        "{cargo}"
+    );
+    let out = ok(
+        "cargo test --test real_alerts",
+        &dir.path().join("t3-by-git"),
+    );
+    assert!(out.contains("test result: ok. 1 passed"), "{out}");
     let bad = sh("ampel new unit t2-lower --kind t3", dir.path());
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("expected a CamelCase type name"));
