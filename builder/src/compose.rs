@@ -193,7 +193,7 @@ fn cargo_toml(
     source_root: &Path,
     path_of: &dyn Fn(&str, &Path) -> String,
     pins: &(String, String),
-    patches: &BTreeMap<String, BTreeSet<String>>,
+    patches: &crate::patch::Patches,
 ) -> String {
     let mut deps = String::new();
     // the runtime with the features the manifest asks for (MongoDB, Kafka), no more
@@ -242,7 +242,7 @@ fn cargo_toml(
          # path crates live inside the workspace root (hashed by relative path) but\n\
          # are not members: `ampel` is the AMPEL source tree, `units` copies of others\n\
          [workspace]\nexclude = [\"ampel\", \"units\"]\n{}",
-        crate::patch::render(patches, &crate::patch::tree_crates(source_root), source_root, path_of)
+        crate::patch::render(patches, source_root, path_of)
     )
 }
 
@@ -363,7 +363,13 @@ pub fn compose(m: &Manifest, opts: &BuildOptions) -> Result<BuiltBinary, BuildEr
         ..m.clone()
     };
     let rel_path = |_: &str, p: &Path| toml_str(&relative(&work, p).display().to_string());
-    let toml = cargo_toml(m, &link, &rel_path, &Default::default(), &BTreeMap::new());
+    let toml = cargo_toml(
+        m,
+        &link,
+        &rel_path,
+        &Default::default(),
+        &Default::default(),
+    );
     let units = units_rs(&m.crates);
     write(&work.join("Cargo.toml"), &toml)?;
     write(&work.join("src/main.rs"), MAIN_RS)?;

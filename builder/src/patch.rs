@@ -6,7 +6,7 @@
 //! `[patch."<url>"]` entry pointing at the tree.
 
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The tree's crates: name → path relative to the tree, from its
@@ -23,13 +23,13 @@ pub(crate) fn tree_crates(source_root: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Git URL → names of the tree's crates resolved from it (`cargo metadata`
-/// packages whose source is `git+URL?...#commit`).
-pub(crate) fn git_patches(
-    metadata: &Value,
-    tree: &BTreeMap<String, String>,
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+/// Git URL → the tree's crates resolved from it (`cargo metadata` packages whose
+/// source is `git+URL?...#commit`), each with its path in the tree.
+pub(crate) type Patches = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The [`Patches`] a resolve needs; `tree` is [`tree_crates`].
+pub(crate) fn git_patches(metadata: &Value, tree: &BTreeMap<String, String>) -> Patches {
+    let mut out = Patches::new();
     for p in metadata["packages"].as_array().into_iter().flatten() {
         let (Some(name), Some(source)) = (p["name"].as_str(), p["source"].as_str()) else {
             continue;
@@ -37,11 +37,11 @@ pub(crate) fn git_patches(
         let Some(url) = source.strip_prefix("git+") else {
             continue;
         };
-        if tree.contains_key(name) {
+        if let Some(rel) = tree.get(name) {
             let url = url.split(['?', '#']).next().unwrap_or(url);
             out.entry(url.to_string())
                 .or_default()
-                .insert(name.to_string());
+                .insert(name.to_string(), rel.clone());
         }
     }
     out
@@ -49,24 +49,21 @@ pub(crate) fn git_patches(
 
 /// The `[patch]` sections; `path_of` renders a path dependency.
 pub(crate) fn render(
-    patches: &BTreeMap<String, BTreeSet<String>>,
-    tree: &BTreeMap<String, String>,
+    patches: &Patches,
     source_root: &Path,
     path_of: &dyn Fn(&str, &Path) -> String,
 ) -> String {
     let mut out = String::new();
-    for (url, names) in patches {
+    for (url, crates) in patches {
         out.push_str(&format!(
             "\n# the AMPEL crates unit crates take from git, from this tree\n[patch.{}]\n",
             Value::String(url.clone())
         ));
-        for n in names {
-            if let Some(rel) = tree.get(n) {
-                out.push_str(&format!(
-                    "{n} = {{ path = {} }}\n",
-                    path_of(n, &source_root.join(rel))
-                ));
-            }
+        for (n, rel) in crates {
+            out.push_str(&format!(
+                "{n} = {{ path = {} }}\n",
+                path_of(n, &source_root.join(rel))
+            ));
         }
     }
     out
@@ -88,8 +85,11 @@ mod tests {
         ]});
         let p = git_patches(&meta, &tree);
         assert_eq!(p.len(), 1);
-        assert!(p["https://example.org/ampel-rs"].contains("ampel-interface"));
-        let text = render(&p, &tree, Path::new("/src"), &|_, p| {
+        assert_eq!(
+            p["https://example.org/ampel-rs"]["ampel-interface"],
+            "runtime/interface"
+        );
+        let text = render(&p, Path::new("/src"), &|_, p| {
             format!("{:?}", p.display().to_string())
         });
         assert!(text.contains("[patch.\"https://example.org/ampel-rs\"]\nampel-interface = { path = \"/src/runtime/interface\" }"), "{text}");

@@ -27,9 +27,7 @@ fn run_in(
 ) -> Result<ampel_core::job::JobReport, ampel_core::job::JobError> {
     let registry = ampel_tests::units::registry();
     run_job(job, dir, &registry, store, dir, &ampel_core::Silent, &|m| {
-        ampel_manifest::load_for_binary(m, &registry)
-            .map(|c| c.t0)
-            .map_err(|e| e.to_string())
+        ampel_manifest::t0_for_binary(m, &registry)
     })
 }
 

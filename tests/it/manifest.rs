@@ -290,6 +290,29 @@ t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_
     }
 }
 
+/// An expanded T0 process (what `t0 --config` reads) gets the same kind rule,
+/// without positions.
+#[test]
+fn an_expanded_t0_process_with_a_t2_in_the_wrong_list_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "ok.toml",
+        "\n[[channel]]\nname = \"ALL\"\nt2 = [{ unit = \"T2LightCurveSummary\" }]\n",
+    );
+    let mut t0 = load(&p).unwrap().t0;
+    let state = &mut t0.directives[0].ingest.combine[0].state_t2;
+    state[0].unit = "T2PointEcho".into();
+    state[0].select = ampel_core::t0::DpSelect::Last;
+    let e = t0.check(&registry()).unwrap_err().join("\n");
+    for says in [
+        "channel `ALL` combine[0].state_t2[0]: `T2PointEcho` is a point-t2 unit; it belongs among the point T2s",
+        "channel `ALL` combine[0].state_t2[0]: select, sort and filter choose datapoints of point T2s",
+    ] {
+        assert!(e.contains(says), "missing {says:?} in:\n{e}");
+    }
+}
+
 #[test]
 fn resources_reach_unit_configs_and_t3_selection_and_groups_reach_the_processes() {
     let dir = tempfile::tempdir().unwrap();

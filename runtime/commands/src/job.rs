@@ -28,11 +28,7 @@ pub fn job(
         store.as_ref(),
         out,
         &crate::progress::Reporter::from_env(),
-        &|m| {
-            ampel_manifest::load_for_binary(m, registry)
-                .map(|c| c.t0)
-                .map_err(|e| e.to_string())
-        },
+        &|m| ampel_manifest::t0_for_binary(m, registry),
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
     report(args.json, &JobOutput(done))

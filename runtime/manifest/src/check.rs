@@ -5,12 +5,13 @@
 //! dependencies, schedules, process names, `[resources]` references and `[live]`.
 
 use crate::expand::{resolve, resources, t3_process_name};
-use crate::raw::RawManifest;
+use crate::raw::{key, RawManifest};
 use crate::{Declared, Located};
 use ampel_core::instance::dependency_problems;
 use ampel_core::loader::{check_units, UnitRequest};
 use ampel_core::serve::Schedule;
-use ampel_interface::{Registry, UnitKind};
+use ampel_core::t0::T2List;
+use ampel_interface::Registry;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use toml::Spanned;
@@ -93,15 +94,6 @@ pub fn check_instance(raw: &RawManifest, p: &mut Located) -> Vec<&'static str> {
     features
 }
 
-/// The T2 kinds each channel list takes (tied units count as their base kind).
-fn kinds_of(list: &str) -> [UnitKind; 2] {
-    match list {
-        "point_t2" => [UnitKind::PointT2, UnitKind::TiedPointT2],
-        "stock_t2" => [UnitKind::StockT2, UnitKind::TiedStockT2],
-        _ => [UnitKind::StateT2, UnitKind::TiedStateT2],
-    }
-}
-
 /// Every use of a unit, and everything that refers to something else: units
 /// declared by a crate, configs (with resources) of the units `registry` has and
 /// `declared` marks checkable, T2 kinds and selections, combiner, tied
@@ -171,8 +163,9 @@ pub fn check_uses(raw: &RawManifest, registry: &Registry, declared: &Declared, p
             }
         }
         for (list, t) in ch.all_t2() {
-            use_unit(p, w(list), &t.unit, &t.config);
-            if list != "point_t2" {
+            let at = w(key(list));
+            use_unit(p, at.clone(), &t.unit, &t.config);
+            if list != T2List::Point {
                 for span in [
                     t.select.as_ref().map(|s| s.span()),
                     t.sort.as_ref().map(|s| s.span()),
@@ -182,32 +175,24 @@ pub fn check_uses(raw: &RawManifest, registry: &Registry, declared: &Declared, p
                 .flatten()
                 {
                     p.push(span, format!(
-                        "{}: select, sort and filter choose the datapoints of point T2s; `{}` is in {list}",
-                        w(list), t.unit.get_ref()
+                        "{at}: select, sort and filter choose the datapoints of point T2s; `{}` is in {}",
+                        t.unit.get_ref(), key(list)
                     ));
                 }
             }
-            if checkable(t.unit.get_ref()) {
-                if let Ok(u) = registry.get(t.unit.get_ref()) {
-                    let kinds = kinds_of(list);
-                    if !kinds.contains(&u.kind()) {
-                        let home = match u.kind() {
-                            UnitKind::PointT2 | UnitKind::TiedPointT2 => "point_t2",
-                            UnitKind::StockT2 | UnitKind::TiedStockT2 => "stock_t2",
-                            UnitKind::StateT2 | UnitKind::TiedStateT2 => "t2",
-                            _ => "no T2 list (it is not a T2 unit)",
-                        };
-                        p.push(
-                            t.unit.span(),
-                            format!(
-                                "{}: `{}` is a {} unit; it belongs in {home}",
-                                w(list),
-                                t.unit.get_ref(),
-                                u.kind().as_str()
-                            ),
-                        );
-                    }
-                }
+            let misplaced = checkable(t.unit.get_ref())
+                .then(|| T2List::misplaced(registry, t.unit.get_ref(), list))
+                .flatten();
+            if let Some((kind, home)) = misplaced {
+                p.push(
+                    t.unit.span(),
+                    format!(
+                        "{at}: `{}` is a {} unit; it belongs in {}",
+                        t.unit.get_ref(),
+                        kind.as_str(),
+                        home.map_or("no T2 list (it is not a T2 unit)", key)
+                    ),
+                );
             }
         }
         if let (Some(first), None) = (ch.t2.first(), &raw.t0.combiner) {

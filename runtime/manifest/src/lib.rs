@@ -127,3 +127,11 @@ pub fn load_for_binary(path: &Path, registry: &Registry) -> Result<InstanceConfi
     }
     Ok(expand::instance_config(raw, infos))
 }
+
+/// The T0 process of a manifest run by this binary, the problems as one text: what
+/// job files' T0 tasks (`manifest = ...`) are read with.
+pub fn t0_for_binary(path: &Path, registry: &Registry) -> Result<ampel_core::t0::T0Config, String> {
+    load_for_binary(path, registry)
+        .map(|c| c.t0)
+        .map_err(|e| e.to_string())
+}

@@ -2,7 +2,7 @@
 //! spans on the names problems point at. Nothing here is checked yet; see
 //! `check.rs` for the rules and `expand.rs` for the runtime configuration.
 
-use ampel_core::t0::{DpFilter, DpSelect, OnStockMatch};
+use ampel_core::t0::{DpFilter, DpSelect, OnStockMatch, T2List};
 use ampel_core::t3::{Load, Select};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -202,12 +202,21 @@ pub struct RawChannel {
 
 impl RawChannel {
     /// Every T2 entry with the list it is in: `t2` (state), `point_t2`, `stock_t2`.
-    pub fn all_t2(&self) -> impl Iterator<Item = (&'static str, &RawT2)> {
+    pub fn all_t2(&self) -> impl Iterator<Item = (T2List, &RawT2)> {
         self.t2
             .iter()
-            .map(|t| ("t2", t))
-            .chain(self.point_t2.iter().map(|t| ("point_t2", t)))
-            .chain(self.stock_t2.iter().map(|t| ("stock_t2", t)))
+            .map(|t| (T2List::State, t))
+            .chain(self.point_t2.iter().map(|t| (T2List::Point, t)))
+            .chain(self.stock_t2.iter().map(|t| (T2List::Stock, t)))
+    }
+}
+
+/// The channel key of a T2 list: `t2` (state), `point_t2`, `stock_t2`.
+pub fn key(list: T2List) -> &'static str {
+    match list {
+        T2List::State => "t2",
+        T2List::Point => "point_t2",
+        T2List::Stock => "stock_t2",
     }
 }
 

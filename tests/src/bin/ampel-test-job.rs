@@ -17,11 +17,7 @@ fn main() -> anyhow::Result<()> {
         store.as_ref(),
         &std::env::temp_dir().join(format!("ampel-test-job-{}", std::process::id())),
         &ampel_core::Silent,
-        &|m| {
-            ampel_manifest::load_for_binary(m, &registry)
-                .map(|c| c.t0)
-                .map_err(|e| e.to_string())
-        },
+        &|m| ampel_manifest::t0_for_binary(m, &registry),
     )?;
     println!("{}", report.digest.digest);
     Ok(())

@@ -296,58 +296,91 @@ impl T0Config {
     /// T2s, a state T2 among stock T2s, ... (tied units count as their base kind);
     /// a selection (`select`, `sort`, `filter`) on anything but a point T2.
     pub fn t2_kind_problems(&self, registry: &Registry) -> Vec<String> {
-        use UnitKind::*;
         let mut out = Vec::new();
-        let mut fit = |what: String, t: &T2Model, list: &str, kinds: [UnitKind; 2]| {
-            if list != "point_t2"
-                && (t.sort.is_some()
-                    || t.select != DpSelect::All
-                    || t.filter != DpFilter::Detections)
-            {
-                out.push(format!("{what}: select, sort and filter choose datapoints of point T2s; `{}` is listed under {list}", t.unit));
+        let mut fit = |what: String, t: &T2Model, list: T2List| {
+            if list != T2List::Point && t.has_selection() {
+                out.push(format!(
+                    "{what}: select, sort and filter choose datapoints of point T2s; `{}` is a {} T2",
+                    t.unit,
+                    list.name()
+                ));
             }
-            if let Ok(u) = registry.get(&t.unit) {
-                if !kinds.contains(&u.kind()) {
-                    out.push(format!(
-                        "{what}: `{}` is a {} unit; {list} takes {} or {} units",
-                        t.unit,
-                        u.kind().as_str(),
-                        kinds[0].as_str(),
-                        kinds[1].as_str()
-                    ));
-                }
+            if let Some((kind, home)) = T2List::misplaced(registry, &t.unit, list) {
+                out.push(format!(
+                    "{what}: `{}` is a {} unit; it belongs among the {} T2s",
+                    t.unit,
+                    kind.as_str(),
+                    home.map_or("(none: not a T2 unit)", T2List::name)
+                ));
             }
         };
         for d in &self.directives {
             let at = |what: String| format!("channel `{}` {what}", d.channel.escape_debug());
             for (i, c) in d.ingest.combine.iter().enumerate() {
                 for (j, t) in c.state_t2.iter().enumerate() {
-                    fit(
-                        at(format!("combine[{i}].state_t2[{j}]")),
-                        t,
-                        "state_t2",
-                        [StateT2, TiedStateT2],
-                    );
+                    fit(at(format!("combine[{i}].state_t2[{j}]")), t, T2List::State);
                 }
             }
             for (j, t) in d.ingest.point_t2.iter().enumerate() {
-                fit(
-                    at(format!("point_t2[{j}]")),
-                    t,
-                    "point_t2",
-                    [PointT2, TiedPointT2],
-                );
+                fit(at(format!("point_t2[{j}]")), t, T2List::Point);
             }
             for (j, t) in d.ingest.stock_t2.iter().enumerate() {
-                fit(
-                    at(format!("stock_t2[{j}]")),
-                    t,
-                    "stock_t2",
-                    [StockT2, TiedStockT2],
-                );
+                fit(at(format!("stock_t2[{j}]")), t, T2List::Stock);
             }
         }
         out
+    }
+}
+
+impl T2Model {
+    /// Whether it chooses datapoints other than the default (every detection).
+    pub fn has_selection(&self) -> bool {
+        self.sort.is_some() || self.select != DpSelect::All || self.filter != DpFilter::Detections
+    }
+}
+
+/// The three lists of T2s a channel requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum T2List {
+    /// On states.
+    State,
+    /// On datapoints.
+    Point,
+    /// On stocks.
+    Stock,
+}
+
+impl T2List {
+    /// The list a unit of this kind goes in (tied units with their base kind);
+    /// `None` for a unit that is no T2.
+    pub fn of(kind: UnitKind) -> Option<T2List> {
+        match kind {
+            UnitKind::StateT2 | UnitKind::TiedStateT2 => Some(T2List::State),
+            UnitKind::PointT2 | UnitKind::TiedPointT2 => Some(T2List::Point),
+            UnitKind::StockT2 | UnitKind::TiedStockT2 => Some(T2List::Stock),
+            _ => None,
+        }
+    }
+
+    /// `state`, `point` or `stock`.
+    pub fn name(self) -> &'static str {
+        match self {
+            T2List::State => "state",
+            T2List::Point => "point",
+            T2List::Stock => "stock",
+        }
+    }
+
+    /// If `unit` (known to the registry) does not belong in `list`: its kind and
+    /// the list it belongs in.
+    pub fn misplaced(
+        registry: &Registry,
+        unit: &str,
+        list: T2List,
+    ) -> Option<(UnitKind, Option<T2List>)> {
+        let kind = registry.get(unit).ok()?.kind();
+        let home = T2List::of(kind);
+        (home != Some(list)).then_some((kind, home))
     }
 }
 

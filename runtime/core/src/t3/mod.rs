@@ -145,7 +145,8 @@ fn selection(sel: &Select, store: &dyn Store, now: UnixTime) -> Result<StockSele
         channel_all: sel.channel_all.clone(),
         tag_with: sel.tag_with.clone(),
         tag_without: sel.tag_without.clone(),
-        limit: sel.limit,
+        // conditions on T2 results apply before the limit
+        limit: sel.limit.filter(|_| sel.t2.is_empty()),
         ..Default::default()
     };
     q.created.after = sel
@@ -248,12 +249,7 @@ pub fn run_t3(
     // repeated, so the outcome is that of one uninterrupted run
     let run = crate::runs::open_run(store, &event, |_| Some(event.clone()))?.run;
     event.run = run;
-    let mut query = selection(&cfg.select, store, now)?;
-    // conditions on T2 results apply before the limit
-    let limit = query.limit.take().filter(|_| !cfg.select.t2.is_empty());
-    if limit.is_none() {
-        query.limit = cfg.select.limit;
-    }
+    let query = selection(&cfg.select, store, now)?;
     let channels: Vec<String> = cfg
         .select
         .channel_any
@@ -267,7 +263,7 @@ pub fn run_t3(
         &cfg.select.t2,
         &channels,
     )?;
-    if let Some(n) = limit {
+    if let Some(n) = cfg.select.limit {
         stocks.truncate(n);
     }
     let mut report = T3Report {

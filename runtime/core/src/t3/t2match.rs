@@ -52,10 +52,10 @@ pub fn filter_by_t2(
                 code: Some(vec![DocumentCode::OK]),
                 ..Default::default()
             })?;
-            // the latest result: of the document last updated, its last body
+            // the latest result: the current one of the document last updated
             let latest = docs
                 .iter()
-                .filter_map(|d| Some((d.meta.last()?.ts, d.body.last()?)))
+                .filter_map(|d| Some((d.meta.last()?.ts, d.current_result()?)))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, b)| b);
             if !latest.is_some_and(|b| c.matches(b)) {
