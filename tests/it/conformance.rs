@@ -1,6 +1,7 @@
-//! The store conformance suite on every available backend: always the embedded
-//! SQLite store; MongoDB when `AMPEL_TEST_MONGODB_URI` is set (each store a fresh
-//! database prefix on that server, dropped afterwards).
+//! The store conformance suite on both backends: the embedded SQLite store, and
+//! MongoDB over the wire (the tests' server, see `ampel_tests::mongo`: mongoeco
+//! through the project's launcher, or `AMPEL_TEST_MONGODB_URI`; each store a fresh
+//! database prefix, dropped afterwards).
 
 use ampel_store::conformance::{self, Backend};
 use ampel_tests::{MongoBackend, SqliteBackend};
@@ -35,14 +36,8 @@ fn sqlite_claims_from_threads_and_processes_are_disjoint() {
 }
 
 #[test]
-fn mongodb_suite_runs_when_a_server_is_given() {
-    let Ok(uri) = std::env::var("AMPEL_TEST_MONGODB_URI") else {
-        eprintln!(
-            "SKIP mongodb conformance: AMPEL_TEST_MONGODB_URI is not set (no MongoDB server can be installed on this machine; the backend's documents are unit-tested in ampel-store-mongo)"
-        );
-        return;
-    };
-    let backend = MongoBackend::new(&uri);
+fn mongodb_passes_the_suite_over_the_wire() {
+    let backend = MongoBackend::new(&ampel_tests::mongo::server_uri());
     run_all(&backend);
     let spawn = |uri: &str, owner: &str| {
         Command::new(env!("CARGO_BIN_EXE_ampel-test-claimer"))

@@ -6,6 +6,9 @@ use ampel_store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub mod mongo;
+pub use mongo::MongoBackend;
+
 /// Run T0 in archive mode (clock from the data) over every alert below `path` into
 /// `store`, as `ampel t0 --source` does; the run's counts.
 pub fn ingest_archive(
@@ -110,62 +113,6 @@ impl Backend for SqliteBackend {
     }
     fn open(&self, uri: &str) -> Box<dyn Store> {
         ampel_commands::open_store(uri).expect("open store")
-    }
-}
-
-/// The MongoDB backend on the server of `AMPEL_TEST_MONGODB_URI`: each fresh store
-/// is a new database prefix (`ampeltest<pid>x<n>`), dropped when the backend is.
-pub struct MongoBackend {
-    base: String,
-    n: AtomicUsize,
-    made: std::sync::Mutex<Vec<String>>,
-}
-
-impl MongoBackend {
-    /// A backend on `uri` (its path, if any, is replaced by each store's prefix).
-    pub fn new(uri: &str) -> Self {
-        MongoBackend {
-            base: uri.to_string(),
-            n: AtomicUsize::new(0),
-            made: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// `uri` with its database path set to `prefix`.
-    pub fn with_prefix(uri: &str, prefix: &str) -> String {
-        let (scheme, rest) = uri.split_once("://").unwrap_or(("mongodb", uri));
-        let (authority, after) = match rest.find(['/', '?']) {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let query = after.split_once('?').map(|(_, q)| q).unwrap_or("");
-        if query.is_empty() {
-            format!("{scheme}://{authority}/{prefix}")
-        } else {
-            format!("{scheme}://{authority}/{prefix}?{query}")
-        }
-    }
-}
-
-impl Backend for MongoBackend {
-    fn fresh_uri(&self) -> String {
-        let n = self.n.fetch_add(1, Ordering::SeqCst);
-        let uri = Self::with_prefix(&self.base, &format!("ampeltest{}x{n}", std::process::id()));
-        self.made.lock().unwrap().push(uri.clone());
-        uri
-    }
-    fn open(&self, uri: &str) -> Box<dyn Store> {
-        ampel_commands::open_store(uri).expect("open store")
-    }
-}
-
-impl Drop for MongoBackend {
-    fn drop(&mut self) {
-        for uri in self.made.lock().unwrap().iter() {
-            if let Ok(s) = ampel_store_mongo::MongoStore::open(uri) {
-                let _ = s.drop_all();
-            }
-        }
     }
 }
 

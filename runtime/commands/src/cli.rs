@@ -91,7 +91,7 @@ pub enum RuntimeCommand {
         out: std::path::PathBuf,
     },
     /// Print the results digest of a store (SHA-256 over a canonical dump of the
-    /// output documents, volatile fields removed).
+    /// output documents; scheduling left out: run ids, leases, wall-clock durations, entry order).
     Digest {
         /// The store (default: --db).
         db: Option<String>,

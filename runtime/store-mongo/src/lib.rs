@@ -112,8 +112,8 @@ impl MongoStore {
             ErrorKind::ServerSelection { ref message, .. } => StoreError::Open {
                 location,
                 detail: format!(
-                    "no MongoDB server answered within the server-selection timeout: {}",
-                    scrub(message.clone())
+                    "no MongoDB server answered within the server-selection timeout ({}); is the server running and the host:port right?",
+                    scrub(selection_failure(message))
                 ),
             },
             ErrorKind::Authentication { ref message, .. } => StoreError::Open {
@@ -286,5 +286,50 @@ impl MongoStore {
             }
         }
         self.drop_all()
+    }
+}
+
+/// The reason in a server-selection failure, without the driver's topology dump:
+/// the first server error it names (`Connection refused (os error 111)`), or the
+/// message's first clause.
+pub fn selection_failure(message: &str) -> String {
+    if let Some((_, rest)) = message.split_once("Error: Kind: ") {
+        let reason = rest.split(", labels:").next().unwrap_or(rest);
+        return reason.trim_start_matches("I/O error: ").trim().to_string();
+    }
+    message
+        .split(". Topology:")
+        .next()
+        .unwrap_or(message)
+        .trim()
+        .to_string()
+}
+
+impl Drop for MongoStore {
+    /// Shut the client down on its own runtime: ending its sessions there, while the
+    /// runtime still runs (the driver's own drop would spawn that work on a runtime
+    /// being torn down, and its connection pool task panics when it is gone).
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        self.rt
+            .block_on(async move { client.shutdown().immediate(true).await });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selection_failure;
+
+    #[test]
+    fn a_selection_failure_is_its_reason_without_the_topology() {
+        let driver = "Server selection timeout: No available servers. Topology: { Type: Single, Servers: [ { Address: 127.0.0.1:33177, Type: Unknown, Error: Kind: I/O error: Connection refused (os error 111), labels: {\"RetryableError\"}, source: None, server response: None } ] }";
+        assert_eq!(
+            selection_failure(driver),
+            "Connection refused (os error 111)"
+        );
+        assert_eq!(
+            selection_failure("Server selection timeout: No available servers. Topology: { }"),
+            "Server selection timeout: No available servers"
+        );
     }
 }

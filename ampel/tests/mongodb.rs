@@ -1,0 +1,227 @@
+//! The tiers over the wire, on the real ZTF alerts of `tests/data`: a MongoDB store
+//! on the tests' MongoDB-compatible server (`ampel_tests::mongo`: mongoeco through
+//! the project's launcher, or `AMPEL_TEST_MONGODB_URI`). The demo job gives the
+//! same results digest as on SQLite; four T2 worker processes share one store,
+//! one is SIGKILLed holding leases and its tickets are finished after the lease,
+//! each exactly once; an unreachable server, refused credentials and a store of
+//! another layout are each one clear line, with nothing written.
+
+mod support;
+
+use ampel_interface::{DocumentCode, Tier};
+use ampel_store::T2Filter;
+use ampel_tests::mongo::{Server, TestServer};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn demo() -> String {
+    repo().join("manifests/ztf-demo.toml").display().to_string()
+}
+
+fn ztf_alerts() -> String {
+    real_alerts().join("ztf").display().to_string()
+}
+
+/// `ampel --json --db DB job` of the demo manifest on every real ZTF alert.
+fn demo_job(db: &str, dir: &Path, out: &str) -> Value {
+    ampel_json(
+        &[
+            "--db",
+            db,
+            "job",
+            "--manifest",
+            &demo(),
+            "--inputs",
+            &ztf_alerts(),
+            "--out",
+            out,
+        ],
+        dir,
+    )
+}
+
+fn digest(db: &str, dir: &Path) -> String {
+    ampel_json(&["digest", db], dir)["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_demo_job_gives_the_same_results_digest_on_sqlite_and_mongodb() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::own();
+    let mongo = server.store("digest");
+    let on_mongo = demo_job(&mongo, dir.path(), "out-mongo");
+    let on_sqlite = demo_job("sqlite:sqlite.db", dir.path(), "out-sqlite");
+    let d = |v: &Value| v["digest"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(d(&on_mongo), d(&on_sqlite));
+    assert!(d(&on_mongo).starts_with("sha256:"));
+    // the same documents in each collection, and T2 results were made
+    assert_eq!(
+        on_mongo["digest"]["collections"],
+        on_sqlite["digest"]["collections"]
+    );
+    assert!(on_mongo["tasks"][1]["processed"].as_u64().unwrap() > 0);
+    // the digest command reads the MongoDB store back to the same value
+    assert_eq!(digest(&mongo, dir.path()), d(&on_sqlite));
+}
+
+fn worker(db: &str, dir: &Path, lease: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .args(["--json", "--db", db, "t2", "run", "--until-empty"])
+        .args(["--batch", "2", "--lease", lease, "--backoff", "0.1"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn four_t2_workers_on_one_mongodb_store_finish_a_killed_workers_tickets_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::own();
+    let db = server.store("workers");
+    let out = ampel(
+        &[
+            "--db",
+            &db,
+            "t0",
+            "--manifest",
+            &demo(),
+            "--source",
+            &ztf_alerts(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = ampel_commands::open_store(&db).unwrap();
+    let tickets = store.find_t2(&T2Filter::default()).unwrap().len();
+    assert!(tickets >= 50, "{tickets} tickets");
+
+    let mut workers: Vec<Child> = (0..4).map(|_| worker(&db, dir.path(), "4")).collect();
+    // kill the first worker seen holding a lease, without warning
+    let started = Instant::now();
+    let victim = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no worker ever held a lease"
+        );
+        let running = store
+            .find_t2(&T2Filter {
+                code: Some(vec![DocumentCode::RUNNING]),
+                ..Default::default()
+            })
+            .unwrap();
+        let holder = running.iter().find_map(|d| {
+            let owner = &d.lease.as_ref()?.owner;
+            workers
+                .iter()
+                .position(|w| owner.contains(&format!("-{}-", w.id())))
+        });
+        if let Some(i) = holder {
+            break i;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut killed = workers.remove(victim);
+    killed.kill().unwrap(); // SIGKILL
+    killed.wait().unwrap();
+    let mut processed = 0;
+    for w in workers {
+        let out = w.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        processed += v["processed"].as_u64().unwrap();
+    }
+    assert!(processed > 0);
+    // the killed worker's tickets are claimable once its lease ran out
+    std::thread::sleep(Duration::from_secs(5));
+    let rescue = worker(&db, dir.path(), "4").wait_with_output().unwrap();
+    assert!(rescue.status.success(), "{}", text(&rescue.stderr));
+
+    // every ticket done, each exactly once
+    let docs = store.find_t2(&T2Filter::default()).unwrap();
+    assert_eq!(docs.len(), tickets);
+    for d in &docs {
+        assert_eq!(d.code, DocumentCode::OK, "{} {:?}", d.id, d.code);
+        assert_eq!(d.lease, None, "{}", d.id);
+        let ok = d
+            .meta
+            .iter()
+            .filter(|m| m.tier == Tier::T2 && m.code == DocumentCode::OK)
+            .count();
+        assert_eq!(ok, 1, "ticket {} processed {ok} times", d.id);
+        assert_eq!(
+            d.body.len(),
+            1,
+            "ticket {} has {} results",
+            d.id,
+            d.body.len()
+        );
+    }
+    // and the same results digest as one process on SQLite (the digest leaves out
+    // which process and run did the work, see ampel_core::digest)
+    let seq = "sqlite:seq.db";
+    for args in [
+        vec![
+            "--db",
+            seq,
+            "t0",
+            "--manifest",
+            &demo(),
+            "--source",
+            &ztf_alerts(),
+        ],
+        vec!["--db", seq, "t2", "run", "--until-empty"],
+    ] {
+        let out = ampel(&args, dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert_eq!(digest(&db, dir.path()), digest(seq, dir.path()));
+}
+
+#[test]
+fn an_unreachable_server_is_one_clear_line_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("mongodb://{}/x?directConnection=true", free_loopback_addr());
+    let started = Instant::now();
+    let out = ampel(&["--db", &uri, "db", "info"], dir.path());
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no MongoDB server answered"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("Topology"), "{err}");
+}
+
+#[test]
+fn refused_credentials_are_named_without_the_password() {
+    let server = Server::start_with_user("memory", "ampel", "s3cret-pw");
+    let dir = tempfile::tempdir().unwrap();
+    // the user is defined in `admin`, the store's prefix is `creds`
+    let with = |password: &str| {
+        ampel_tests::MongoBackend::with_prefix(
+            &server
+                .uri
+                .replace("mongodb://", &format!("mongodb://ampel:{password}@")),
+            "creds",
+        ) + "&authSource=admin"
+    };
+    let uri = with("wrong-pw");
+    let out = ampel(&["--db", &uri, "db", "info"], dir.path());
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("authentication"), "{err}");
+    assert!(!err.contains("wrong-pw"), "{err}");
+    // the right password opens it
+    let out = ampel(&["--db", &with("s3cret-pw"), "db", "info"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    server.stop();
+}
