@@ -3,7 +3,8 @@
 //! configuration-only change touches only configuration and provenance; unit crates
 //! the builder does not know are checked by the binary built from them; editing a
 //! helper file of a unit crate makes the results of its units outdated. Where unit
-//! crates may come from: `crate_sources.rs`.
+//! crates may come from: `crate_sources.rs`. The live image (MongoDB linked)
+//! reproduces on a MongoDB store the run it recorded on the embedded one.
 
 mod support;
 
@@ -490,7 +491,7 @@ t2 = [{ unit = "ExtCount" }]"#,
 }
 
 #[test]
-fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
+fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them_and_reproduce_on_mongodb() {
     let (demo, _) = demo_image();
     let dir = tempfile::tempdir().unwrap();
     let cache = shared_cache();
@@ -547,4 +548,38 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them() {
     // and its binary reaches for the server
     let err = mongo_info(&live, "o2");
     assert!(err.contains("no MongoDB server answered"), "{err}");
+    // ... and reproduces on a MongoDB store what it records on the embedded one
+    let server = ampel_tests::mongo::TestServer::own();
+    let alerts = repo().join("tests/data/alerts/ztf/fink-2020-v3.3");
+    let reproduce = |out: &str, extra: &[&str]| {
+        let out_dir = dir.path().join(out);
+        let mut args = vec![
+            "--json",
+            "reproduce",
+            live.to_str().unwrap(),
+            "--inputs",
+            alerts.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = ampel(&args, dir.path());
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+        let run: Value =
+            serde_json::from_slice(&std::fs::read(out_dir.join("run.json")).unwrap()).unwrap();
+        run
+    };
+    let recorded = reproduce("sqlite-run", &[]);
+    assert_eq!(recorded["verdict"], "RECORDED");
+    let mongo = server.store("reproduce");
+    let expect = dir.path().join("sqlite-run/run.json");
+    let again = reproduce(
+        "mongo-run",
+        &["--store", &mongo, "--expect", expect.to_str().unwrap()],
+    );
+    assert_eq!(again["verdict"], "REPRODUCED", "{again}");
+    assert_eq!(again["results_digest"], recorded["results_digest"]);
+    assert!(again["tasks"][1]["processed"].as_u64().unwrap() > 0, "{again}");
 }

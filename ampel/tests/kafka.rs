@@ -4,7 +4,7 @@
 //! equal an archive ingestion of the same files); a poison message is a trouble
 //! record and its offset is committed past; a broker down at start is a clear error
 //! after retries; a broker lost mid-stream is waited for; `ampel serve` takes alerts
-//! from the topic to a T3 report with no manual step.
+//! from the topic to a T3 report with no manual step, on SQLite and on MongoDB.
 
 mod support;
 
@@ -401,6 +401,18 @@ fn a_broker_lost_mid_stream_is_waited_for_and_consumption_resumes() {
 
 #[test]
 fn serve_takes_alerts_from_the_topic_to_a_t3_report() {
+    serve_to_a_report(|_| "sqlite:serve.db".to_string());
+}
+
+#[test]
+fn serve_takes_alerts_from_the_topic_through_mongodb_to_a_t3_report() {
+    let server = ampel_tests::mongo::TestServer::own();
+    serve_to_a_report(|_| server.store("serve"));
+}
+
+/// `ampel serve` of a live manifest on the store `db`: alerts produced to the topic
+/// reach a T3 report, through T0 and T2 workers, with no manual step.
+fn serve_to_a_report(db: impl Fn(&Path) -> String) {
     let kafka = Kafka::start();
     let dir = tempfile::tempdir().unwrap();
     create_topic(dir.path(), &kafka, "ztf");
@@ -456,8 +468,9 @@ group = "serve"
         ),
     )
     .unwrap();
+    let db = db(dir.path());
     let serve = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .args(["--db", "sqlite:serve.db", "serve", "--manifest"])
+        .args(["--db", &db, "serve", "--manifest"])
         .arg(&manifest)
         .args(["--out", "out"])
         .current_dir(dir.path())
@@ -495,4 +508,7 @@ group = "serve"
     assert!(err.contains("ztf-live: live T0 started"), "{err}");
     assert!(err.contains("ztf-live: live T0 stopped"), "{err}");
     assert!(err.contains("stopped cleanly"), "{err}");
+    // T2 results were made in the store on the way
+    let done = ampel_json(&["--db", &db, "t2", "list", "--code", "0"], dir.path());
+    assert!(!done.as_array().unwrap().is_empty(), "no T2 result in {db}");
 }
