@@ -143,7 +143,9 @@ def _expr_last(document, spec, variables, dialect, ctx):
         raise OperationFailure(
             f"$last's argument must be an array, but is {type(value).__name__}", code=28689
         )
-    return value[-1] if value else ctx.missing_sentinel
+    # mongod: no value for []; mongoeco's comparisons mishandle its missing
+    # sentinel, and null compares the same (below every number and string)
+    return value[-1] if value else None
 
 
 # Fix 5: `hello` answers `saslSupportedMechs` for a known user, as mongod does (a
