@@ -67,9 +67,22 @@ fn t0_live(d: &Path, db: &str, manifest: &str, kafka: &Kafka, group: &str, n: us
     let consumers: Vec<Child> = (0..n)
         .map(|_| {
             let args: Vec<String> = [
-                "--db", db, "kafka", "consume", "--manifest", manifest, "--brokers", &kafka.addr,
-                "--topic", "ztf", "--group", group, "--until-idle", &IDLE.to_string(),
-                "--property", "fetch.wait.max.ms=50",
+                "--db",
+                db,
+                "kafka",
+                "consume",
+                "--manifest",
+                manifest,
+                "--brokers",
+                &kafka.addr,
+                "--topic",
+                "ztf",
+                "--group",
+                group,
+                "--until-idle",
+                &IDLE.to_string(),
+                "--property",
+                "fetch.wait.max.ms=50",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -113,13 +126,44 @@ fn main() {
     let d = dir.path();
     let manifest = repo().join("manifests/ztf-demo.toml").display().to_string();
     let src = alerts.display().to_string();
-    ok(d, &["kafka", "create-topic", "ztf", "--partitions", "4", "--brokers", &kafka.addr]);
-    let produced = ok(d, &["kafka", "produce", "--brokers", &kafka.addr, "--topic", "ztf", "--rate", "0", &src]);
-    println!("alerts: {} messages from {}", produced["messages"], alerts.display());
+    ok(
+        d,
+        &[
+            "kafka",
+            "create-topic",
+            "ztf",
+            "--partitions",
+            "4",
+            "--brokers",
+            &kafka.addr,
+        ],
+    );
+    let produced = ok(
+        d,
+        &[
+            "kafka",
+            "produce",
+            "--brokers",
+            &kafka.addr,
+            "--topic",
+            "ztf",
+            "--rate",
+            "0",
+            &src,
+        ],
+    );
+    println!(
+        "alerts: {} messages from {}",
+        produced["messages"],
+        alerts.display()
+    );
     println!("| backend | tier | processes | items | seconds | per second |");
     println!("|---|---|---:|---:|---:|---:|");
     let row = |backend: &str, tier: &str, n: usize, (items, secs): (u64, f64)| {
-        println!("| {backend} | {tier} | {n} | {items} | {secs:.2} | {:.0} |", items as f64 / secs);
+        println!(
+            "| {backend} | {tier} | {n} | {items} | {secs:.2} | {:.0} |",
+            items as f64 / secs
+        );
     };
     for (backend, n) in [("sqlite", 1), ("mongodb", 1), ("mongodb", 2)] {
         let db = match backend {
@@ -134,7 +178,10 @@ fn main() {
             "sqlite" => format!("sqlite:{}", d.join(format!("t2-{n}.db")).display()),
             _ => server.store(&format!("tickets{n}x")),
         };
-        ok(d, &["--db", &db, "t0", "--manifest", &manifest, "--source", &src]);
+        ok(
+            d,
+            &["--db", &db, "t0", "--manifest", &manifest, "--source", &src],
+        );
         row(backend, "T2 (3 units)", n, t2_run(d, &db, n));
     }
 }

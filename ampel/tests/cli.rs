@@ -604,12 +604,12 @@ fn t2_run_with_a_manifest_runs_only_the_units_its_channels_request() {
         "summary.toml",
         &[
             (
-                "t2 = [{ unit = \"T2LightCurveSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\n\n[[channel]]",
-                "t2 = [{ unit = \"T2LightCurveSummary\" }]\n\n[[channel]]",
+                "t2 = [{ unit = \"T2MagSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\n\n[[channel]]",
+                "t2 = [{ unit = \"T2MagSummary\" }]\n\n[[channel]]",
             ),
             (
-                "t2 = [{ unit = \"T2LightCurveSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\nt3",
-                "t2 = [{ unit = \"T2LightCurveSummary\" }]\nt3",
+                "t2 = [{ unit = \"T2MagSummary\" }, { unit = \"T2RiseDeclineFit\" }, { unit = \"T2FastRiser\" }]\nt3",
+                "t2 = [{ unit = \"T2MagSummary\" }]\nt3",
             ),
         ],
     );
@@ -657,7 +657,7 @@ fn t2_run_with_a_manifest_runs_only_the_units_its_channels_request() {
             .count()
     };
     assert!(
-        done("T2LightCurveSummary") > 0 && waiting("T2LightCurveSummary") == 0,
+        done("T2MagSummary") > 0 && waiting("T2MagSummary") == 0,
         "{list}"
     );
     assert!(

@@ -581,5 +581,8 @@ fn mongodb_and_kafka_are_linked_only_where_the_manifest_uses_them_and_reproduce_
     );
     assert_eq!(again["verdict"], "REPRODUCED", "{again}");
     assert_eq!(again["results_digest"], recorded["results_digest"]);
-    assert!(again["tasks"][1]["processed"].as_u64().unwrap() > 0, "{again}");
+    assert!(
+        again["tasks"][1]["processed"].as_u64().unwrap() > 0,
+        "{again}"
+    );
 }

@@ -21,7 +21,7 @@ fn t0_config(dir: &Path, survey: &str) -> PathBuf {
         "ztf" => (
             "ZiAlertSupplier",
             "ZiDataPointShaper",
-            "[[directives.ingest.combine]]\nunit = \"ZiT1Combiner\"\nstate_t2 = [{ unit = \"T2LightCurveSummary\" }]\n",
+            "[[directives.ingest.combine]]\nunit = \"ZiT1Combiner\"\nstate_t2 = [{ unit = \"T2MagSummary\" }]\n",
         ),
         _ => ("LsstAlertSupplier", "LsstDataPointShaper", ""),
     };
@@ -435,7 +435,7 @@ units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner"]
 [[crate]]
 name = "ampel-units-lightcurve"
 path = "{units}/lightcurve"
-units = ["T2LightCurveSummary"]
+units = ["T2MagSummary"]
 
 [[crate]]
 name = "ampel-units-report"
@@ -450,7 +450,7 @@ combiner = {{ unit = "ZiT1Combiner" }}
 [[channel]]
 name = "ALL"
 access = ["ZTF_PUB"]
-t2 = [{{ unit = "T2LightCurveSummary" }}]
+t2 = [{{ unit = "T2MagSummary" }}]
 t3 = [{{ unit = "T3ReportExporter", name = "report", schedule = "every 2s" }}]
 
 [[process]]

@@ -59,7 +59,7 @@ fn config() -> T0Config {
         "directives": [{
             "channel": "ALL",
             "access": ["ZTF_PUB"],
-            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}]}
+            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2MagSummary"}]}]}
         }]
     }))
     .unwrap()

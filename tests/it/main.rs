@@ -5,6 +5,7 @@ mod golden_hashes;
 mod jobs;
 mod live;
 mod manifest;
+mod python_units;
 mod sqlite_errors;
 mod t0_real_alerts;
 mod t2;

@@ -135,7 +135,7 @@ units = ["ZiAlertSupplier", "ZiDataPointShaper", "ZiT1Combiner", "SimpleDecentFi
 [[crate]]
 name = "ampel-units-lightcurve"
 path = "../units/lightcurve"
-units = ["T2LightCurveSummary"]
+units = ["T2MagSummary"]
 
 [[crate]]
 name = "ampel-tests"
@@ -197,7 +197,7 @@ fn a_manifest_runs_point_state_and_stock_t2s_with_datapoint_selection() {
 [[channel]]
 name = "ALL"
 access = ["ZTF_PUB"]
-t2 = [{{ unit = "T2LightCurveSummary" }}]
+t2 = [{{ unit = "T2MagSummary" }}]
 point_t2 = [{{ unit = "T2PointEcho"{point} }}]
 stock_t2 = [{{ unit = "TouchStock" }}]
 "#
@@ -227,7 +227,7 @@ stock_t2 = [{{ unit = "TouchStock" }}]
     assert_eq!(touch.len(), 31);
     assert!(touch.iter().all(|(k, s, l)| *k == T2Kind::Stock && s == l));
     // state T2s on states
-    assert!(of(&docs, "T2LightCurveSummary")
+    assert!(of(&docs, "T2MagSummary")
         .iter()
         .all(|(k, ..)| *k == T2Kind::State));
     // a point T2 on every detection of every alert: one per distinct detection
@@ -271,18 +271,18 @@ fn t2_kinds_in_the_wrong_list_and_selections_on_state_t2s_are_refused_with_posit
         r#"
 [[channel]]
 name = "ALL"
-t2 = [{ unit = "T2PointEcho" }, { unit = "T2LightCurveSummary", select = "last" }]
+t2 = [{ unit = "T2PointEcho" }, { unit = "T2MagSummary", select = "last" }]
 point_t2 = [{ unit = "TouchStock" }]
-stock_t2 = [{ unit = "T2LightCurveSummary" }]
-t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_of = "nope", t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">=", value = "3" }] } }]
+stock_t2 = [{ unit = "T2MagSummary" }]
+t3 = [{ unit = "ChannelAudit", schedule = "every 1m", select = { since_last_run_of = "nope", t2 = [{ unit = "T2MagSummary", field = "ndet", operator = ">=", value = "3" }] } }]
 "#,
     );
     let e = load(&p).unwrap_err();
     for says in [
         "bad.toml:33:16: channel `ALL` t2: `T2PointEcho` is a point-t2 unit; it belongs in point_t2",
-        "bad.toml:33:74: channel `ALL` t2: select, sort and filter choose the datapoints of point T2s",
+        "bad.toml:33:67: channel `ALL` t2: select, sort and filter choose the datapoints of point T2s",
         "bad.toml:34:22: channel `ALL` point_t2: `TouchStock` is a stock-t2 unit; it belongs in stock_t2",
-        "bad.toml:35:22: channel `ALL` stock_t2: `T2LightCurveSummary` is a state-t2 unit; it belongs in t2",
+        "bad.toml:35:22: channel `ALL` stock_t2: `T2MagSummary` is a state-t2 unit; it belongs in t2",
         "since_last_run_of names an unknown process `nope` (known: ALL-ChannelAudit)",
         "t3 select.t2[0]: value \"3\" for operator Ge: expected a number",
     ] {
@@ -298,7 +298,7 @@ fn an_expanded_t0_process_with_a_t2_in_the_wrong_list_is_refused() {
     let p = write(
         dir.path(),
         "ok.toml",
-        "\n[[channel]]\nname = \"ALL\"\nt2 = [{ unit = \"T2LightCurveSummary\" }]\n",
+        "\n[[channel]]\nname = \"ALL\"\nt2 = [{ unit = \"T2MagSummary\" }]\n",
     );
     let mut t0 = load(&p).unwrap().t0;
     let state = &mut t0.directives[0].ingest.combine[0].state_t2;
@@ -371,13 +371,13 @@ fn a_t3_selects_by_the_latest_t2_results_of_its_channel() {
 [[channel]]
 name = "ALL"
 access = ["ZTF_PUB"]
-t2 = [{ unit = "T2LightCurveSummary" }]
+t2 = [{ unit = "T2MagSummary" }]
 
 [[channel.t3]]
 unit = "ChannelAudit"
 name = "well-sampled"
 schedule = "every 1h"
-select = { t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">=", value = 10 }] }
+select = { t2 = [{ unit = "T2MagSummary", field = "ndet", operator = ">=", value = 10 }] }
 "#,
     );
     let cfg = load(&p).unwrap();
@@ -387,7 +387,7 @@ select = { t2 = [{ unit = "T2LightCurveSummary", field = "ndet", operator = ">="
     let mut latest: std::collections::BTreeMap<i64, (f64, u64)> = Default::default();
     for d in store
         .find_t2(&T2Filter {
-            unit: Some(vec!["T2LightCurveSummary".into()]),
+            unit: Some(vec!["T2MagSummary".into()]),
             ..Default::default()
         })
         .unwrap()

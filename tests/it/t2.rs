@@ -49,7 +49,7 @@ fn light_curve_units_on_real_alerts_match_numpy() {
         "supplier": {"unit": "ZiAlertSupplier"},
         "shaper": {"unit": "ZiDataPointShaper"},
         "directives": [{"channel": "ALL", "access": ["ZTF_PUB", "ZTF_PRIV"], "ingest": {"combine": [{"unit": "ZiT1Combiner",
-            "state_t2": [{"unit": "T2LightCurveSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
+            "state_t2": [{"unit": "T2MagSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
     }))
     .unwrap();
     ampel_tests::ingest_archive(
@@ -81,7 +81,7 @@ fn light_curve_units_on_real_alerts_match_numpy() {
                 .and_then(|d| d.current_result().cloned())
                 .unwrap()
         };
-        let s = result("T2LightCurveSummary");
+        let s = result("T2MagSummary");
         assert_eq!(s["ndet"], g["ndet"], "{candid}");
         close(
             s["first_detection"]["jd"].as_f64().unwrap(),
@@ -356,7 +356,7 @@ fn failures_get_codes_and_trouble_records_and_the_worker_goes_on() {
         .upsert_datapoints(&[ampel_store::conformance::dp(1, 3, &["C"], 1)])
         .unwrap();
     let summary = registry
-        .get("T2LightCurveSummary")
+        .get("T2MagSummary")
         .unwrap()
         .check(&Value::Null)
         .unwrap();
@@ -366,7 +366,7 @@ fn failures_get_codes_and_trouble_records_and_the_worker_goes_on() {
     let mut t = bad.clone();
     t.identity = T2Identity {
         stock: 3,
-        unit: "T2LightCurveSummary".into(),
+        unit: "T2MagSummary".into(),
         config: Some(summary.hash),
         link: 99,
     };
@@ -456,7 +456,7 @@ fn units_reading_named_fields_give_the_results_of_whole_datapoints() {
         "shaper": {"unit": "ZiDataPointShaper"},
         "muxer": {"unit": "ZiMuxer"},
         "directives": [{"channel": "ALL", "access": ["ZTF_PUB", "ZTF_PRIV"], "ingest": {"combine": [{"unit": "ZiT1Combiner",
-            "state_t2": [{"unit": "T2LightCurveSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
+            "state_t2": [{"unit": "T2MagSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}]
     }))
     .unwrap();
     let mut results = Vec::new();

@@ -15,7 +15,7 @@ fn ingest(store: &dyn Store) {
     let channel = |name: &str, op: &str| {
         json!({"channel": name, "access": ["ZTF_PUB", "ZTF_PRIV"],
             "filter": {"unit": "CriteriaFilter", "config": {"criteria": [{"attribute": "magpsf", "operator": op, "value": 18.5}]}},
-            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}]}})
+            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2MagSummary"}]}]}})
     };
     let cfg: T0Config = serde_json::from_value(json!({
         "supplier": {"unit": "ZiAlertSupplier"}, "shaper": {"unit": "ZiDataPointShaper"}, "muxer": {"unit": "ZiMuxer"},
@@ -97,7 +97,7 @@ fn a_public_channel_t3_sees_no_private_data_of_a_stock_it_shares_with_a_private_
     let channel = |name: &str, access: Value| {
         json!({"channel": name, "access": access,
             "filter": {"unit": "CriteriaFilter", "config": {"criteria": [{"attribute": "magpsf", "operator": "<", "value": 99}]}},
-            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}],
+            "ingest": {"combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2MagSummary"}]}],
                        "point_t2": [{"unit": "T2PointEcho"}]}})
     };
     let cfg: T0Config = serde_json::from_value(json!({

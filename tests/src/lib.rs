@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod mongo;
+pub mod python;
 pub use mongo::MongoBackend;
 
 /// Run T0 in archive mode (clock from the data) over every alert below `path` into

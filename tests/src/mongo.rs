@@ -19,14 +19,19 @@ use std::sync::OnceLock;
 /// The pinned mongoeco version (as in `scripts/test` and the launcher).
 pub const MONGOECO_VERSION: &str = "4.11.0";
 
-/// The Python of the mongoeco venv.
-pub fn mongoeco_python() -> PathBuf {
-    let tools = std::env::var_os("AMPEL_TEST_TOOLS")
+/// Where `scripts/test` puts the tests' Python venvs: `$AMPEL_TEST_TOOLS`, default
+/// `~/.cache/ampel/tools`.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("AMPEL_TEST_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/ampel/tools")
-        });
-    tools
+        })
+}
+
+/// The Python of the mongoeco venv.
+pub fn mongoeco_python() -> PathBuf {
+    tools_dir()
         .join(format!("mongoeco-{MONGOECO_VERSION}"))
         .join("bin/python")
 }

@@ -2,7 +2,7 @@
 //!
 //!   AMPEL_REPLAY=/tmp/replay.avro AMPEL_BENCH_ALERTS=50000 cargo bench -p ampel-core --bench t2
 //! Ingests the first AMPEL_BENCH_ALERTS alerts (default 50,000) with one accept-all
-//! channel requesting T2LightCurveSummary, T2RiseDeclineFit and T2FastRiser on every
+//! channel requesting T2MagSummary, T2RiseDeclineFit and T2FastRiser on every
 //! state, then times the workers on each unit in turn, with 1 and 2 worker threads
 //! (each with its own store connection), and prints tickets per second.
 
@@ -42,7 +42,7 @@ fn main() {
     let cfg: T0Config = serde_json::from_value(json!({
         "supplier": {"unit": "ZiAlertSupplier"}, "shaper": {"unit": "ZiDataPointShaper"}, "muxer": {"unit": "ZiMuxer"},
         "directives": [{"channel": "ALL", "access": ["ZTF_PUB", "ZTF_PRIV"], "ingest": {"combine": [{"unit": "ZiT1Combiner",
-            "state_t2": [{"unit": "T2LightCurveSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}],
+            "state_t2": [{"unit": "T2MagSummary"}, {"unit": "T2RiseDeclineFit"}, {"unit": "T2FastRiser"}]}]}}],
         "iter_max": n,
     }))
     .expect("config");
@@ -74,7 +74,7 @@ fn main() {
     let list = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
     let units = list(
         "AMPEL_BENCH_UNITS",
-        "T2LightCurveSummary,T2RiseDeclineFit,T2FastRiser",
+        "T2MagSummary,T2RiseDeclineFit,T2FastRiser",
     );
     let counts = list("AMPEL_BENCH_WORKERS", "1,2");
     for unit in units.split(',') {

@@ -119,7 +119,7 @@ fn main() {
             .map(|i| T2Request {
                 identity: T2Identity {
                     stock: i,
-                    unit: "T2LightCurveSummary".into(),
+                    unit: "T2MagSummary".into(),
                     config: Some(7),
                     link: i,
                 },

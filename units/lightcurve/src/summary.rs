@@ -1,23 +1,23 @@
-//! `T2LightCurveSummary`: what a light curve looks like at a glance.
+//! `T2MagSummary`: what a light curve looks like at a glance.
 
 use crate::lightcurve::{LightCurve, PhotometryKeys};
 use ampel_interface::serde_json::{json, Map, Value};
 use ampel_interface::*;
 
 /// The summary unit.
-pub struct T2LightCurveSummary(PhotometryKeys);
+pub struct T2MagSummary(PhotometryKeys);
 
-impl Unit for T2LightCurveSummary {
-    const NAME: &'static str = "T2LightCurveSummary";
+impl Unit for T2MagSummary {
+    const NAME: &'static str = "T2MagSummary";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const SOURCE: &'static str = ampel_interface::crate_source!();
     type Config = PhotometryKeys;
     fn new(c: PhotometryKeys) -> Result<Self, ConfigError> {
-        Ok(T2LightCurveSummary(c))
+        Ok(T2MagSummary(c))
     }
 }
 
-impl StateT2 for T2LightCurveSummary {
+impl StateT2 for T2MagSummary {
     fn process(&self, _state: &T1Document, dps: &[DataPoint]) -> Result<UnitResult, UnitError> {
         let lc = LightCurve::new(dps, &self.0);
         let (Some(first), Some(last)) = (lc.detections.first(), lc.detections.last()) else {

@@ -69,7 +69,7 @@ fn row(v: &StockView) -> Value {
         .unwrap_or_else(|| v.id.to_string());
     let summary =
         v.t2.iter()
-            .find(|t| t.unit == "T2LightCurveSummary")
+            .find(|t| t.unit == "T2MagSummary")
             .and_then(|t| t.result.clone());
     let riser =
         v.t2.iter()

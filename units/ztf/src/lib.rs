@@ -6,13 +6,16 @@
 //! - [`ZiDataPointShaper`]: alert → datapoints (ids, tags, bodies);
 //! - [`SimpleDecentFilter`]: the catalogue-free DecentFilter, `max_nbad` applied;
 //! - [`ZiMuxer`]: reprocessed photometry supersedes older datapoints (tagged, kept);
-//! - [`ZiT1Combiner`]: programid-2 datapoints only for channels with ZTF_PRIV access.
+//! - [`ZiT1Combiner`]: programid-2 datapoints only for channels with ZTF_PRIV access;
+//! - [`T2LightCurveSummary`]: ampel-ztf's state T2 of that name, ported (same
+//!   config, same result keys).
 
 mod combiner;
 mod filter;
 pub mod id;
 mod muxer;
 mod shaper;
+mod summary;
 mod supplier;
 
 pub use combiner::{ZiT1Combiner, ZiT1CombinerConfig};
@@ -20,6 +23,7 @@ pub use filter::{galactic_latitude, SimpleDecentFilter, SimpleDecentFilterConfig
 pub use id::ZTFIdMapper;
 pub use muxer::ZiMuxer;
 pub use shaper::{upper_limit_id, ZiDataPointShaper};
+pub use summary::{T2LightCurveSummary, T2LightCurveSummaryConfig};
 pub use supplier::ZiAlertSupplier;
 
 use ampel_interface::{Registry, RegistryError};
@@ -32,6 +36,7 @@ pub fn register(r: &mut Registry) -> Result<(), RegistryError> {
     r.muxer::<ZiMuxer>()?;
     r.t1_combiner::<ZiT1Combiner>()?;
     r.id_mapper::<ZTFIdMapper>()?;
+    r.state_t2::<T2LightCurveSummary>()?;
     Ok(())
 }
 
@@ -56,6 +61,8 @@ mod tests {
             .unit::<ZiT1Combiner, _>()
             .unwrap()
             .unit::<ZTFIdMapper, _>()
+            .unwrap()
+            .unit::<T2LightCurveSummary, _>()
             .unwrap();
         let kinds = |r: &Registry| -> Vec<(String, &'static str)> {
             r.iter()

@@ -95,7 +95,7 @@ fn t2_upsert_inserts_new_and_never_resets_the_code() {
     let t = T2Request {
         identity: T2Identity {
             stock: 3,
-            unit: "T2LightCurveSummary".into(),
+            unit: "T2MagSummary".into(),
             config: Some(-5),
             link: 99,
         },
@@ -112,7 +112,7 @@ fn t2_upsert_inserts_new_and_never_resets_the_code() {
             "q": {"_id": &id},
             "u": {
                 "$setOnInsert": {
-                    "stock": 3_i64, "unit": "T2LightCurveSummary", "config": -5_i64,
+                    "stock": 3_i64, "unit": "T2MagSummary", "config": -5_i64,
                     "link": 99_i64, "col": "state", "code": -1, "body": [], "seq": 4_i64,
                 },
                 "$addToSet": {"channel": {"$each": ["A"]}, "tag": {"$each": []}},

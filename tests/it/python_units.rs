@@ -1,0 +1,117 @@
+//! Units that carry a Python AMPEL unit name give that unit's results: the real
+//! ZTF alerts of `tests/data` are ingested and their states processed by this
+//! project's T2 worker; the same states (datapoints in the state's order, as
+//! Python AMPEL's T2 worker builds its LightCurve) go through the Python unit, in
+//! the Python AMPEL venv `scripts/test` makes; the stored results must equal
+//! Python's, key for key and value for value.
+
+use ampel_core::t0::T0Config;
+use ampel_core::t2::{T2Worker, T2WorkerConfig};
+use ampel_interface::serde_json::{json, Value};
+use ampel_store::*;
+use ampel_store_sqlite::SqliteStore;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+
+/// Python AMPEL's results for `states` by `module.unit` with `config`.
+fn python_results(module: &str, unit: &str, config: Value, states: Vec<Value>) -> Vec<Value> {
+    let python = ampel_tests::python::pyampel_python();
+    let mut child = Command::new(&python)
+        .arg(ampel_tests::repo_root().join("tests/python/run_state_t2.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let job = json!({"module": module, "unit": unit, "config": config, "states": states});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn t2_light_curve_summary_gives_ampel_ztfs_results_on_real_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("t2.db")).unwrap();
+    let mut registry = ampel_interface::Registry::new();
+    ampel_units_ztf::register(&mut registry).unwrap();
+    let cfg: T0Config = serde_json::from_value(json!({
+        "supplier": {"unit": "ZiAlertSupplier"},
+        "shaper": {"unit": "ZiDataPointShaper"},
+        "directives": [{"channel": "ALL", "access": ["ZTF_PUB", "ZTF_PRIV"], "ingest": {"combine": [
+            {"unit": "ZiT1Combiner", "state_t2": [
+                {"unit": "T2LightCurveSummary"},
+                {"unit": "T2LightCurveSummary", "config": {"cols": ["magpsf", "fid", "rb"], "limiting_magnitude": 20.0}}
+            ]}]}}]
+    }))
+    .unwrap();
+    ampel_tests::ingest_archive(
+        cfg,
+        &registry,
+        &store,
+        &ampel_tests::real_alerts().join("ztf"),
+    );
+    let mut w = T2Worker::new(
+        T2WorkerConfig {
+            owner: "w".into(),
+            ..T2WorkerConfig::default()
+        },
+        &registry,
+        &store,
+    )
+    .unwrap();
+    w.run(true, &AtomicBool::new(false)).unwrap();
+    let stats = w.finish().unwrap();
+    assert!(stats.failed.is_empty(), "{stats:?}");
+
+    let docs = store.find_t2(&T2Filter::default()).unwrap();
+    assert!(docs.len() >= 100, "{} tickets", docs.len());
+    let mut by_config: std::collections::BTreeMap<_, Vec<_>> = Default::default();
+    for d in &docs {
+        by_config.entry(d.config).or_default().push(d);
+    }
+    assert_eq!(by_config.len(), 2);
+    let mut significant = 0;
+    for (hash, docs) in by_config {
+        let config = store.get_config(hash.unwrap()).unwrap().unwrap();
+        let states: Vec<Value> = docs
+            .iter()
+            .map(|d| {
+                let st = store
+                    .get_state(d.stock, d.link)
+                    .unwrap()
+                    .unwrap();
+                let mut dps = store.get_datapoints(&st.dps).unwrap();
+                dps.sort_by_key(|dp| st.dps.iter().position(|i| *i == dp.id));
+                json!({
+                    "stock": st.stock, "link": st.link,
+                    "dps": dps.iter().map(|dp| json!({"id": dp.id, "body": dp.body})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let python = python_results(
+            "ampel.ztf.t2.T2LightCurveSummary",
+            "T2LightCurveSummary",
+            config.clone(),
+            states,
+        );
+        for (d, py) in docs.iter().zip(&python) {
+            let ours = d.current_result().cloned().unwrap();
+            assert_eq!(&ours, py, "ticket {} with config {config}", d.id);
+            significant += usize::from(ours.get("last_significant_nondetection_jd").is_some());
+        }
+    }
+    // the upper-limit branch is exercised, not only detections
+    assert!(significant > 0);
+}

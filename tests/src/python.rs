@@ -1,0 +1,17 @@
+//! Python AMPEL for the tests that compare with it: the venv `scripts/test` makes
+//! in `$AMPEL_TEST_TOOLS/pyampel-0.10.6a28` (ampel-core 0.10.6a28, ampel-alerts
+//! 0.10.4a0, ampel-ztf 0.10.3a9, ampel-interface 0.10.5a12 on Python 3.11). A
+//! missing venv fails the test with the command that makes it.
+
+use std::path::PathBuf;
+
+/// The Python of the Python AMPEL venv.
+pub fn pyampel_python() -> PathBuf {
+    let p = crate::mongo::tools_dir().join("pyampel-0.10.6a28/bin/python");
+    assert!(
+        p.exists(),
+        "the Python AMPEL tests need the venv at {} (run `scripts/test --setup-only`)",
+        p.display()
+    );
+    p
+}
