@@ -225,3 +225,84 @@ fn refused_credentials_are_named_without_the_password() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     server.stop();
 }
+
+/// Run `script` (Python, with `uri` as argv[1]) in the stand-in's venv (pymongo).
+fn pymongo(script: &str, uri: &str) {
+    let out = Command::new(ampel_tests::mongo::mongoeco_python())
+        .args(["-c", script, uri])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The names of the collections of every database of the server.
+fn collections(uri: &str) -> String {
+    let out = Command::new(ampel_tests::mongo::mongoeco_python())
+        .args([
+            "-c",
+            "import sys, pymongo\nc = pymongo.MongoClient(sys.argv[1])\nfor d in sorted(c.list_database_names()):\n    print(d, sorted(c[d].list_collection_names()), sum(c[d][n].count_documents({}) for n in c[d].list_collection_names()))",
+            uri,
+        ])
+        .output()
+        .unwrap();
+    text(&out.stdout)
+}
+
+#[test]
+fn a_newer_layout_python_ampels_data_and_foreign_data_are_named_and_left_untouched() {
+    let server = TestServer::own();
+    let dir = tempfile::tempdir().unwrap();
+    // a store of a layout version this binary does not know
+    let newer = server.store("newer");
+    let out = ampel(&["--db", &newer, "db", "init"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    pymongo(
+        "import sys, pymongo\nc = pymongo.MongoClient(sys.argv[1])\nc.get_default_database().client[c.get_default_database().name + '_ext']['layout'].update_one({'_id': 'layout'}, {'$set': {'version': 99}})",
+        &newer,
+    );
+    // Python AMPEL's documents (as its AlertConsumer writes them: ObjectId keys,
+    // the key in t0.id and stock.stock, its run counter and trace env)
+    let python = server.store("pyampel");
+    pymongo(
+        r#"
+import sys, pymongo
+from bson import ObjectId
+c = pymongo.MongoClient(sys.argv[1])
+p = c.get_default_database().name
+c[p + "_data"]["t0"].insert_one({"_id": ObjectId(), "id": 1095578116115010003, "stock": [496388897], "channel": ["CHAN_BASIC"], "body": {"jd": 2458850.0781134}})
+c[p + "_data"]["stock"].insert_one({"_id": ObjectId(), "stock": 496388897, "channel": ["CHAN_BASIC"]})
+c[p + "_ext"]["counter"].insert_one({"_id": "current_run_id", "value": 1})
+c[p + "_ext"]["trace"].insert_one({"_id": 6968488062408132080, "unit": "DecentFilter", "version": "0.10.3a9", "env": {"ampel_core": "0.10.6a28", "ampel_ztf": "0.10.3a9", "astropy": "7.2.3"}})
+"#,
+        &python,
+    );
+    // somebody else's documents
+    let other = server.store("other");
+    pymongo(
+        "import sys, pymongo\nc = pymongo.MongoClient(sys.argv[1])\nc[c.get_default_database().name + '_data']['t1'].insert_one({'x': 1})",
+        &other,
+    );
+    let before = collections(&server.store(""));
+    for (db, expected) in [
+        (&newer, "layout version 99"),
+        (
+            &python,
+            "written by Python AMPEL (ampel-core 0.10.6a28, ampel-ztf 0.10.3a9)",
+        ),
+        (
+            &other,
+            "holds documents in `t1` but no AMPEL-rs layout record",
+        ),
+    ] {
+        for cmd in [vec!["db", "info"], vec!["t2", "run", "--until-empty"]] {
+            let mut args = vec!["--db", db.as_str()];
+            args.extend(cmd);
+            let out = ampel(&args, dir.path());
+            assert!(!out.status.success(), "{args:?}");
+            let err = text(&out.stderr);
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+    }
+    assert_eq!(collections(&server.store("")), before, "nothing written");
+}

@@ -15,6 +15,7 @@
 
 mod backend;
 pub mod convert;
+pub mod foreign;
 pub mod layout;
 pub mod ops;
 mod store;
@@ -229,13 +230,7 @@ impl MongoStore {
                 let coll = self.coll(n);
                 let count = self.block(async { coll.estimated_document_count().await })?;
                 if count > 0 {
-                    return Err(StoreError::NotAStore {
-                        location: self.location.clone(),
-                        detail: format!(
-                            "{} holds documents in `{n}` but no AMPEL-rs layout record (written by Python AMPEL or another tool?); import it into a fresh prefix with `ampel db import`",
-                            db_name(&self.prefix, Db::Data)
-                        ),
-                    });
+                    return Err(self.foreign_data(n)?);
                 }
             }
         }
