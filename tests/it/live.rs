@@ -2,8 +2,10 @@
 //! per alert file as on ZTF's Kafka topics: every commit comes after the documents
 //! of every alert handed out so far are in the store; a message that cannot be
 //! decoded is a trouble record and is committed past; a stop flushes and commits,
-//! and a restart on the rest of the stream ends with the same documents as an
-//! archive ingestion of the same files — nothing lost, nothing ingested twice.
+//! and a restart on the rest of the stream (its partitions rebalanced away in the
+//! middle of batches, each time persisted and committed first) ends with the same
+//! documents as an archive ingestion of the same files — nothing lost, nothing
+//! ingested twice.
 
 use ampel_core::live::{run_live, AlertStream, LiveOptions, Message};
 use ampel_core::t0::{T0Config, T0Processor};
@@ -16,15 +18,32 @@ use std::time::Duration;
 
 /// Messages from a list. At each commit it checks, in the store, that the alert of
 /// every message handed out so far is persisted (its candidate datapoint exists).
+/// With `revoke_every`, it gives its messages up every that many messages, as a
+/// consumer-group rebalance does: it asks the loop to persist, then commits.
 struct ListStream<'a> {
     store: &'a dyn Store,
     messages: VecDeque<(Option<i64>, Message)>,
     handed: Vec<i64>,
     commits: usize,
+    revoke_every: Option<usize>,
+    revoked_at: Vec<usize>,
 }
 
 impl AlertStream for ListStream<'_> {
-    fn poll(&mut self, _: Duration) -> Result<Option<Message>, String> {
+    fn poll(
+        &mut self,
+        _: Duration,
+        persist: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<Option<Message>, String> {
+        let n = self.handed.len();
+        if self
+            .revoke_every
+            .is_some_and(|k| n > 0 && n % k == 0 && self.revoked_at.last() != Some(&n))
+        {
+            persist()?;
+            self.commit()?;
+            self.revoked_at.push(n);
+        }
         Ok(self.messages.pop_front().map(|(candid, m)| {
             self.handed.extend(candid);
             m
@@ -152,6 +171,8 @@ fn live_batches_commit_after_persisting_and_a_restart_loses_and_repeats_nothing(
         messages: all.into(),
         handed: vec![],
         commits: 0,
+        revoke_every: None,
+        revoked_at: vec![],
     };
     let stop = AtomicBool::new(false);
     let mut t0 = T0Processor::new(config(), &registry, live.as_ref(), &clock).unwrap();
@@ -168,11 +189,15 @@ fn live_batches_commit_after_persisting_and_a_restart_loses_and_repeats_nothing(
     // restart on what was not committed
     let rest: Vec<_> = stream.messages.drain(..).collect();
     assert_eq!(first.messages + rest.len(), n);
+    // the restarted consumer's partitions are rebalanced away every 3 messages,
+    // in the middle of its batches of 7
     let mut stream2 = ListStream {
         store: live.as_ref(),
         messages: rest.into(),
         handed: vec![],
         commits: 0,
+        revoke_every: Some(3),
+        revoked_at: vec![],
     };
     let mut t0 = T0Processor::new(config(), &registry, live.as_ref(), &clock).unwrap();
     let second = run_live(
@@ -186,6 +211,7 @@ fn live_batches_commit_after_persisting_and_a_restart_loses_and_repeats_nothing(
     t0.finish(0.0, None).unwrap();
     assert_eq!(second.ended, "idle");
     assert_eq!(first.messages + second.messages, n);
+    assert!(stream2.revoked_at.len() >= 3, "{:?}", stream2.revoked_at);
     let troubles = live.troubles(&Default::default()).unwrap();
     assert!(
         troubles

@@ -151,14 +151,6 @@ pub fn consume(
     drive_live(t0, &mut stream, opts, stop, on_batch).map_err(|e| fail(e.to_string()))
 }
 
-fn stop_on_signals() -> Result<std::sync::Arc<AtomicBool>, CommandError> {
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
-    }
-    Ok(stop)
-}
-
 /// Run a Kafka command.
 pub fn run(
     registry: &Registry,
@@ -261,7 +253,7 @@ pub fn run(
                 max_messages: *max_messages,
                 clock: args.clock_mode(ClockMode::Live),
             };
-            let stop = stop_on_signals()?;
+            let stop = crate::stop_on_signals()?;
             eprintln!(
                 "consuming {} from {} as group {group}; SIGTERM or Ctrl-C stops after the batch in hand",
                 topics.join(", "),

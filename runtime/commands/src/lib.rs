@@ -33,3 +33,14 @@ pub use uri::{
     open_existing_store, open_store, open_store_for_t2_workers, redact, resolve_secret, stores,
     DEFAULT_DB,
 };
+
+/// A flag set by SIGTERM or SIGINT: long-running commands (`serve`, `kafka
+/// consume`, a polling `t2 run`) finish what they hold and stop cleanly.
+pub(crate) fn stop_on_signals(
+) -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, CommandError> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
+    }
+    Ok(stop)
+}

@@ -66,10 +66,7 @@ pub(crate) fn serve_checked(
 ) -> Result<(), CommandError> {
     // fail early on an unusable store
     drop(open_store(&args.db)?);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(CommandError::Io)?;
-    }
+    let stop = crate::stop_on_signals()?;
     let active = processes.iter().filter(|p| p.cfg.active).count();
     eprintln!("serving {active} active process(es) from {origin} (max {max_concurrent} at once); SIGTERM or Ctrl-C stops");
     let db = args.db.clone();

@@ -53,7 +53,8 @@ pub struct RunArgs {
     /// Worker threads in this process (each with its own store connection).
     #[arg(long, default_value_t = 1)]
     pub workers: usize,
-    /// Stop when no ticket is left to process (otherwise poll until interrupted).
+    /// Stop when no ticket is left to process (otherwise poll until SIGTERM or
+    /// Ctrl-C, which stop the workers after their batch in hand).
     #[arg(long)]
     pub until_empty: bool,
     /// Only these units.
@@ -180,12 +181,17 @@ fn run_workers(registry: &Registry, args: &RuntimeArgs, r: &RunArgs) -> Result<(
         }
     }
     let r = &RunArgs { units, ..r.clone() };
-    let stop = AtomicBool::new(false);
+    // a polling worker stops cleanly on SIGTERM/Ctrl-C after its batch in hand
+    let stop = if r.until_empty {
+        std::sync::Arc::new(AtomicBool::new(false))
+    } else {
+        crate::stop_on_signals()?
+    };
+    let stop = stop.as_ref();
     let base = T2WorkerConfig::default();
     let results: Vec<Result<ampel_core::t2::T2Stats, CommandError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..r.workers.max(1))
             .map(|i| {
-                let stop = &stop;
                 let cfg = T2WorkerConfig {
                     owner: format!("{}-{i}", base.owner),
                     lease_seconds: r.lease,

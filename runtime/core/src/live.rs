@@ -30,7 +30,17 @@ pub trait AlertStream {
     /// The next message, waiting at most `timeout` (`Ok(None)`: nothing yet).
     /// Transient failures (a lost broker) are retried inside; `Err` means the stream
     /// cannot go on.
-    fn poll(&mut self, timeout: Duration) -> Result<Option<Message>, String>;
+    ///
+    /// Before the stream gives up messages it handed out (a consumer-group
+    /// rebalance moves their partitions to another consumer), it calls `persist`,
+    /// which must persist the documents of every message handed out so far, then
+    /// commits them: the next owner starts after them, so a rebalance neither
+    /// loses nor repeats an alert.
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        persist: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<Option<Message>, String>;
     /// Acknowledge every message handed out so far: their documents are persisted.
     fn commit(&mut self) -> Result<(), String>;
     /// For messages: brokers, topics, group.
@@ -143,7 +153,8 @@ pub fn run_live(
                 break;
             }
             let wait = left.clamp(Duration::from_millis(10), Duration::from_millis(100));
-            let Some(m) = stream.poll(wait).map_err(&fail)? else {
+            let mut persist = || t0.flush().map_err(|e| e.to_string());
+            let Some(m) = stream.poll(wait, &mut persist).map_err(&fail)? else {
                 if in_batch > 0 && started.elapsed() >= opts.batch_wait {
                     break;
                 }

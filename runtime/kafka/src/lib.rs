@@ -4,6 +4,10 @@
 //!   consumer group, manual commits of exactly the offsets whose documents are
 //!   persisted (the live loop commits after each flush), a bounded prefetch queue
 //!   (backpressure), resumption from the committed offsets after a restart.
+//!   A rebalance that takes partitions away is held (librdkafka waits for the
+//!   unassign) until the live loop has persisted every message handed out and
+//!   their offsets are committed, so the next owner neither repeats nor misses
+//!   one ([`StreamContext`]).
 //!   A broker that is down at start is retried with backoff, then named in a clear
 //!   error; a broker lost mid-stream is reconnected by librdkafka while polls return
 //!   nothing, and commits are retried until it is back.
@@ -18,9 +22,10 @@ use ampel_core::live::{AlertStream, Message};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::TopicPartitionList;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -144,9 +149,54 @@ fn wait_for_brokers<C: rdkafka::client::ClientContext>(
     })
 }
 
+/// The consumer's context: it holds back the revocation of partitions (a
+/// rebalance) until [`KafkaStream::poll`] has had the handed-out messages persisted
+/// and committed; assignments and errors are applied at once.
+#[derive(Default)]
+pub struct StreamContext {
+    /// A revocation waiting for the live loop (eager: the whole assignment;
+    /// cooperative: these partitions).
+    revoke: std::sync::Mutex<Option<TopicPartitionList>>,
+    /// The consumer is closing: revocations are applied at once.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+impl rdkafka::client::ClientContext for StreamContext {}
+
+impl ConsumerContext for StreamContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        use std::sync::atomic::Ordering;
+        let revoke = err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS;
+        if revoke && !self.closing.load(Ordering::SeqCst) {
+            *self.revoke.lock().unwrap_or_else(|e| e.into_inner()) = Some(tpl.clone());
+            return;
+        }
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            rdkafka::consumer::RebalanceProtocol::Cooperative
+        );
+        let result = match (err, cooperative) {
+            (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, true) => {
+                consumer.incremental_assign(tpl)
+            }
+            (RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, false) => consumer.assign(tpl),
+            (_, true) if revoke => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            eprintln!("kafka: rebalance ({err:?}) failed: {e}");
+        }
+    }
+}
+
 /// A consumer of alert messages, committing explicitly.
 pub struct KafkaStream {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<StreamContext>,
     settings: KafkaSettings,
     /// Next offset to commit, per (topic, partition).
     pending: BTreeMap<(String, i32), i64>,
@@ -161,7 +211,7 @@ impl KafkaStream {
             brokers: settings.brokers.clone(),
             detail: e.to_string(),
         };
-        let consumer: BaseConsumer = client(&settings.brokers, &settings.properties)
+        let consumer: BaseConsumer<StreamContext> = client(&settings.brokers, &settings.properties)
             .set("group.id", &settings.group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -173,7 +223,7 @@ impl KafkaStream {
             // large fetches, answered without waiting long for more (latency)
             .set("fetch.message.max.bytes", "33554432")
             .set("fetch.wait.max.ms", "50")
-            .create()
+            .create_with_context(StreamContext::default())
             .map_err(err)?;
         wait_for_brokers(
             consumer.client(),
@@ -193,11 +243,69 @@ impl KafkaStream {
     }
 }
 
+impl KafkaStream {
+    /// A revocation held back by [`StreamContext`]: have every handed-out message
+    /// persisted, commit them, then let the rebalance go on.
+    fn settle_revoke(
+        &mut self,
+        persist: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<(), String> {
+        let pending = self
+            .consumer
+            .context()
+            .revoke
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(tpl) = pending else { return Ok(()) };
+        persist()?;
+        self.commit()?;
+        let cooperative = matches!(
+            self.consumer.rebalance_protocol(),
+            rdkafka::consumer::RebalanceProtocol::Cooperative
+        );
+        let result = if cooperative {
+            self.consumer.incremental_unassign(&tpl)
+        } else {
+            self.consumer.unassign()
+        };
+        result.map_err(|e| format!("giving up partitions in a rebalance: {e}"))
+    }
+}
+
+impl Drop for KafkaStream {
+    fn drop(&mut self) {
+        // closing revokes everything: apply it at once (whatever the loop did not
+        // commit is read again by the next owner)
+        let ctx = self.consumer.context();
+        ctx.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        if ctx
+            .revoke
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+        {
+            let _ = self.consumer.unassign();
+        }
+    }
+}
+
 impl AlertStream for KafkaStream {
-    fn poll(&mut self, timeout: Duration) -> Result<Option<Message>, String> {
-        match self.consumer.poll(timeout) {
-            None => Ok(None),
-            Some(Ok(m)) => {
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        persist: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<Option<Message>, String> {
+        self.settle_revoke(persist)?;
+        let Some(polled) = self.consumer.poll(timeout) else {
+            // a revocation that arrived during this poll goes on without waiting
+            // for the next message
+            self.settle_revoke(persist)?;
+            return Ok(None);
+        };
+        match polled {
+            Ok(m) => {
                 self.last_error = None;
                 self.pending
                     .insert((m.topic().to_string(), m.partition()), m.offset() + 1);
@@ -207,7 +315,7 @@ impl AlertStream for KafkaStream {
                     timestamp_ms: m.timestamp().to_millis(),
                 }))
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 // transient (a broker went away): librdkafka reconnects by itself
                 let msg = e.to_string();
                 if self.last_error.as_ref() != Some(&msg) {
