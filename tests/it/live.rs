@@ -38,7 +38,7 @@ impl AlertStream for ListStream<'_> {
         let n = self.handed.len();
         if self
             .revoke_every
-            .is_some_and(|k| n > 0 && n % k == 0 && self.revoked_at.last() != Some(&n))
+            .is_some_and(|k| n > 0 && n.is_multiple_of(k) && self.revoked_at.last() != Some(&n))
         {
             persist()?;
             self.commit()?;
