@@ -26,7 +26,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 use support::*;
 
-const IDLE: f64 = 2.0;
+/// Seconds without a message after which a consumer stops (longer than a rebalance).
+const IDLE: f64 = 5.0;
 
 fn ok(d: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
@@ -171,6 +172,11 @@ fn main() {
             _ => server.store(&format!("live{n}x")),
         };
         let r = t0_live(d, &db, &manifest, &kafka, &format!("{backend}-{n}"), n);
+        assert_eq!(
+            Some(r.0),
+            produced["messages"].as_u64(),
+            "{n} consumer(s) on {backend} consumed another number of messages than were produced"
+        );
         row(backend, "T0 (Kafka, demo channels)", n, r);
     }
     for (backend, n) in [("sqlite", 1), ("sqlite", 2), ("mongodb", 1), ("mongodb", 2)] {

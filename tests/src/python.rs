@@ -5,6 +5,18 @@
 
 use std::path::PathBuf;
 
+/// The Python AMPEL configuration `scripts/test` builds in the venv (`ampel config
+/// build`).
+pub fn pyampel_config() -> PathBuf {
+    let p = crate::mongo::tools_dir().join("pyampel-0.10.6a28/ampel_conf.yaml");
+    assert!(
+        p.exists(),
+        "the Python AMPEL tests need its configuration at {} (run `scripts/test --setup-only`)",
+        p.display()
+    );
+    p
+}
+
 /// The Python of the Python AMPEL venv.
 pub fn pyampel_python() -> PathBuf {
     let p = crate::mongo::tools_dir().join("pyampel-0.10.6a28/bin/python");

@@ -233,12 +233,17 @@ impl T2Document {
     /// points to. Unlike Python AMPEL this does not count meta entries; each meta
     /// record names the body index it produced.
     pub fn current_result(&self) -> Option<&Body> {
-        self.meta
-            .iter()
-            .rev()
-            .filter(|m| m.tier == Tier::T2 && m.code.0 >= 0)
-            .find_map(|m| m.body_index)
-            .and_then(|i| self.body.get(i))
+        let ok = |m: &&MetaRecord| m.tier == Tier::T2 && m.code.0 >= 0;
+        if let Some(i) = self.meta.iter().rev().filter(ok).find_map(|m| m.body_index) {
+            return self.body.get(i);
+        }
+        // Python AMPEL's T2 worker writes no `body_index`: each of its successful
+        // runs appends one body
+        if self.meta.iter().any(|m| ok(&m)) {
+            self.body.last()
+        } else {
+            None
+        }
     }
 
     /// Number of processing attempts: tier-2 meta records, except those that only
@@ -306,7 +311,11 @@ pub struct JournalRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// Document acted upon (T2 doc id), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::doc_ref"
+    )]
     pub doc: Option<String>,
     /// What was done.
     pub action: JournalActionCode,
@@ -317,7 +326,7 @@ pub struct JournalRecord {
     #[serde(default)]
     pub tag: BTreeSet<Tag>,
     /// Trace ids by role (e.g. `t2worker`, `t2unit`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::trace_ids")]
     pub traceid: BTreeMap<String, TraceId>,
     /// Extra attributes (e.g. `alert`, `link`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -355,7 +364,7 @@ pub struct MetaRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Trace ids by role.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::trace_ids")]
     pub traceid: BTreeMap<String, TraceId>,
     /// Activities.
     #[serde(default)]
@@ -476,7 +485,11 @@ pub struct TroubleRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock: Option<StockId>,
     /// Document involved (T2 doc id, datapoint id, file name, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::lenient::doc_ref"
+    )]
     pub doc: Option<String>,
     /// What went wrong.
     pub message: String,

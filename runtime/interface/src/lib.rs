@@ -57,6 +57,7 @@ pub mod config;
 pub mod documents;
 pub mod finite;
 pub mod hash;
+pub mod lenient;
 pub mod names;
 pub mod registry;
 pub mod units;

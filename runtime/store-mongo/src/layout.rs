@@ -59,10 +59,26 @@ fn ix(collection: &'static str, keys: Document, unique: bool, sparse: bool) -> I
     }
 }
 
+/// The layout version of a MongoDB store (its `<prefix>_ext.layout` record).
+/// 1: the first; 2 (2026-12): config documents flat (`{_id: hash, ...config}`) and
+/// the keys also in `t0.id` and `stock.stock`, as Python AMPEL keeps them.
+pub const VERSION: u32 = 2;
+
+/// The field that repeats `_id` where Python AMPEL reads a document's key.
+pub fn key_field(collection: &str) -> Option<&'static str> {
+    match collection {
+        "t0" => Some("id"),
+        "stock" => Some("stock"),
+        _ => None,
+    }
+}
+
 /// Every index the store needs (besides `_id`).
 pub fn indexes() -> Vec<IndexSpec> {
     vec![
-        // t0: `_id` is the datapoint id; stock for a stock's datapoints
+        // t0: `_id` is the datapoint id, repeated in `id` (unique, as Python
+        // AMPEL's); stock for a stock's datapoints
+        ix("t0", doc! {"id": 1}, true, false),
         ix("t0", doc! {"stock": 1}, false, true),
         // t1: one state per (stock, link)
         ix("t1", doc! {"stock": 1, "link": 1}, true, false),
@@ -81,7 +97,8 @@ pub fn indexes() -> Vec<IndexSpec> {
         ix("t2", doc! {"code": 1, "seq": 1}, false, false),
         ix("t2", doc! {"seq": 1}, false, false),
         ix("t2", doc! {"lease.until": 1}, false, true),
-        // stock: `_id` is the stock id
+        // stock: `_id` is the stock id, repeated in `stock` (Python AMPEL's key)
+        ix("stock", doc! {"stock": 1}, false, false),
         ix("stock", doc! {"channel": 1}, false, false),
         ix("stock", doc! {"tag": 1}, false, false),
         ix("t3", doc! {"process": 1, "seq": 1}, false, false),

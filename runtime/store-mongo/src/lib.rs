@@ -23,7 +23,7 @@ mod store;
 pub use ampel_store::redact::{redact, scrub, secrets_of};
 pub use backend::MongoBackend;
 
-use ampel_store::{StoreError, SCHEMA_VERSION};
+use ampel_store::StoreError;
 use futures_util::TryStreamExt;
 use layout::{db_name, db_of, Db};
 use mongodb::bson::{doc, Document};
@@ -207,18 +207,18 @@ impl MongoStore {
                 .ok()
                 .or(d.get_i32("version").ok().map(i64::from))
                 .unwrap_or(0);
-            let supported = i64::from(SCHEMA_VERSION);
+            let supported = i64::from(layout::VERSION);
             return match v.cmp(&supported) {
                 std::cmp::Ordering::Equal => Ok(()),
                 std::cmp::Ordering::Greater => Err(StoreError::SchemaTooNew {
                     location: self.location.clone(),
                     found: v as u32,
-                    supported: SCHEMA_VERSION,
+                    supported: layout::VERSION,
                 }),
                 std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld {
                     location: self.location.clone(),
                     found: v as u32,
-                    supported: SCHEMA_VERSION,
+                    supported: layout::VERSION,
                 }),
             };
         }
@@ -247,7 +247,7 @@ impl MongoStore {
                 .build();
             self.block(async move { coll.create_index(model).await.map(|_| ()) })?;
         }
-        let (f, u) = ops::insert_once("layout", layout::layout_record(SCHEMA_VERSION));
+        let (f, u) = ops::insert_once("layout", layout::layout_record(layout::VERSION));
         let rec = self.coll("layout");
         self.block(async move { rec.update_one(f, u).upsert(true).await.map(|_| ()) })
     }

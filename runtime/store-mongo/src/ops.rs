@@ -46,10 +46,11 @@ fn upsert(q: Document, u: Document) -> Document {
     doc! {"q": q, "u": u, "upsert": true}
 }
 
-/// Upsert statement of a datapoint: the body only on insert; stocks, tags, channels,
-/// exclusions unioned; meta appended; expiry raised.
+/// Upsert statement of a datapoint: the body (and `id`, the key where Python AMPEL
+/// reads it) only on insert; stocks, tags, channels, exclusions unioned; meta
+/// appended; expiry raised.
 pub fn datapoint_upsert(dp: &DataPoint) -> Result<Document, String> {
-    let mut on_insert = doc! {"body": bson(&dp.body)?};
+    let mut on_insert = doc! {"id": dp.id, "body": bson(&dp.body)?};
     if let Some(o) = dp.origin {
         on_insert.insert("origin", o);
     }
@@ -115,8 +116,9 @@ pub fn t2_upsert(t: &T2Request, seq: i64) -> Result<Document, String> {
     Ok(upsert(doc! {"_id": id.doc_id()}, u))
 }
 
-/// Upsert statement of a stock: channels, tags and names unioned; `ts.<ch>.tied`
-/// lowered and `ts.<ch>.upd` raised for each channel and `any`; journal appended.
+/// Upsert statement of a stock: `stock` (the key where Python AMPEL reads it) on
+/// insert; channels, tags and names unioned; `ts.<ch>.tied` lowered and
+/// `ts.<ch>.upd` raised for each channel and `any`; journal appended.
 pub fn stock_upsert(s: &StockUpsert) -> Result<Document, String> {
     let mut min = Document::new();
     let mut max = Document::new();
@@ -125,11 +127,12 @@ pub fn stock_upsert(s: &StockUpsert) -> Result<Document, String> {
         min.insert(format!("ts.{ch}.tied"), s.ts);
         max.insert(format!("ts.{ch}.upd"), s.ts);
     }
-    let mut on_insert = Document::new();
+    let mut on_insert = doc! {"stock": s.stock};
     if let Some(o) = s.origin {
         on_insert.insert("origin", o);
     }
-    let mut u = doc! {
+    let u = doc! {
+        "$setOnInsert": on_insert,
         "$addToSet": {
             "channel": {"$each": array(&s.channel)?},
             "tag": {"$each": array(&s.tag)?},
@@ -139,9 +142,6 @@ pub fn stock_upsert(s: &StockUpsert) -> Result<Document, String> {
         "$max": max,
         "$push": {"journal": {"$each": array(&s.journal)?}},
     };
-    if !on_insert.is_empty() {
-        u.insert("$setOnInsert", on_insert);
-    }
     Ok(upsert(doc! {"_id": s.stock}, u))
 }
 
@@ -413,6 +413,21 @@ pub fn trouble_filter(q: &TroubleQuery) -> Document {
         d.insert("unit", u);
     }
     d
+}
+
+/// A config registry document as Python AMPEL keeps it: `{_id: hash, ...config}`.
+/// A config must be an object without an `_id` field.
+pub fn conf_document(hash: i64, config: &Body) -> Result<Document, String> {
+    let Bson::Document(mut d) = bson(config)? else {
+        return Err(format!("config {hash} is not an object: {config}"));
+    };
+    if d.contains_key("_id") {
+        return Err(format!(
+            "config {hash} has a field `_id`, which the config registry keeps for the hash"
+        ));
+    }
+    d.insert("_id", hash);
+    Ok(d)
 }
 
 /// Register a document under `_id` only if it is not there yet.

@@ -148,7 +148,7 @@ impl Store for MongoStore {
         }
         Ok(StoreInfo {
             location: self.location.clone(),
-            schema_version: SCHEMA_VERSION,
+            schema_version: ampel_store::SCHEMA_VERSION,
             counts,
         })
     }
@@ -520,14 +520,16 @@ impl Store for MongoStore {
     }
 
     fn register_config(&self, hash: ConfigHash, config: &Body) -> Result<()> {
-        let c = ops::bson(config).map_err(|e| self.bad(e))?;
-        self.register("conf", "config", hash, doc! {"config": c})
+        let mut d = ops::conf_document(hash, config).map_err(|e| self.bad(e))?;
+        d.remove("_id");
+        self.register("conf", "config", hash, d)
     }
 
     fn get_config(&self, hash: ConfigHash) -> Result<Option<Body>> {
         self.one("conf", doc! {"_id": hash})?
-            .map(|d| {
-                to_json(d.get("config").cloned().unwrap_or(Bson::Null)).map_err(|e| self.bad(e))
+            .map(|mut d| {
+                d.remove("_id");
+                to_json(Bson::Document(d)).map_err(|e| self.bad(e))
             })
             .transpose()
     }
@@ -563,10 +565,13 @@ impl Store for MongoStore {
                 "t2" => to_body(&self.typed::<T2Document>(collection, d, "id")?),
                 "stock" => to_body(&self.typed::<Stock>(collection, d, "stock")?),
                 "t3" => to_body(&self.typed::<T3Document>(collection, d, "id")?),
-                "conf" => Ok(serde_json::json!({
-                    "hash": d.get_i64("_id").unwrap_or(0),
-                    "config": to_json(d.get("config").cloned().unwrap_or(Bson::Null)).map_err(|e| self.bad(e))?,
-                })),
+                "conf" => {
+                    let hash = d.remove("_id").and_then(|h| h.as_i64()).unwrap_or(0);
+                    Ok(serde_json::json!({
+                        "hash": hash,
+                        "config": to_json(Bson::Document(d)).map_err(|e| self.bad(e))?,
+                    }))
+                }
                 "trace" => to_body(&self.typed::<TraceRecord>(collection, d, "id")?),
                 "event" => to_body(&self.typed::<Event>(collection, d, "run")?),
                 "log" => {
@@ -602,13 +607,22 @@ impl Store for MongoStore {
                 doc! {}
             };
             let stored = if collection == "conf" {
-                doc! {"_id": d["hash"].as_i64().unwrap_or(0), "config": ops::bson(&d["config"]).map_err(|e| self.bad(e))?}
+                ops::conf_document(d["hash"].as_i64().unwrap_or(0), &d["config"])
+                    .map_err(|e| self.bad(e))?
             } else {
                 if collection == "event" {
                     max_run = max_run.max(d["run"].as_i64());
                 }
-                to_stored(d, if key.is_empty() { "_id" } else { key }, extra)
-                    .map_err(|e| self.bad(e))?
+                let mut stored = to_stored(d, if key.is_empty() { "_id" } else { key }, extra)
+                    .map_err(|e| self.bad(e))?;
+                // the key where Python AMPEL reads it, as ingestion writes it
+                if let (Some(k), Some(id)) =
+                    (crate::layout::key_field(collection), stored.get("_id"))
+                {
+                    let id = id.clone();
+                    stored.insert(k, id);
+                }
+                stored
             };
             out.push(stored);
         }

@@ -33,7 +33,7 @@ fn datapoint_upsert_sets_body_once_and_merges_the_rest() {
         doc! {
             "q": {"_id": 42_i64},
             "u": {
-                "$setOnInsert": {"body": {"fid": 1_i64, "magpsf": 18.5}},
+                "$setOnInsert": {"id": 42_i64, "body": {"fid": 1_i64, "magpsf": 18.5}},
                 "$addToSet": {
                     "stock": {"$each": [3_i64]},
                     "tag": {"$each": ["ZTF", "ZTF_G"]},
@@ -155,6 +155,7 @@ fn stock_upsert_ties_channels_and_any() {
         doc! {
             "q": {"_id": 8_i64},
             "u": {
+                "$setOnInsert": {"stock": 8_i64},
                 "$addToSet": {
                     "channel": {"$each": ["A"]},
                     "tag": {"$each": ["ZTF"]},
@@ -455,4 +456,26 @@ fn journal_records_keep_their_fields() {
     let b = bson(&j).unwrap();
     let back: JournalRecord = mongodb::bson::deserialize_from_bson(b).unwrap();
     assert_eq!(back, j);
+}
+
+#[test]
+fn config_documents_are_flat_as_python_ampels() {
+    assert_eq!(
+        conf_document(
+            7,
+            &serde_json::json!({"cols": ["drb"], "limiting_magnitude": 19.5})
+        )
+        .unwrap(),
+        doc! {"cols": ["drb"], "limiting_magnitude": 19.5, "_id": 7_i64}
+    );
+    assert_eq!(
+        conf_document(7, &serde_json::json!({})).unwrap(),
+        doc! {"_id": 7_i64}
+    );
+    assert!(conf_document(7, &serde_json::json!({"_id": 1}))
+        .unwrap_err()
+        .contains("`_id`"));
+    assert!(conf_document(7, &serde_json::json!([1]))
+        .unwrap_err()
+        .contains("not an object"));
 }
