@@ -26,8 +26,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 use support::*;
 
-/// Seconds without a message after which a consumer stops (longer than a rebalance).
-const IDLE: f64 = 5.0;
+/// Seconds without a message after which a consumer stops: longer than the
+/// session timeout (10 s), so a consumer waiting for a rebalance after the other
+/// one left does not stop early.
+const IDLE: f64 = 12.0;
 
 fn ok(d: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
