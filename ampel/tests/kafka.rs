@@ -101,12 +101,16 @@ fn sigterm(c: &Child) {
 }
 
 fn produce(dir: &Path, kafka: &Kafka, topic: &str, paths: &[PathBuf], rate: &str) -> Value {
+    produce_to(dir, &kafka.addr, topic, paths, rate)
+}
+
+fn produce_to(dir: &Path, brokers: &str, topic: &str, paths: &[PathBuf], rate: &str) -> Value {
     let mut args = vec![
         "--json".to_string(),
         "kafka".into(),
         "produce".into(),
         "--brokers".into(),
-        kafka.addr.clone(),
+        brokers.into(),
         "--topic".into(),
         topic.into(),
         "--rate".into(),
@@ -117,6 +121,26 @@ fn produce(dir: &Path, kafka: &Kafka, topic: &str, paths: &[PathBuf], rate: &str
     let out = run(dir, &args);
     assert!(out.status.success(), "produce: {}", text(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// [`produce`] on a thread (while consumers run); joins to the message count.
+fn produce_in_background(
+    dir: &Path,
+    kafka: &Kafka,
+    paths: &[PathBuf],
+    rate: &str,
+) -> std::thread::JoinHandle<u64> {
+    let (d, addr, paths, rate) = (
+        dir.to_path_buf(),
+        kafka.addr.clone(),
+        paths.to_vec(),
+        rate.to_string(),
+    );
+    std::thread::spawn(move || {
+        produce_to(&d, &addr, "ztf", &paths, &rate)["messages"]
+            .as_u64()
+            .unwrap()
+    })
 }
 
 fn create_topic(dir: &Path, kafka: &Kafka, topic: &str) {
@@ -249,33 +273,7 @@ fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
     .collect();
     let cfg = t0_config(dir.path(), "ztf");
     // produce slowly in the background while the consumer runs, stop it mid-stream
-    let producer = {
-        let (d, addr) = (dir.path().to_path_buf(), kafka.addr.clone());
-        let paths = sources.clone();
-        std::thread::spawn(move || {
-            let mut args = vec![
-                "--json",
-                "kafka",
-                "produce",
-                "--brokers",
-                &addr,
-                "--topic",
-                "ztf",
-                "--rate",
-                "25",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>();
-            args.extend(paths.iter().map(|p| p.display().to_string()));
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = ampel(&a, &d);
-            assert!(out.status.success(), "produce: {}", text(&out.stderr));
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()["messages"]
-                .as_u64()
-                .unwrap()
-        })
-    };
+    let producer = produce_in_background(dir.path(), &kafka, &sources, "25");
     let c = consumer(dir.path(), "sqlite:live.db", &cfg, &kafka, "ztf", &[]);
     wait_for("the first alerts", Duration::from_secs(60), || {
         t0_count(dir.path(), "sqlite:live.db") > 0
@@ -574,27 +572,7 @@ fn two_t0_consumers_and_two_t2_workers_on_mongodb_rebalance_without_loss_or_repe
         .collect();
     let cfg = t0_config(dir.path(), "ztf");
     let db = server.store("group");
-    let producer = {
-        let (d, addr, paths) = (
-            dir.path().to_path_buf(),
-            kafka.addr.clone(),
-            sources.clone(),
-        );
-        std::thread::spawn(move || {
-            let mut args: Vec<String> = ["--json", "kafka", "produce", "--brokers", &addr]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            args.extend(["--topic", "ztf", "--rate", "20"].map(String::from));
-            args.extend(paths.iter().map(|p| p.display().to_string()));
-            let a: Vec<&str> = args.iter().map(String::as_str).collect();
-            let out = ampel(&a, &d);
-            assert!(out.status.success(), "produce: {}", text(&out.stderr));
-            serde_json::from_slice::<Value>(&out.stdout).unwrap()["messages"]
-                .as_u64()
-                .unwrap()
-        })
-    };
+    let producer = produce_in_background(dir.path(), &kafka, &sources, "20");
     // times from the data, so that the digest can be compared with an archive run
     let archive_clock = ["--clock", "archive"];
     let a = consumer(dir.path(), &db, &cfg, &kafka, "ztf", &archive_clock);
