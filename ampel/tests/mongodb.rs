@@ -249,7 +249,7 @@ fn collections(uri: &str) -> String {
 }
 
 #[test]
-fn a_newer_layout_python_ampels_data_and_foreign_data_are_named_and_left_untouched() {
+fn a_newer_layout_an_unknown_python_ampels_data_and_foreign_data_are_named_and_left_untouched() {
     let server = TestServer::own();
     let dir = tempfile::tempdir().unwrap();
     // a store of a layout version this binary does not know
@@ -261,7 +261,9 @@ fn a_newer_layout_python_ampels_data_and_foreign_data_are_named_and_left_untouch
         &newer,
     );
     // Python AMPEL's documents (as its AlertConsumer writes them: ObjectId keys,
-    // the key in t0.id and stock.stock, its run counter and trace env)
+    // the key in t0.id and stock.stock, its run counter and trace records) of a
+    // version this project does not know (ampel-core 0.9; 0.10 opens, see
+    // python_ampel.rs)
     let python = server.store("pyampel");
     pymongo(
         r#"
@@ -272,7 +274,8 @@ p = c.get_default_database().name
 c[p + "_data"]["t0"].insert_one({"_id": ObjectId(), "id": 1095578116115010003, "stock": [496388897], "channel": ["CHAN_BASIC"], "body": {"jd": 2458850.0781134}})
 c[p + "_data"]["stock"].insert_one({"_id": ObjectId(), "stock": 496388897, "channel": ["CHAN_BASIC"]})
 c[p + "_ext"]["counter"].insert_one({"_id": "current_run_id", "value": 1})
-c[p + "_ext"]["trace"].insert_one({"_id": 6968488062408132080, "unit": "DecentFilter", "version": "0.10.3a9", "env": {"ampel_core": "0.10.6a28", "ampel_ztf": "0.10.3a9", "astropy": "7.2.3"}})
+c[p + "_ext"]["trace"].insert_one({"_id": 6968488062408132080, "unit": "DecentFilter", "version": "0.8.11", "env": {"ampel_core": "0.9.2", "ampel_ztf": "0.8.11", "astropy": "5.3"}})
+c[p + "_ext"]["trace"].insert_one({"_id": 6968488062408132081, "unit": "MongoIngester", "version": "0.9.2", "env": {}})
 "#,
         &python,
     );
@@ -287,7 +290,7 @@ c[p + "_ext"]["trace"].insert_one({"_id": 6968488062408132080, "unit": "DecentFi
         (&newer, "layout version 99"),
         (
             &python,
-            "written by Python AMPEL (ampel-core 0.10.6a28, ampel-ztf 0.10.3a9)",
+            "written by Python AMPEL (ampel-core 0.9.2, ampel-ztf 0.8.11), a version this project does not know",
         ),
         (
             &other,

@@ -1,4 +1,11 @@
-"""Python AMPEL on a database this project wrote (a test helper).
+"""Python AMPEL on a shared database (a test helper).
+
+    python pyampel_on_store.py CONFIG URI PREFIX t0 ALERT_DIR
+        Python AMPEL's AlertConsumer ingests the ZTF alerts (`*.avro`) of ALERT_DIR
+        into a fresh PREFIX: two channels, CHAN_BASIC (rb > 0.3 and magpsf < 20.5)
+        and CHAN_BRIGHT (magpsf < 16), both ZiT1Combiner states with a
+        T2LightCurveSummary ticket; prints {"alerts": n, "counts": {collection: n},
+        "channels": {channel: stocks}}.
 
     python pyampel_on_store.py CONFIG URI PREFIX t2 UNIT
         Python AMPEL's T2Worker processes the pending tickets of UNIT; prints
@@ -62,10 +69,69 @@ def load(ctx, channel):
     return {"selected": len(selected), "stocks": out}
 
 
+def criterion(attribute, op, value):
+    return {"attribute": attribute, "operator": op, "value": value}
+
+
+def channel(name, criteria):
+    """An ingest directive: alerts whose latest detection meets `criteria`."""
+    return {
+        "channel": name,
+        "filter": {
+            "unit": "BasicMultiFilter",
+            "config": {"filters": [{"criteria": criteria, "len": 1, "operator": ">="}]},
+            "on_stock_match": "bypass",
+        },
+        "ingest": {
+            "mux": {
+                "unit": "ZiMongoMuxer",
+                "combine": [{"unit": "ZiT1Combiner", "state_t2": [{"unit": "T2LightCurveSummary"}]}],
+            }
+        },
+    }
+
+
+def run_t0(ctx, folder):
+    from ampel.alert.AlertConsumer import AlertConsumer
+    from ampel.ztf.ingest.ZiCompilerOptions import ZiCompilerOptions
+
+    for name in ("CHAN_BASIC", "CHAN_BRIGHT"):
+        ctx.add_channel(name, access=["ZTF", "ZTF_PUB"])
+    consumer = AlertConsumer(
+        context=ctx,
+        process_name="py_t0",
+        raise_exc=True,
+        supplier={
+            "unit": "ZiAlertSupplier",
+            "config": {
+                "deserialize": "avro",
+                "loader": {"unit": "DirAlertLoader", "config": {"folder": folder, "extension": "avro"}},
+            },
+        },
+        shaper="ZiDataPointShaper",
+        compiler_opts=ZiCompilerOptions(),
+        directives=[
+            channel("CHAN_BASIC", [criterion("rb", ">", 0.3), criterion("magpsf", "<", 20.5)]),
+            channel("CHAN_BRIGHT", [criterion("magpsf", "<", 16)]),
+        ],
+    )
+    alerts = consumer.run()
+    counts = {c: ctx.db.get_collection(c).count_documents({}) for c in ("stock", "t0", "t1", "t2")}
+    stocks = ctx.db.get_collection("stock")
+    channels = {ch: stocks.count_documents({"channel": ch}) for ch in ("CHAN_BASIC", "CHAN_BRIGHT")}
+    return {"alerts": alerts, "counts": counts, "channels": channels}
+
+
 def main():
     config, uri, prefix, what, arg = sys.argv[1:6]
-    ctx = context(config, uri, prefix)
-    result = run_t2(ctx, arg) if what == "t2" else load(ctx, arg)
+    if what == "t0":
+        ctx = DevAmpelContext.load(
+            config=config, db_prefix=prefix, purge_db=True, custom_conf={"resource.mongo": uri}
+        )
+        result = run_t0(ctx, arg)
+    else:
+        ctx = context(config, uri, prefix)
+        result = run_t2(ctx, arg) if what == "t2" else load(ctx, arg)
     json.dump(result, RESULT, default=str)
 
 

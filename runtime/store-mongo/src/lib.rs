@@ -18,6 +18,7 @@ pub mod convert;
 pub mod foreign;
 pub mod layout;
 pub mod ops;
+pub mod python;
 mod store;
 
 pub use ampel_store::redact::{redact, scrub, secrets_of};
@@ -222,15 +223,20 @@ impl MongoStore {
                 }),
             };
         }
-        // no layout record: a fresh prefix, or a database written by something else
+        // no layout record: a fresh prefix, a Python AMPEL database, or a database
+        // written by something else
         let data = self.db(Db::Data);
         let names = self.block(async { data.list_collection_names().await })?;
+        let mut adopted = None;
         for n in ["t0", "t1", "t2", "stock", "t3"] {
-            if names.iter().any(|x| x == n) {
+            if adopted.is_none() && names.iter().any(|x| x == n) {
                 let coll = self.coll(n);
                 let count = self.block(async { coll.estimated_document_count().await })?;
                 if count > 0 {
-                    return Err(self.foreign_data(n)?);
+                    match self.foreign_data(n)? {
+                        foreign::Foreign::KnownPython(versions) => adopted = Some(versions),
+                        foreign::Foreign::Refused(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -245,9 +251,21 @@ impl MongoStore {
                         .build(),
                 )
                 .build();
-            self.block(async move { coll.create_index(model).await.map(|_| ()) })?;
+            match self
+                .rt
+                .block_on(async move { coll.create_index(model).await })
+            {
+                Ok(_) => {}
+                // Python AMPEL's own index on the same keys, with other options
+                Err(e) if adopted.is_some() && index_conflict(&e) => {}
+                Err(e) => return Err(self.err(e)),
+            }
         }
-        let (f, u) = ops::insert_once("layout", layout::layout_record(layout::VERSION));
+        let mut record = layout::layout_record(layout::VERSION);
+        if let Some(versions) = adopted {
+            record.insert("python_ampel", versions);
+        }
+        let (f, u) = ops::insert_once("layout", record);
         let rec = self.coll("layout");
         self.block(async move { rec.update_one(f, u).upsert(true).await.map(|_| ()) })
     }
@@ -282,6 +300,12 @@ impl MongoStore {
         }
         self.drop_all()
     }
+}
+
+/// An index that exists on the same keys with other options or another name
+/// (IndexOptionsConflict, IndexKeySpecsConflict).
+fn index_conflict(e: &mongodb::error::Error) -> bool {
+    matches!(*e.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 85 || c.code == 86)
 }
 
 /// The reason in a server-selection failure, without the driver's topology dump:

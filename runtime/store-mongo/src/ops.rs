@@ -4,7 +4,10 @@
 //! backend only sends what these return.
 //!
 //! Conventions: `_id` is the datapoint id, the T2 document id, the stock id, the T3
-//! document id, the config hash, the trace id or the run id; `seq` (from a counter)
+//! document id, the config hash, the trace id or the run id; datapoints and stocks
+//! are found by their key fields `id` and `stock` (which repeat `_id`), and T2
+//! tickets are upserted by their identity, so that the documents Python AMPEL wrote
+//! (ObjectId `_id`s) are found too; `seq` (from a counter)
 //! orders documents by insertion where the store promises insertion order.
 //! Ingestion statements are unordered `update` command entries (`{q, u, upsert}`);
 //! claims and results are single-document updates; updates whose result depends on
@@ -12,6 +15,7 @@
 //! update pipelines (MongoDB 4.2+). Values from units are wrapped in `$literal` so
 //! that nothing in a result is read as an operator or a field path.
 
+use crate::python::t2_key;
 use ampel_interface::*;
 use ampel_store::*;
 use mongodb::bson::{doc, Bson, Document};
@@ -50,7 +54,7 @@ fn upsert(q: Document, u: Document) -> Document {
 /// reads it) only on insert; stocks, tags, channels, exclusions unioned; meta
 /// appended; expiry raised.
 pub fn datapoint_upsert(dp: &DataPoint) -> Result<Document, String> {
-    let mut on_insert = doc! {"id": dp.id, "body": bson(&dp.body)?};
+    let mut on_insert = doc! {"_id": dp.id, "body": bson(&dp.body)?};
     if let Some(o) = dp.origin {
         on_insert.insert("origin", o);
     }
@@ -67,7 +71,7 @@ pub fn datapoint_upsert(dp: &DataPoint) -> Result<Document, String> {
     if let Some(e) = dp.expiry {
         u.insert("$max", doc! {"expiry": e});
     }
-    Ok(upsert(doc! {"_id": dp.id}, u))
+    Ok(upsert(doc! {"id": dp.id}, u))
 }
 
 /// Upsert statement of a T1 state (identity: stock and link).
@@ -95,10 +99,7 @@ pub fn t2_upsert(t: &T2Request, seq: i64) -> Result<Document, String> {
     let id = &t.identity;
     let mut u = doc! {
         "$setOnInsert": {
-            "stock": id.stock,
-            "unit": &id.unit,
-            "config": id.config.map_or(Bson::Null, Bson::Int64),
-            "link": id.link,
+            "_id": id.doc_id(),
             "col": t.col.as_str(),
             "code": DocumentCode::NEW.0,
             "body": [],
@@ -113,7 +114,15 @@ pub fn t2_upsert(t: &T2Request, seq: i64) -> Result<Document, String> {
     if let Some(e) = t.expiry {
         u.insert("$max", doc! {"expiry": e});
     }
-    Ok(upsert(doc! {"_id": id.doc_id()}, u))
+    Ok(upsert(
+        doc! {
+            "stock": id.stock,
+            "unit": &id.unit,
+            "config": id.config.map_or(Bson::Null, Bson::Int64),
+            "link": id.link,
+        },
+        u,
+    ))
 }
 
 /// Upsert statement of a stock: `stock` (the key where Python AMPEL reads it) on
@@ -127,7 +136,7 @@ pub fn stock_upsert(s: &StockUpsert) -> Result<Document, String> {
         min.insert(format!("ts.{ch}.tied"), s.ts);
         max.insert(format!("ts.{ch}.upd"), s.ts);
     }
-    let mut on_insert = doc! {"stock": s.stock};
+    let mut on_insert = doc! {"_id": s.stock};
     if let Some(o) = s.origin {
         on_insert.insert("origin", o);
     }
@@ -142,7 +151,7 @@ pub fn stock_upsert(s: &StockUpsert) -> Result<Document, String> {
         "$max": max,
         "$push": {"journal": {"$each": array(&s.journal)?}},
     };
-    Ok(upsert(doc! {"_id": s.stock}, u))
+    Ok(upsert(doc! {"stock": s.stock}, u))
 }
 
 /// The `update` command running `statements` unordered on `collection`.
@@ -182,8 +191,9 @@ pub fn claim_update(req: &ClaimRequest) -> Document {
 
 /// The tickets a batch claim obtained (step three of a batch claim).
 pub fn claimed_by(ids: &[String], req: &ClaimRequest) -> Document {
+    let keys: Vec<Bson> = ids.iter().map(|i| t2_key(i)).collect();
     doc! {
-        "_id": {"$in": ids.to_vec()},
+        "_id": {"$in": keys},
         "code": DocumentCode::RUNNING.0,
         "lease.owner": &req.owner,
         "lease.until": req.now + req.lease_seconds,
@@ -192,7 +202,7 @@ pub fn claimed_by(ids: &[String], req: &ClaimRequest) -> Document {
 
 /// The ticket, if `owner` still holds its lease.
 pub fn held_by(id: &str, owner: &str) -> Document {
-    doc! {"_id": id, "code": DocumentCode::RUNNING.0, "lease.owner": owner}
+    doc! {"_id": t2_key(id), "code": DocumentCode::RUNNING.0, "lease.owner": owner}
 }
 
 /// Heartbeat: extend the lease.
@@ -446,6 +456,8 @@ pub fn dump_sort(collection: &str) -> Document {
     match collection {
         "t1" => doc! {"stock": 1, "link": 1},
         "log" | "trouble" => doc! {"seq": 1},
+        "t0" => doc! {"id": 1},
+        "stock" => doc! {"stock": 1},
         _ => doc! {"_id": 1},
     }
 }

@@ -1,6 +1,7 @@
 //! [`Store`] for [`MongoStore`]: each operation sends the documents of [`crate::ops`].
 
 use crate::convert::{from_stored, to_json, to_stored};
+use crate::python::{int, normalize, t2_id, t2_key};
 use crate::{ops, MongoStore};
 use ampel_interface::hash::canonical_json;
 use ampel_interface::*;
@@ -58,10 +59,11 @@ impl MongoStore {
     fn typed<T: serde::de::DeserializeOwned>(
         &self,
         collection: &str,
-        d: Document,
+        mut d: Document,
         key: &str,
     ) -> Result<T> {
         let id = format!("{:?}", d.get("_id"));
+        normalize(collection, &mut d);
         from_stored(d, key).map_err(|e| StoreError::Corrupt {
             location: self.describe(),
             collection: collection_name(collection),
@@ -202,8 +204,8 @@ impl Store for MongoStore {
     fn get_datapoints(&self, ids: &[DataPointId]) -> Result<Vec<DataPoint>> {
         let found = self.find_all(
             "t0",
-            doc! {"_id": {"$in": ids.to_vec()}},
-            doc! {"_id": 1},
+            doc! {"id": {"$in": ids.to_vec()}},
+            doc! {"id": 1},
             None,
         )?;
         let mut by_id = std::collections::BTreeMap::new();
@@ -215,7 +217,7 @@ impl Store for MongoStore {
     }
 
     fn stock_datapoints(&self, stock: StockId) -> Result<Vec<DataPoint>> {
-        self.find_all("t0", doc! {"stock": stock}, doc! {"_id": 1}, None)?
+        self.find_all("t0", doc! {"stock": stock}, doc! {"id": 1}, None)?
             .into_iter()
             .map(|d| self.typed("t0", d, "id"))
             .collect()
@@ -258,13 +260,13 @@ impl Store for MongoStore {
     }
 
     fn get_stock(&self, stock: StockId) -> Result<Option<Stock>> {
-        self.one("stock", doc! {"_id": stock})?
+        self.one("stock", doc! {"stock": stock})?
             .map(|d| self.typed("stock", d, "stock"))
             .transpose()
     }
 
     fn get_t2(&self, id: &str) -> Result<Option<T2Document>> {
-        self.one("t2", doc! {"_id": id})?
+        self.one("t2", doc! {"_id": t2_key(id)})?
             .map(|d| self.typed("t2", d, "id"))
             .transpose()
     }
@@ -301,13 +303,14 @@ impl Store for MongoStore {
                 Some(n as i64),
             )?
             .iter()
-            .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
+            .filter_map(|d| d.get("_id").and_then(t2_id))
             .collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut f = ops::claim_filter(req);
-        f.insert("_id", doc! {"$in": ids.clone()});
+        let keys: Vec<Bson> = ids.iter().map(|i| t2_key(i)).collect();
+        f.insert("_id", doc! {"$in": keys});
         let coll = self.coll("t2");
         let u = ops::claim_update(req);
         self.block(async move { coll.update_many(f, u).await.map(|_| ()) })?;
@@ -397,7 +400,7 @@ impl Store for MongoStore {
             .rt
             .block_on(join_all(pipelines.into_iter().map(|(stock, p)| {
                 let c = coll.clone();
-                async move { c.update_one(doc! {"_id": stock}, p).await }
+                async move { c.update_one(doc! {"stock": stock}, p).await }
             })));
         results
             .into_iter()
@@ -411,11 +414,11 @@ impl Store for MongoStore {
             .find_all(
                 "stock",
                 f,
-                doc! {"_id": 1},
+                doc! {"stock": 1},
                 selection.limit.map(|n| n as i64),
             )?
             .iter()
-            .filter_map(|d| d.get_i64("_id").ok())
+            .filter_map(|d| int(d.get("stock")))
             .collect())
     }
 
@@ -497,6 +500,7 @@ impl Store for MongoStore {
         )?
         .into_iter()
         .map(|mut d| {
+            normalize("log", &mut d);
             d.remove("_id");
             self.typed("log", d, "")
         })
@@ -575,6 +579,7 @@ impl Store for MongoStore {
                 "trace" => to_body(&self.typed::<TraceRecord>(collection, d, "id")?),
                 "event" => to_body(&self.typed::<Event>(collection, d, "run")?),
                 "log" => {
+                    normalize("log", &mut d);
                     d.remove("_id");
                     to_body(&self.typed::<LogRecord>(collection, d, "")?)
                 }

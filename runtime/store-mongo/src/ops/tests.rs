@@ -31,9 +31,9 @@ fn datapoint_upsert_sets_body_once_and_merges_the_rest() {
     assert_eq!(
         datapoint_upsert(&dp).unwrap(),
         doc! {
-            "q": {"_id": 42_i64},
+            "q": {"id": 42_i64},
             "u": {
-                "$setOnInsert": {"id": 42_i64, "body": {"fid": 1_i64, "magpsf": 18.5}},
+                "$setOnInsert": {"_id": 42_i64, "body": {"fid": 1_i64, "magpsf": 18.5}},
                 "$addToSet": {
                     "stock": {"$each": [3_i64]},
                     "tag": {"$each": ["ZTF", "ZTF_G"]},
@@ -109,11 +109,10 @@ fn t2_upsert_inserts_new_and_never_resets_the_code() {
     assert_eq!(
         t2_upsert(&t, 4).unwrap(),
         doc! {
-            "q": {"_id": &id},
+            "q": {"stock": 3_i64, "unit": "T2MagSummary", "config": -5_i64, "link": 99_i64},
             "u": {
                 "$setOnInsert": {
-                    "stock": 3_i64, "unit": "T2MagSummary", "config": -5_i64,
-                    "link": 99_i64, "col": "state", "code": -1, "body": [], "seq": 4_i64,
+                    "_id": &id, "col": "state", "code": -1, "body": [], "seq": 4_i64,
                 },
                 "$addToSet": {"channel": {"$each": ["A"]}, "tag": {"$each": []}},
                 "$push": {"meta": {"$each": [meta_bson()]}},
@@ -130,11 +129,7 @@ fn t2_upsert_inserts_new_and_never_resets_the_code() {
     };
     let s = t2_upsert(&no_config, 4).unwrap();
     assert_eq!(
-        s.get_document("u")
-            .unwrap()
-            .get_document("$setOnInsert")
-            .unwrap()
-            .get("config"),
+        s.get_document("q").unwrap().get("config"),
         Some(&Bson::Null)
     );
 }
@@ -153,9 +148,9 @@ fn stock_upsert_ties_channels_and_any() {
     assert_eq!(
         stock_upsert(&s).unwrap(),
         doc! {
-            "q": {"_id": 8_i64},
+            "q": {"stock": 8_i64},
             "u": {
-                "$setOnInsert": {"stock": 8_i64},
+                "$setOnInsert": {"_id": 8_i64},
                 "$addToSet": {
                     "channel": {"$each": ["A"]},
                     "tag": {"$each": ["ZTF"]},
@@ -220,6 +215,12 @@ fn claims_take_claimable_or_expired_and_lease_them() {
     assert_eq!(
         held_by("a", "w1"),
         doc! {"_id": "a", "code": -5, "lease.owner": "w1"}
+    );
+    // a ticket Python AMPEL made is held by its ObjectId
+    let oid = mongodb::bson::oid::ObjectId::parse_str("6b0ff94a34e8ed7edb3c6ba9").unwrap();
+    assert_eq!(
+        held_by("6b0ff94a34e8ed7edb3c6ba9", "w1"),
+        doc! {"_id": oid, "code": -5, "lease.owner": "w1"}
     );
     assert_eq!(renew_update(140.0), doc! {"$set": {"lease.until": 140.0}});
 }
@@ -435,6 +436,8 @@ fn provenance_queries_and_registries() {
     assert_eq!(dump_sort("t1"), doc! {"stock": 1, "link": 1});
     assert_eq!(dump_sort("log"), doc! {"seq": 1});
     assert_eq!(dump_sort("t2"), doc! {"_id": 1});
+    assert_eq!(dump_sort("t0"), doc! {"id": 1});
+    assert_eq!(dump_sort("stock"), doc! {"stock": 1});
 }
 
 #[test]
