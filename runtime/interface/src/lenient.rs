@@ -18,7 +18,8 @@ pub fn doc_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(s),
-        Some(other) => Some(crate::hash::canonical_json(&other)),
+        // serde_json's maps are sorted (no `preserve_order`): keys come out sorted
+        Some(other) => Some(other.to_string()),
     })
 }
 
