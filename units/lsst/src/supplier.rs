@@ -1,4 +1,6 @@
-//! `LsstAlertSupplier`: a Rubin alert packet → [`AmpelAlert`].
+//! `LsstAlertSupplier`: a Rubin alert packet → [`AmpelAlert`], for every alert
+//! schema from 7.0 to 11.1 (the alert id is `alertId` before 8.0, `diaSourceId`
+//! since).
 
 use ampel_interface::serde_json::Value;
 use ampel_interface::*;
@@ -29,10 +31,14 @@ impl AlertSupplier for LsstAlertSupplier {
         let Value::Object(mut p) = packet else {
             return Err(UnitError::new("Rubin packet is not a record"));
         };
+        // the alert id: `diaSourceId` since schema 8.0, `alertId` before
         let id = p
             .get("diaSourceId")
+            .or_else(|| p.get("alertId"))
             .and_then(Value::as_i64)
-            .ok_or_else(|| UnitError::new("Rubin packet has no diaSourceId"))?;
+            .ok_or_else(|| {
+                UnitError::new("Rubin packet has no diaSourceId (schema 8.0+) or alertId (before)")
+            })?;
         let source = p
             .remove("diaSource")
             .filter(Value::is_object)

@@ -1,5 +1,8 @@
 //! `T3ReportExporter`: one HTML page per run with a table of the selected objects and
-//! a light-curve plot per object, plus the same table as CSV and JSON.
+//! a light-curve plot per object, plus the same table as CSV and JSON. ZTF objects
+//! are summarised from `T2MagSummary` and plotted in `magpsf` (upper limits from
+//! `diffmaglim`); Rubin objects from `T2LsstFluxSummary` and plotted as AB
+//! magnitudes of their positive `psfFlux` (nJy).
 
 use crate::plot::{light_curve_png, PlotPoint};
 use ampel_interface::serde_json::{self as serde_json, json, Value};
@@ -7,6 +10,11 @@ use ampel_interface::*;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+/// MJD to JD.
+const MJD_TO_JD: f64 = 2_400_000.5;
+/// AB magnitude zero point of a flux in nJy: 2.5 log10(3631e9).
+const AB_ZERO_POINT_NJY: f64 = 31.400_065_622_282_23;
 
 /// Config of [`T3ReportExporter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +68,19 @@ impl Unit for T3ReportExporter {
     }
 }
 
+/// The result of `unit` on the object's latest loaded state, else its last result.
+fn latest_result(v: &StockView, unit: &str) -> Option<Value> {
+    let latest = v.t1.last().map(|s| s.link);
+    let done: Vec<&T2View> =
+        v.t2.iter()
+            .filter(|t| t.unit == unit && t.result.is_some())
+            .collect();
+    done.iter()
+        .find(|t| Some(t.link) == latest)
+        .or(done.last())
+        .and_then(|t| t.result.clone())
+}
+
 /// One table row.
 fn row(v: &StockView) -> Value {
     let name = v
@@ -67,23 +88,38 @@ fn row(v: &StockView) -> Value {
         .as_ref()
         .and_then(|s| s.name.iter().next().cloned())
         .unwrap_or_else(|| v.id.to_string());
-    let summary =
-        v.t2.iter()
-            .find(|t| t.unit == "T2MagSummary")
-            .and_then(|t| t.result.clone());
-    let riser =
-        v.t2.iter()
-            .find(|t| t.unit == "T2FastRiser")
-            .and_then(|t| t.result.clone());
-    let s = summary.unwrap_or(Value::Null);
+    let summary = latest_result(v, "T2MagSummary");
+    let riser = latest_result(v, "T2FastRiser");
+    // Rubin: the flux summary (MJD TAI, shown as JD like ZTF's)
+    let rubin = latest_result(v, "T2LsstFluxSummary");
+    let (ndet, first_jd, last_jd, ra, dec) = match (summary, rubin) {
+        (Some(s), _) => (
+            s.get("ndet").cloned(),
+            s["first_detection"]["jd"].clone(),
+            s["last_detection"]["jd"].clone(),
+            s["ra"].clone(),
+            s["dec"].clone(),
+        ),
+        (None, Some(r)) => {
+            let jd = |k: &str| r[k].as_f64().map_or(Value::Null, |m| json!(m + MJD_TO_JD));
+            (
+                r.get("num_detections").cloned(),
+                jd("first_detection_mjd"),
+                jd("last_detection_mjd"),
+                r["ra"].clone(),
+                r["dec"].clone(),
+            )
+        }
+        (None, None) => Default::default(),
+    };
     json!({
         "stock": v.id,
         "name": name,
-        "ndet": s.get("ndet").cloned().unwrap_or_else(|| json!(v.t0.iter().filter(|d| d.id > 0).count())),
-        "first_jd": s["first_detection"]["jd"],
-        "last_jd": s["last_detection"]["jd"],
-        "ra": s["ra"],
-        "dec": s["dec"],
+        "ndet": ndet.unwrap_or_else(|| json!(v.t0.iter().filter(|d| d.id > 0).count())),
+        "first_jd": first_jd,
+        "last_jd": last_jd,
+        "ra": ra,
+        "dec": dec,
         "fast_riser": riser.as_ref().map(|r| r["fast_riser"].clone()).unwrap_or(Value::Null),
         "channels": v.stock.as_ref().map(|s| s.channel.iter().cloned().collect::<Vec<_>>()).unwrap_or_default(),
     })
@@ -98,6 +134,18 @@ fn points(v: &StockView) -> Vec<PlotPoint> {
                 Some(other) => other.to_string(),
                 None => "?".into(),
             };
+            if let Some(flux) = d.body.get("psfFlux") {
+                // Rubin sources and forced sources: AB magnitudes of positive fluxes
+                let flux = flux.as_f64().filter(|f| *f > 0.0)?;
+                let err = d.body.get("psfFluxErr").and_then(Value::as_f64);
+                return Some(PlotPoint {
+                    time,
+                    mag: AB_ZERO_POINT_NJY - 2.5 * flux.log10(),
+                    err: err.map(|e| 2.5 / std::f64::consts::LN_10 * e / flux),
+                    band,
+                    upper_limit: false,
+                });
+            }
             if d.id > 0 {
                 let mag = d.body.get("magpsf")?.as_f64()?;
                 Some(PlotPoint {
