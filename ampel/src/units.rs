@@ -39,6 +39,14 @@ pub const CRATES: &[UnitCrate] = &[
         version: env!("CARGO_PKG_VERSION"),
         register: ampel_units_report::register,
     },
+    // GPL-3.0-or-later (light-curve-feature): only with the `gpl-units` feature
+    #[cfg(feature = "gpl-units")]
+    UnitCrate {
+        name: "ampel-units-features",
+        path: "units/features",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_features::register,
+    },
 ];
 
 /// Every unit this binary contains.

@@ -58,6 +58,13 @@ fn the_image_carries_its_metadata_sbom_and_provenance() {
         );
     }
     assert_eq!(ann["org.opencontainers.image.title"], "ztf-demo");
+    // no copyleft crate: no instance license (see rubin.rs for a GPL instance)
+    assert!(
+        ann.get("org.opencontainers.image.licenses").is_none(),
+        "{ann}"
+    );
+    let shown = text(&ampel(&["image", "inspect", archive.to_str().unwrap()], dir.path()).stdout);
+    assert!(shown.contains("no copyleft crate"), "{shown}");
     assert!(ann["io.ampel.units"]
         .as_str()
         .unwrap()

@@ -4,7 +4,8 @@
 //! of `tests/data/alerts/lsst` and on Rubin's official sample alert of every alert
 //! schema from 7.0 to 11.1 (`tests/data/lsst-alert-packet`). The T2 results are
 //! recomputed here from the stored datapoints and, for the samples, from each
-//! sample's `alert.json` read independently of the Avro path.
+//! sample's `alert.json` read independently of the Avro path. And the image of a
+//! Rubin instance with the GPL-3.0-or-later feature unit says it is GPL.
 
 mod support;
 
@@ -238,4 +239,58 @@ fn every_rubin_alert_schema_from_7_0_to_11_1_runs_every_tier() {
         assert_eq!(result["ra"], latest["ra"], "{v}");
         assert_eq!(result["dec"], latest["dec"], "{v}");
     }
+}
+
+#[test]
+fn an_instance_with_the_light_curve_feature_unit_is_gpl_and_its_image_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let features = repo().join("units/features");
+    let manifest = rubin_manifest(
+        d,
+        &[
+            (
+                r#"units = ["T3ReportExporter"]"#,
+                &format!(
+                    "units = [\"T3ReportExporter\"]\n\n[[crate]]\nname = \"ampel-units-features\"\npath = \"{}\"\nunits = [\"T2LcFeatures\"]",
+                    features.display()
+                ),
+            ),
+            (
+                r#"t2 = [{ unit = "T2LsstFluxSummary" }]"#,
+                r#"t2 = [{ unit = "T2LsstFluxSummary" }, { unit = "T2LcFeatures" }]"#,
+            ),
+        ],
+    );
+    let archive = d.join("rubin-features.tar");
+    build(Path::new(&manifest), &archive, &shared_cache(), &repo());
+
+    // the annotations, `image inspect` and the SBOM name the license and the crates
+    let info = ampel_json(&["image", "inspect", archive.to_str().unwrap()], d);
+    let annotations = &info["annotations"];
+    assert_eq!(
+        annotations["org.opencontainers.image.licenses"],
+        "GPL-3.0-or-later"
+    );
+    let copyleft = annotations["io.ampel.copyleft"].as_str().unwrap();
+    for c in [
+        "ampel-units-features@",
+        "light-curve-feature@0.19.0 (GPL-3.0-or-later)",
+    ] {
+        assert!(copyleft.contains(c), "{copyleft}");
+    }
+    let shown = text(&ampel(&["image", "inspect", archive.to_str().unwrap()], d).stdout);
+    assert!(
+        shown.contains("GPL-3.0-or-later: the instance binary links copyleft crates"),
+        "{shown}"
+    );
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(d.join("rubin-features.spdx.json")).unwrap())
+            .unwrap();
+    let instance = &sbom["packages"][0];
+    assert_eq!(instance["SPDXID"], "SPDXRef-Instance");
+    assert_eq!(instance["licenseConcluded"], "GPL-3.0-or-later");
+    assert!(sbom["packages"].as_array().unwrap().iter().any(|p| {
+        p["name"] == "light-curve-feature" && p["licenseDeclared"] == "GPL-3.0-or-later"
+    }));
 }

@@ -77,7 +77,7 @@ pub fn sbom(m: &Manifest, built: &BuiltBinary, created: &str) -> Result<Value, B
             )
         })
         .collect();
-    let mut spdx_packages = vec![json!({
+    let mut instance = json!({
         "SPDXID": "SPDXRef-Instance",
         "name": m.config.name,
         "versionInfo": m.config.version,
@@ -88,7 +88,15 @@ pub fn sbom(m: &Manifest, built: &BuiltBinary, created: &str) -> Result<Value, B
         "copyrightText": "NOASSERTION",
         "primaryPackagePurpose": "CONTAINER",
         "supplier": "NOASSERTION",
-    })];
+    });
+    if let Some(l) = crate::license::instance_license(&built.licenses) {
+        instance["licenseConcluded"] = json!(l);
+        instance["comment"] = json!(format!(
+            "the instance binary links copyleft crates, so it is a work under {l} as a whole: {}",
+            crate::license::copyleft_list(&built.licenses)
+        ));
+    }
+    let mut spdx_packages = vec![instance];
     let mut relationships = vec![json!({
         "spdxElementId": "SPDXRef-DOCUMENT",
         "relationshipType": "DESCRIBES",

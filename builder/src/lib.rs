@@ -23,6 +23,7 @@ pub mod compose;
 pub mod crates;
 pub mod inspect;
 pub mod known;
+pub mod license;
 pub mod manifest;
 pub mod pack;
 mod patch;

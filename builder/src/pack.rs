@@ -98,6 +98,12 @@ pub fn created_time(m: &Manifest) -> Result<String, BuildError> {
     }
 }
 
+/// Annotation: the license of the instance as a whole, when a copyleft crate
+/// governs it (see [`crate::license`]).
+pub const LICENSES: &str = "org.opencontainers.image.licenses";
+/// Annotation: the copyleft crates and their licenses.
+pub const COPYLEFT: &str = "io.ampel.copyleft";
+
 /// The unit list annotation: `Name@version+digest` per unit, sorted, comma-separated.
 pub fn units_annotation(config: &InstanceConfig) -> String {
     config
@@ -179,6 +185,13 @@ pub fn pack(
     ]);
     if let Some(d) = &config.description {
         annotations.insert("org.opencontainers.image.description".into(), d.clone());
+    }
+    if let Some(l) = crate::license::instance_license(&built.licenses) {
+        annotations.insert(LICENSES.into(), l);
+        annotations.insert(
+            COPYLEFT.into(),
+            crate::license::copyleft_list(&built.licenses),
+        );
     }
     let env = vec![
         format!("AMPEL_INSTANCE=/{CONFIG}"),

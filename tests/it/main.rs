@@ -1,6 +1,7 @@
 //! The one integration-test binary of the workspace; each module is one area.
 
 mod conformance;
+mod features;
 mod golden_hashes;
 mod jobs;
 mod live;

@@ -394,6 +394,19 @@ fn show(json_mode: bool, i: &ImageInfo) {
             t.add_row([k.to_string(), v.clone()]);
         }
     }
+    t.add_row([
+        "license".to_string(),
+        match (
+            i.annotations.get(ampel_builder::pack::LICENSES),
+            i.annotations.get(ampel_builder::pack::COPYLEFT),
+        ) {
+            (Some(l), Some(crates)) => {
+                format!("{l}: the instance binary links copyleft crates: {crates}")
+            }
+            _ => "no copyleft crate (each crate's license: the SBOM, /etc/ampel/sbom.spdx.json)"
+                .to_string(),
+        },
+    ]);
     channel_rows(&mut t, c);
     println!("{t}");
     let mut u = table(&["unit", "kind", "version", "code digest", "crate"]);
