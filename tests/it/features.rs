@@ -11,34 +11,16 @@ use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::serde_json::{json, Value};
 use ampel_store::*;
 use ampel_store_sqlite::SqliteStore;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 
 /// `tests/python/lc_features.py` on `states` (each `{"dps": [{id, body}]}`).
 fn python_features(features: &[&str], states: &[Value]) -> Vec<Value> {
-    let python = ampel_tests::python::lightcurve_python();
-    let mut child = Command::new(&python)
-        .arg(ampel_tests::repo_root().join("tests/python/lc_features.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let job = json!({"features": features, "states": states});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = ampel_tests::python::run_json(
+        &ampel_tests::python::lightcurve_python(),
+        "tests/python/lc_features.py",
+        &json!({"features": features, "states": states}),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(out).unwrap()
 }
 
 /// Whether `a` and `b` agree to `rel` relative (both null counts as agreeing).

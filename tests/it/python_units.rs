@@ -10,34 +10,16 @@ use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::serde_json::{json, Value};
 use ampel_store::*;
 use ampel_store_sqlite::SqliteStore;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 
 /// Python AMPEL's results for `states` by `module.unit` with `config`.
 fn python_results(module: &str, unit: &str, config: Value, states: Vec<Value>) -> Vec<Value> {
-    let python = ampel_tests::python::pyampel_python();
-    let mut child = Command::new(&python)
-        .arg(ampel_tests::repo_root().join("tests/python/run_state_t2.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let job = json!({"module": module, "unit": unit, "config": config, "states": states});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = ampel_tests::python::run_json(
+        &ampel_tests::python::pyampel_python(),
+        "tests/python/run_state_t2.py",
+        &json!({"module": module, "unit": unit, "config": config, "states": states}),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(out).unwrap()
 }
 
 #[test]

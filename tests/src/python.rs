@@ -4,7 +4,9 @@
 //! on Python 3.11), and the `light-curve` package in `lightcurve-0.13.3`. A missing
 //! venv fails the test with the command that makes it.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// The Python AMPEL configuration `scripts/test` builds in the venv (`ampel config
 /// build`).
@@ -38,4 +40,29 @@ pub fn lightcurve_python() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Run `script` (in the repository) with `python`, `input` as JSON on its stdin;
+/// its stdout as JSON. A failing script fails the test with its stderr.
+pub fn run_json(python: &Path, script: &str, input: &serde_json::Value) -> serde_json::Value {
+    let mut child = Command::new(python)
+        .arg(crate::repo_root().join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write the job");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} printed no JSON ({e})"))
 }

@@ -65,6 +65,27 @@ pub struct DataPoint {
 pub const TIME_KEY: &str = "jd";
 
 impl DataPoint {
+    /// A datapoint of `stock` as a shaper makes it, before ingestion adds channels,
+    /// meta records and an expiry (how unit tests build their inputs).
+    pub fn shaped<T: Into<Tag>>(
+        id: DataPointId,
+        stock: StockId,
+        tag: impl IntoIterator<Item = T>,
+        body: Body,
+    ) -> DataPoint {
+        DataPoint {
+            id,
+            stock: [stock].into(),
+            origin: None,
+            tag: tag.into_iter().map(Into::into).collect(),
+            channel: BTreeSet::new(),
+            excl: BTreeSet::new(),
+            meta: Vec::new(),
+            body,
+            expiry: None,
+        }
+    }
+
     /// The observation time (Julian date), if the body has one.
     pub fn jd(&self) -> Option<f64> {
         body_jd(&self.body)

@@ -33,17 +33,7 @@ fn states(folders: &[&str]) -> Vec<(T1Document, Vec<DataPoint>)> {
                 .process(a)
                 .expect("shape")
                 .into_iter()
-                .map(|s| DataPoint {
-                    id: s.id,
-                    stock: [stock].into(),
-                    origin: None,
-                    tag: s.tag,
-                    channel: Default::default(),
-                    excl: Default::default(),
-                    meta: vec![],
-                    body: s.body,
-                    expiry: None,
-                })
+                .map(|s| DataPoint::shaped(s.id, stock, s.tag, s.body))
                 .collect();
             let state = T1Document {
                 stock,

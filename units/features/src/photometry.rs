@@ -168,17 +168,7 @@ mod tests {
     use ampel_interface::serde_json::json;
 
     fn dp(id: i64, body: Value) -> DataPoint {
-        DataPoint {
-            id,
-            stock: [1].into(),
-            origin: None,
-            tag: Default::default(),
-            channel: Default::default(),
-            excl: Default::default(),
-            meta: vec![],
-            body,
-            expiry: None,
-        }
+        DataPoint::shaped(id, 1, Vec::<String>::new(), body)
     }
 
     #[test]

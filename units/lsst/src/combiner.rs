@@ -59,17 +59,7 @@ mod tests {
     use ampel_interface::serde_json::json;
 
     fn dp(id: DataPointId, jd: f64, kind: &str) -> DataPoint {
-        DataPoint {
-            id,
-            stock: [1].into(),
-            origin: None,
-            tag: ["LSST".to_string(), kind.to_string()].into(),
-            channel: Default::default(),
-            excl: Default::default(),
-            meta: vec![],
-            body: json!({ "jd": jd }),
-            expiry: None,
-        }
+        DataPoint::shaped(id, 1, ["LSST", kind], json!({ "jd": jd }))
     }
 
     #[test]

@@ -188,17 +188,7 @@ mod tests {
     use ampel_interface::serde_json::json;
 
     fn dp(id: DataPointId, kind: &str, body: Value) -> DataPoint {
-        DataPoint {
-            id,
-            stock: [1].into(),
-            origin: None,
-            tag: ["LSST".to_string(), kind.to_string()].into(),
-            channel: Default::default(),
-            excl: Default::default(),
-            meta: vec![],
-            body,
-            expiry: None,
-        }
+        DataPoint::shaped(id, 1, ["LSST", kind], body)
     }
 
     #[test]

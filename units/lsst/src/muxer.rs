@@ -55,17 +55,7 @@ mod tests {
     use ampel_interface::serde_json::json;
 
     fn dp(id: DataPointId, jd: f64) -> DataPoint {
-        DataPoint {
-            id,
-            stock: [1].into(),
-            origin: None,
-            tag: ["LSST".to_string()].into(),
-            channel: Default::default(),
-            excl: Default::default(),
-            meta: vec![],
-            body: json!({ "jd": jd }),
-            expiry: None,
-        }
+        DataPoint::shaped(id, 1, ["LSST"], json!({ "jd": jd }))
     }
 
     #[test]
