@@ -7,11 +7,9 @@
 //! to 1e-6 relative, the Bazin and Villar fits too, the numpy ones to 1e-9.
 
 use ampel_core::t0::T0Config;
-use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::serde_json::{json, Value};
 use ampel_store::*;
 use ampel_store_sqlite::SqliteStore;
-use std::sync::atomic::AtomicBool;
 
 /// `tests/python/lc_features.py` on `states` (each `{"dps": [{id, body}]}`).
 fn python_features(features: &[&str], states: &[Value]) -> Vec<Value> {
@@ -47,18 +45,7 @@ fn processed(cfg: Value, folder: &str) -> Vec<(Value, Value)> {
         &store,
         &ampel_tests::real_alerts().join(folder),
     );
-    let mut w = T2Worker::new(
-        T2WorkerConfig {
-            owner: "w".into(),
-            ..T2WorkerConfig::default()
-        },
-        &registry,
-        &store,
-    )
-    .unwrap();
-    w.run(true, &AtomicBool::new(false)).unwrap();
-    let stats = w.finish().unwrap();
-    assert!(stats.failed.is_empty(), "{stats:?}");
+    ampel_tests::process_all_tickets(&registry, &store);
     store
         .find_t2(&T2Filter::default())
         .unwrap()

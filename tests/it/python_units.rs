@@ -6,11 +6,9 @@
 //! Python's, key for key and value for value.
 
 use ampel_core::t0::T0Config;
-use ampel_core::t2::{T2Worker, T2WorkerConfig};
 use ampel_interface::serde_json::{json, Value};
 use ampel_store::*;
 use ampel_store_sqlite::SqliteStore;
-use std::sync::atomic::AtomicBool;
 
 /// Python AMPEL's results for `states` by `module.unit` with `config`.
 fn python_results(module: &str, unit: &str, config: Value, states: Vec<Value>) -> Vec<Value> {
@@ -44,18 +42,7 @@ fn t2_light_curve_summary_gives_ampel_ztfs_results_on_real_alerts() {
         &store,
         &ampel_tests::real_alerts().join("ztf"),
     );
-    let mut w = T2Worker::new(
-        T2WorkerConfig {
-            owner: "w".into(),
-            ..T2WorkerConfig::default()
-        },
-        &registry,
-        &store,
-    )
-    .unwrap();
-    w.run(true, &AtomicBool::new(false)).unwrap();
-    let stats = w.finish().unwrap();
-    assert!(stats.failed.is_empty(), "{stats:?}");
+    ampel_tests::process_all_tickets(&registry, &store);
 
     let docs = store.find_t2(&T2Filter::default()).unwrap();
     assert!(docs.len() >= 100, "{} tickets", docs.len());

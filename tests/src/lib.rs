@@ -31,6 +31,23 @@ pub fn ingest_archive(
     t0.finish(0.0, None).expect("t0 finish")
 }
 
+/// Run one T2 worker until no ticket is left; every ticket must succeed.
+pub fn process_all_tickets(
+    registry: &ampel_interface::Registry,
+    store: &dyn Store,
+) -> ampel_core::t2::T2Stats {
+    let cfg = ampel_core::t2::T2WorkerConfig {
+        owner: "w".into(),
+        ..Default::default()
+    };
+    let mut w = ampel_core::t2::T2Worker::new(cfg, registry, store).expect("worker");
+    w.run(true, &std::sync::atomic::AtomicBool::new(false))
+        .expect("t2 run");
+    let stats = w.finish().expect("t2 finish");
+    assert!(stats.failed.is_empty(), "{stats:?}");
+    stats
+}
+
 /// As [`ingest_archive`], with each alert decoded to JSON and given to `rewrite`
 /// first (alerts derived from the real ones, e.g. with private datapoints).
 pub fn ingest_rewritten(
