@@ -162,6 +162,53 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
         ampel_runner::reproduce::inputs_digest(&rec.inputs)
     );
 
+    // the record given to --expect is never overwritten by the run it checks
+    let before = std::fs::read(first.join("run.json")).unwrap();
+    let out = reproduce(
+        archive,
+        &[
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--out",
+            first.to_str().unwrap(),
+            "--expect",
+            first.join("run.json").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("which this run replaces") && err.contains("--out"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(first.join("run.json")).unwrap(), before);
+
+    // a renamed input folder: the files are matched by content
+    let renamed = dir.path().join("alerts-renamed");
+    copy_tree(&inputs, &renamed);
+    let moved = dir.path().join("moved");
+    let out = reproduce(
+        archive,
+        &[
+            "--inputs",
+            renamed.to_str().unwrap(),
+            "--out",
+            moved.to_str().unwrap(),
+            "--expect",
+            first.join("run.json").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("50 input files have other paths"),
+        "{}",
+        text(&out.stderr)
+    );
+    let rec = ampel_runner::reproduce::load_record(&moved.join("run.json")).unwrap();
+    assert_eq!(rec.verdict, "REPRODUCED");
+
     // one flipped byte in one alert file
     let victim = inputs.join("1095578115815010005.avro");
     let mut bytes = std::fs::read(&victim).unwrap();

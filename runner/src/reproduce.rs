@@ -214,6 +214,42 @@ pub fn load_record(path: &Path) -> Result<RunRecord, RunError> {
         .map_err(|e| RunError::Record(format!("{} is not a run record: {e}", path.display())))
 }
 
+/// How the inputs compare with a record's.
+#[derive(Debug, PartialEq)]
+enum InputComparison {
+    /// Same paths, same contents.
+    Same,
+    /// The same contents (the same multiset of hashes and sizes) under other paths:
+    /// this many files have another path (a renamed or moved folder).
+    Moved(usize),
+    /// Missing, changed or extra files, one line each.
+    Changed(Vec<String>),
+}
+
+fn compare_inputs(expected: &[InputFile], actual: &[InputFile]) -> InputComparison {
+    let by_path = input_changes(expected, actual);
+    if by_path.is_empty() {
+        return InputComparison::Same;
+    }
+    let contents = |files: &[InputFile]| {
+        let mut c: Vec<(String, u64)> = files.iter().map(|f| (f.sha256.clone(), f.size)).collect();
+        c.sort();
+        c
+    };
+    if contents(expected) == contents(actual) {
+        let paths: std::collections::BTreeSet<&str> =
+            expected.iter().map(|f| f.path.as_str()).collect();
+        InputComparison::Moved(
+            actual
+                .iter()
+                .filter(|f| !paths.contains(f.path.as_str()))
+                .count(),
+        )
+    } else {
+        InputComparison::Changed(by_path)
+    }
+}
+
 fn input_changes(expected: &[InputFile], actual: &[InputFile]) -> Vec<String> {
     let a: BTreeMap<&str, &InputFile> = expected.iter().map(|f| (f.path.as_str(), f)).collect();
     let b: BTreeMap<&str, &InputFile> = actual.iter().map(|f| (f.path.as_str(), f)).collect();
@@ -312,13 +348,35 @@ pub fn reproduce(
                     info.manifest_digest
                 )));
             }
-            let changes = input_changes(&rec.inputs, &inputs);
-            if !changes.is_empty() {
-                return Err(RunError::Record(format!(
-                    "the inputs differ from {} — nothing was run:\n{}",
-                    path.display(),
-                    changes.join("\n")
-                )));
+            match compare_inputs(&rec.inputs, &inputs) {
+                InputComparison::Same => {}
+                InputComparison::Moved(n) => step(&format!(
+                    "{n} input files have other paths than in {}, with the same contents (compared by SHA-256)",
+                    path.display()
+                )),
+                InputComparison::Changed(changes) => {
+                    return Err(RunError::Record(format!(
+                        "the inputs differ from {} — nothing was run:\n{}",
+                        path.display(),
+                        changes.join("\n")
+                    )))
+                }
+            }
+            // the run replaces its output directory's store and run.json: never
+            // the record it is compared with
+            let rec_dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.canonicalize(),
+                _ => Path::new(".").canonicalize(),
+            };
+            if let (Ok(rec_dir), Ok(out_dir)) = (rec_dir, spec.out.canonicalize()) {
+                if rec_dir == out_dir {
+                    return Err(RunError::Record(format!(
+                        "{} is in the output directory {}, which this run replaces (its store and run.json); give another --out, e.g. --out {}-rerun — nothing was run",
+                        path.display(),
+                        spec.out.display(),
+                        spec.out.display()
+                    )));
+                }
             }
             (rec.results_digest.clone(), Some((rec, path)))
         }
@@ -528,4 +586,38 @@ pub fn to_json(r: &Reproduced) -> Value {
         "record_path": r.record_path,
         "differences": r.differences,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, hash: &str) -> InputFile {
+        InputFile {
+            path: path.into(),
+            sha256: format!("sha256:{hash}"),
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn inputs_are_matched_by_content_when_their_paths_differ() {
+        let recorded = [file("a/1.avro", "11"), file("a/2.avro", "22")];
+        assert_eq!(compare_inputs(&recorded, &recorded), InputComparison::Same);
+        let moved = [file("b/1.avro", "11"), file("b/2.avro", "22")];
+        assert_eq!(compare_inputs(&recorded, &moved), InputComparison::Moved(2));
+        let changed = [file("a/1.avro", "11"), file("a/2.avro", "33")];
+        match compare_inputs(&recorded, &changed) {
+            InputComparison::Changed(lines) => {
+                assert_eq!(lines.len(), 1);
+                assert!(lines[0].contains("input a/2.avro changed"), "{lines:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let fewer = [file("b/1.avro", "11")];
+        assert!(matches!(
+            compare_inputs(&recorded, &fewer),
+            InputComparison::Changed(_)
+        ));
+    }
 }
