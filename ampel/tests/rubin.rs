@@ -180,6 +180,28 @@ fn the_rubin_demo_runs_every_tier_on_real_rubin_alerts() {
     }
     let plots = std::fs::read_dir(report.join("plots")).unwrap().count();
     assert_eq!(plots, stocks.len());
+
+    // the table form ends with the command that shows the results
+    let inputs = real_alerts().join("lsst/fink-rubin-v9.0");
+    let out = ampel(
+        &[
+            "--db",
+            "sqlite:table.db",
+            "job",
+            "--manifest",
+            &manifest,
+            "--inputs",
+            inputs.to_str().unwrap(),
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("explore the results")
+            && shown.contains("ampel --db 'sqlite:table.db' t2 list"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -143,6 +143,14 @@ pub fn reproduce(host: &HostUnits, args: &RuntimeArgs, r: &ReproduceArgs) -> any
         for report in reports(&r.out) {
             t.add_row(["T3 report".to_string(), report.display().to_string()]);
         }
+        let store = r
+            .store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", r.out.join("ampel.db").display()));
+        t.add_row([
+            "explore the results".to_string(),
+            ampel_commands::explore_command(&store),
+        ]);
         println!("{t}");
         println!("{}", rec.verdict);
         for d in &done.differences {

@@ -31,7 +31,7 @@ pub fn job(
         &|m| ampel_manifest::t0_for_binary(m, registry),
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
-    report(args.json, &JobOutput(done))
+    report(args.json, &JobOutput::new(done, &args.db))
 }
 
 /// An instance manifest's archival job over `inputs` against the store (which must
@@ -55,20 +55,43 @@ pub fn manifest_job(
         &crate::progress::Reporter::from_env(),
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
-    report(args.json, &JobOutput(done))
+    report(args.json, &JobOutput::new(done, &args.db))
 }
 
-/// What `ampel job` prints: the job's report.
+/// What `ampel job` prints: the job's report (and, in the table, the command that
+/// shows the results in the store it wrote).
 #[derive(Serialize)]
-#[serde(transparent)]
-struct JobOutput(JobReport);
+struct JobOutput {
+    #[serde(flatten)]
+    report: JobReport,
+    #[serde(skip)]
+    explore: String,
+}
+
+impl JobOutput {
+    fn new(report: JobReport, db: &str) -> Self {
+        JobOutput {
+            report,
+            explore: explore_command(db),
+        }
+    }
+}
+
+/// The command that lists a store's results (credentials removed).
+pub fn explore_command(db: &str) -> String {
+    format!("ampel --db '{}' t2 list", crate::uri::redact(db))
+}
 
 impl Report for JobOutput {
     fn table(&self) -> Table {
         let mut t = table(&["", ""]);
-        t.add_row(["job".to_string(), self.0.name.clone()]);
-        add_tasks(&mut t, &self.0);
-        t.add_row(["results digest".to_string(), self.0.digest.digest.clone()]);
+        t.add_row(["job".to_string(), self.report.name.clone()]);
+        add_tasks(&mut t, &self.report);
+        t.add_row([
+            "results digest".to_string(),
+            self.report.digest.digest.clone(),
+        ]);
+        t.add_row(["explore the results".to_string(), self.explore.clone()]);
         t
     }
 }

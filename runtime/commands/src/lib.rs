@@ -27,6 +27,7 @@ mod uri;
 pub use args::RuntimeArgs;
 pub use cli::{run, RuntimeCommand};
 pub use instance::{InstanceArgs, InstanceCommand};
+pub use job::explore_command;
 pub use main_fn::instance_main;
 pub use output::CommandError;
 pub use uri::{
