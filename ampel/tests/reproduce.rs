@@ -228,7 +228,7 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
         dir.path(),
     );
     let err = text(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(4), "inputs differ: {err}");
     assert!(
         err.contains("input ztf-fink-2020-v3.3/1095578115815010005.avro changed"),
         "{err}"
@@ -255,7 +255,7 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
         let o = dir.path().join(format!("tampered-{runtime}"));
         let out = reproduce_demo(&bad, &o, &["--runtime", runtime], dir.path());
         let err = text(&out.stderr);
-        assert!(!out.status.success());
+        assert_eq!(out.status.code(), Some(1), "a failure: {err}");
         assert!(
             err.contains("does not verify; nothing was run") && err.contains("hashes to"),
             "{runtime}: {err}"
@@ -423,9 +423,10 @@ fn different_results_are_shown_by_their_first_differing_documents() {
         &["--expect", rec_path.to_str().unwrap()],
         dir.path(),
     );
-    assert!(
-        !out.status.success(),
-        "a different result fails the command"
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a different result fails the command with its own code"
     );
     assert!(text(&out.stderr).contains(&format!("expected {digest}")));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

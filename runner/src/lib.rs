@@ -29,9 +29,12 @@ pub enum RunError {
     /// The Docker Engine cannot be reached or refused a step.
     #[error("{0}")]
     Docker(String),
-    /// A run record is unreadable, or belongs to another image or other inputs.
+    /// A run record is unreadable, or belongs to another image.
     #[error("{0}")]
     Record(String),
+    /// The inputs are not those of the run record given to compare with.
+    #[error("{0}")]
+    InputsDiffer(String),
     /// The OCI runtime configuration could not be written.
     #[error("OCI runtime config: {0}")]
     OciConfig(#[from] oci_spec::OciSpecError),

@@ -355,7 +355,7 @@ pub fn reproduce(
                     path.display()
                 )),
                 InputComparison::Changed(changes) => {
-                    return Err(RunError::Record(format!(
+                    return Err(RunError::InputsDiffer(format!(
                         "the inputs differ from {} — nothing was run:\n{}",
                         path.display(),
                         changes.join("\n")

@@ -11,7 +11,7 @@ mod reproduce;
 pub use image::{image, ImageCommand};
 pub use manifest::{manifest, ManifestCommand};
 pub use new::{new, NewCommand};
-pub use reproduce::{reproduce, ReproduceArgs};
+pub use reproduce::{reproduce, Exit, ReproduceArgs};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::Value;

@@ -91,7 +91,11 @@ pub fn reproduce(host: &HostUnits, args: &RuntimeArgs, r: &ReproduceArgs) -> any
         db: r.store.clone(),
         runtime: r.runtime,
     };
-    let done = ampel_runner::reproduce::reproduce(&img, &spec, &opts, &step)?;
+    let done =
+        ampel_runner::reproduce::reproduce(&img, &spec, &opts, &step).map_err(|e| match e {
+            ampel_runner::RunError::InputsDiffer(m) => Exit::new(INPUTS_DIFFER, m).into(),
+            other => anyhow::Error::from(other),
+        })?;
     let rec = &done.record;
     if args.json {
         print_json(&ampel_runner::reproduce::to_json(&done));
@@ -172,13 +176,44 @@ pub fn reproduce(host: &HostUnits, args: &RuntimeArgs, r: &ReproduceArgs) -> any
             rec.exit_code,
             done.record_path.display()
         ),
-        _ => anyhow::bail!(
-            "results differ: expected {}, got {}",
-            rec.expected.as_deref().unwrap_or("-"),
-            rec.results_digest.as_deref().unwrap_or("-")
-        ),
+        _ => Err(Exit::new(
+            RESULTS_DIFFER,
+            format!(
+                "results differ: expected {}, got {}",
+                rec.expected.as_deref().unwrap_or("-"),
+                rec.results_digest.as_deref().unwrap_or("-")
+            ),
+        )
+        .into()),
     }
 }
+
+/// Exit code of `reproduce` when the results differ from the expected ones.
+pub const RESULTS_DIFFER: u8 = 3;
+/// Exit code of `reproduce` when the inputs are not those of the record (nothing ran).
+pub const INPUTS_DIFFER: u8 = 4;
+
+/// An error with its own exit code (the README's "Exit codes").
+#[derive(Debug)]
+pub struct Exit {
+    /// The process exit code.
+    pub code: u8,
+    message: String,
+}
+
+impl Exit {
+    fn new(code: u8, message: String) -> Exit {
+        Exit { code, message }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// HTML reports under an output directory.
 fn reports(out: &Path) -> Vec<PathBuf> {
