@@ -59,6 +59,7 @@ pub mod finite;
 pub mod hash;
 pub mod lenient;
 pub mod names;
+pub mod photometry;
 pub mod registry;
 pub mod units;
 

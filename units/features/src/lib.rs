@@ -8,12 +8,13 @@
 //!
 //! - [`T2LcFeatures`]: per band, the standard features on AB magnitudes and the
 //!   Bazin and Villar fits on fluxes in nJy, for ZTF (magnitudes converted to fluxes
-//!   with the AB zero point, [`ZERO_POINT_NJY`]) and Rubin (fluxes as they are).
+//!   with the AB zero point, `ampel_interface::photometry`) and Rubin (fluxes as
+//!   they are).
 
 mod photometry;
 mod unit;
 
-pub use photometry::{bands, Band, Series, MJD_TO_JD, ZERO_POINT_NJY};
+pub use photometry::{bands, Band, Series};
 pub use unit::{BandFeatures, LcFeatures, T2LcFeatures, T2LcFeaturesConfig, DEFAULT_FEATURES};
 
 use ampel_interface::{Registry, RegistryError};

@@ -13,15 +13,10 @@
 //! are sorted by time; of points at the same time the one with the smallest error
 //! is kept (the feature extractors need increasing times).
 
+use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, MJD_TO_JD};
 use ampel_interface::serde_json::Value;
 use ampel_interface::DataPoint;
 use std::collections::BTreeMap;
-
-/// AB zero point of a flux in nJy: 2.5 log10(3631e9).
-pub const ZERO_POINT_NJY: f64 = 31.400_065_622_282_23;
-/// JD − MJD.
-pub const MJD_TO_JD: f64 = 2_400_000.5;
-const MAG_PER_LN_FLUX: f64 = 2.5 / std::f64::consts::LN_10;
 
 /// One series (time, value, error), sorted by time, times distinct.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,8 +92,8 @@ fn ztf(dp: &DataPoint) -> Option<Point> {
         3 => "i",
         _ => return None,
     };
-    let flux = 10f64.powf(-0.4 * (mag - ZERO_POINT_NJY));
-    let flux_err = flux * sigma / MAG_PER_LN_FLUX;
+    let flux = flux_njy(mag);
+    let flux_err = flux_err_njy(flux, sigma);
     Some((
         band.to_string(),
         num(b, "jd")? - MJD_TO_JD,
@@ -111,12 +106,7 @@ fn rubin(dp: &DataPoint) -> Option<Point> {
     let b = &dp.body;
     let (flux, err) = (num(b, "psfFlux")?, num(b, "psfFluxErr")?);
     let band = b.get("band").and_then(Value::as_str)?.to_string();
-    let mag = (flux > 0.0).then(|| {
-        (
-            ZERO_POINT_NJY - MAG_PER_LN_FLUX * flux.ln(),
-            MAG_PER_LN_FLUX * err / flux,
-        )
-    });
+    let mag = ab_mag(flux).map(|m| (m, ab_mag_err(flux, err)));
     Some((
         band,
         num(b, "midpointMjdTai")?,
@@ -203,7 +193,10 @@ mod tests {
         assert_eq!(g.mag.v, vec![20.0, 22.5]);
         // AB 22.5 is 3631 nJy (to Rubin's rounded zero point)
         assert!((g.flux.v[1] - 3631.0).abs() / 3631.0 < 1e-4);
-        assert!((g.flux.e[1] / g.flux.v[1] - 0.1 / MAG_PER_LN_FLUX).abs() < 1e-12);
+        assert!(
+            (g.flux.e[1] / g.flux.v[1] - 0.1 / ampel_interface::photometry::MAG_PER_LN_FLUX).abs()
+                < 1e-12
+        );
         let r = &b["r"];
         assert_eq!(
             r.flux.t,
@@ -212,6 +205,6 @@ mod tests {
         );
         assert_eq!(r.mag.t, vec![60100.0], "but have no magnitude");
         assert!((r.mag.v[0] - 22.5).abs() < 1e-4);
-        assert!((r.mag.e[0] - 0.01 * MAG_PER_LN_FLUX).abs() < 1e-12);
+        assert!((r.mag.e[0] - 0.01 * ampel_interface::photometry::MAG_PER_LN_FLUX).abs() < 1e-12);
     }
 }

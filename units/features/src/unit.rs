@@ -8,7 +8,8 @@
 //! The feature set (config `features`, default [`DEFAULT_FEATURES`]) is the one the
 //! Fink broker extracts from ZTF light curves; `fits = false` leaves the fits out.
 
-use crate::photometry::{bands, Series, ZERO_POINT_NJY};
+use crate::photometry::{bands, Series};
+use ampel_interface::photometry::AB_ZERO_POINT_NJY;
 use ampel_interface::*;
 use light_curve_feature::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -216,7 +217,7 @@ impl T2LcFeatures {
         LcFeatures {
             time: "MJD",
             flux_unit: "nJy",
-            zero_point: ZERO_POINT_NJY,
+            zero_point: AB_ZERO_POINT_NJY,
             bands,
         }
     }

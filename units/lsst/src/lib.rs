@@ -22,7 +22,7 @@ mod shaper;
 mod supplier;
 
 pub use combiner::{LsstT1Combiner, LsstT1CombinerConfig};
-pub use flux::{ab_mag, BandFlux, FluxPoint, FluxSummary, T2LsstFluxSummary, AB_ZERO_POINT_NJY};
+pub use flux::{BandFlux, FluxPoint, FluxSummary, T2LsstFluxSummary};
 pub use muxer::LsstMuxer;
 pub use shaper::LsstDataPointShaper;
 pub use supplier::LsstAlertSupplier;

@@ -4,8 +4,7 @@ use ampel_interface::serde_json::Value;
 use ampel_interface::*;
 use std::collections::BTreeSet;
 
-/// Offset from MJD to JD.
-pub const MJD_TO_JD: f64 = 2_400_000.5;
+use ampel_interface::photometry::MJD_TO_JD;
 
 /// Shapes Rubin datapoints.
 pub struct LsstDataPointShaper;

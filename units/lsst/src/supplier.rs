@@ -63,7 +63,7 @@ impl AlertSupplier for LsstAlertSupplier {
             .first()
             .and_then(|d| d.get("midpointMjdTai"))
             .and_then(Value::as_f64)
-            .map(|mjd| mjd + crate::shaper::MJD_TO_JD);
+            .map(|mjd| mjd + ampel_interface::photometry::MJD_TO_JD);
         Ok(AmpelAlert {
             id,
             stock,

@@ -5,16 +5,12 @@
 //! magnitudes of their positive `psfFlux` (nJy).
 
 use crate::plot::{light_curve_png, PlotPoint};
+use ampel_interface::photometry::{ab_mag, ab_mag_err, MJD_TO_JD};
 use ampel_interface::serde_json::{self as serde_json, json, Value};
 use ampel_interface::*;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-
-/// MJD to JD.
-const MJD_TO_JD: f64 = 2_400_000.5;
-/// AB magnitude zero point of a flux in nJy: 2.5 log10(3631e9).
-const AB_ZERO_POINT_NJY: f64 = 31.400_065_622_282_23;
 
 /// Config of [`T3ReportExporter`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,12 +132,12 @@ fn points(v: &StockView) -> Vec<PlotPoint> {
             };
             if let Some(flux) = d.body.get("psfFlux") {
                 // Rubin sources and forced sources: AB magnitudes of positive fluxes
-                let flux = flux.as_f64().filter(|f| *f > 0.0)?;
+                let flux = flux.as_f64()?;
                 let err = d.body.get("psfFluxErr").and_then(Value::as_f64);
                 return Some(PlotPoint {
                     time,
-                    mag: AB_ZERO_POINT_NJY - 2.5 * flux.log10(),
-                    err: err.map(|e| 2.5 / std::f64::consts::LN_10 * e / flux),
+                    mag: ab_mag(flux)?,
+                    err: err.map(|e| ab_mag_err(flux, e)),
                     band,
                     upper_limit: false,
                 });
