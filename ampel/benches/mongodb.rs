@@ -20,9 +20,8 @@
 mod support;
 
 use ampel_tests::mongo::TestServer;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Instant;
 use support::*;
 
@@ -31,45 +30,13 @@ use support::*;
 /// one left does not stop early.
 const IDLE: f64 = 12.0;
 
-fn ok(d: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let o = Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .args(&all)
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
-}
-
-fn spawn(d: &Path, args: &[String]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .arg("--json")
-        .args(args)
-        .current_dir(d)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn wait(c: Child) -> Value {
-    let o = c.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 /// `n` T0 consumers of one group on `db`; (alerts consumed, seconds).
 fn t0_live(d: &Path, db: &str, manifest: &str, kafka: &Kafka, group: &str, n: usize) -> (u64, f64) {
     let started = Instant::now();
     let consumers: Vec<Child> = (0..n)
         .map(|_| {
-            let args: Vec<String> = [
+            let idle = IDLE.to_string();
+            let args = [
                 "--db",
                 db,
                 "kafka",
@@ -83,19 +50,16 @@ fn t0_live(d: &Path, db: &str, manifest: &str, kafka: &Kafka, group: &str, n: us
                 "--group",
                 group,
                 "--until-idle",
-                &IDLE.to_string(),
+                &idle,
                 "--property",
                 "fetch.wait.max.ms=50",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            spawn(d, &args)
+            ];
+            spawn_json(&args, d)
         })
         .collect();
     let messages: u64 = consumers
         .into_iter()
-        .map(|c| wait(c)["live"]["messages"].as_u64().unwrap())
+        .map(|c| finish_json(c)["live"]["messages"].as_u64().unwrap())
         .sum();
     (messages, started.elapsed().as_secs_f64() - IDLE)
 }
@@ -104,17 +68,11 @@ fn t0_live(d: &Path, db: &str, manifest: &str, kafka: &Kafka, group: &str, n: us
 fn t2_run(d: &Path, db: &str, n: usize) -> (u64, f64) {
     let started = Instant::now();
     let workers: Vec<Child> = (0..n)
-        .map(|_| {
-            let args: Vec<String> = ["--db", db, "t2", "run", "--until-empty"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            spawn(d, &args)
-        })
+        .map(|_| spawn_json(&["--db", db, "t2", "run", "--until-empty"], d))
         .collect();
     let processed: u64 = workers
         .into_iter()
-        .map(|w| wait(w)["processed"].as_u64().unwrap())
+        .map(|w| finish_json(w)["processed"].as_u64().unwrap())
         .sum();
     (processed, started.elapsed().as_secs_f64())
 }
@@ -129,8 +87,7 @@ fn main() {
     let d = dir.path();
     let manifest = repo().join("manifests/ztf-demo.toml").display().to_string();
     let src = alerts.display().to_string();
-    ok(
-        d,
+    ampel_json(
         &[
             "kafka",
             "create-topic",
@@ -140,9 +97,9 @@ fn main() {
             "--brokers",
             &kafka.addr,
         ],
-    );
-    let produced = ok(
         d,
+    );
+    let produced = ampel_json(
         &[
             "kafka",
             "produce",
@@ -154,6 +111,7 @@ fn main() {
             "0",
             &src,
         ],
+        d,
     );
     println!(
         "alerts: {} messages from {}",
@@ -186,9 +144,9 @@ fn main() {
             "sqlite" => format!("sqlite:{}", d.join(format!("t2-{n}.db")).display()),
             _ => server.store(&format!("tickets{n}x")),
         };
-        ok(
-            d,
+        ampel_json(
             &["--db", &db, "t0", "--manifest", &manifest, "--source", &src],
+            d,
         );
         row(backend, "T2 (3 units)", n, t2_run(d, &db, n));
     }

@@ -63,34 +63,19 @@ fn consume_once(
 }
 
 fn consumer(dir: &Path, db: &str, cfg: &Path, kafka: &Kafka, topic: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .args(["--json", "--db", db, "kafka", "consume", "--config"])
-        .arg(cfg)
-        .args([
-            "--brokers",
-            &kafka.addr,
-            "--topic",
-            topic,
-            "--group",
-            "tests",
-        ])
-        .args(["--batch", "5", "--batch-ms", "100"])
-        .args(extra)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn finish(c: Child) -> Value {
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "consumer failed:\n{}",
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+    let cfg = cfg.to_str().unwrap();
+    let mut args = vec!["--db", db, "kafka", "consume", "--config", cfg];
+    args.extend([
+        "--brokers",
+        &kafka.addr,
+        "--topic",
+        topic,
+        "--group",
+        "tests",
+    ]);
+    args.extend(["--batch", "5", "--batch-ms", "100"]);
+    args.extend_from_slice(extra);
+    spawn_json(&args, dir)
 }
 
 fn sigterm(c: &Child) {
@@ -280,7 +265,7 @@ fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
     });
     std::thread::sleep(Duration::from_millis(700));
     sigterm(&c); // mid-stream
-    let first = finish(c);
+    let first = finish_json(c);
     assert_eq!(first["live"]["ended"], "stopped");
     let produced = producer.join().unwrap();
     let n1 = first["live"]["messages"].as_u64().unwrap();
@@ -289,7 +274,7 @@ fn a_live_t0_stopped_mid_stream_and_restarted_loses_and_repeats_nothing() {
         "stopped mid-stream: {n1} of {produced}"
     );
     // restart: resumes from the committed offsets
-    let second = finish(consumer(
+    let second = finish_json(consumer(
         dir.path(),
         "sqlite:live.db",
         &cfg,
@@ -328,7 +313,7 @@ fn rubin_alerts_and_a_poison_message_are_committed_past() {
     );
     let produced = p["messages"].as_u64().unwrap();
     let cfg = t0_config(dir.path(), "lsst");
-    let got = finish(consumer(
+    let got = finish_json(consumer(
         dir.path(),
         "sqlite:lsst.db",
         &cfg,
@@ -359,7 +344,7 @@ fn rubin_alerts_and_a_poison_message_are_committed_past() {
         archive(dir.path(), &cfg, &[confluent, fink])
     );
     // the offsets were committed past everything, the poison message included
-    let again = finish(consumer(
+    let again = finish_json(consumer(
         dir.path(),
         "sqlite:lsst.db",
         &cfg,
@@ -422,7 +407,7 @@ fn a_broker_lost_mid_stream_is_waited_for_and_consumption_resumes() {
         t0_count(dir.path(), "sqlite:lost.db") == want_n
     });
     sigterm(&c);
-    let got = finish(c);
+    let got = finish_json(c);
     assert_eq!(got["live"]["ended"], "stopped");
     assert_eq!(got["live"]["messages"], 81, "50 + 31 messages, each once");
     assert_eq!(contents(dir.path(), "sqlite:lost.db"), want);
@@ -588,21 +573,13 @@ fn two_t0_consumers_and_two_t2_workers_on_mongodb_rebalance_without_loss_or_repe
         &["--clock", "archive", "--until-idle", "8"],
     );
     let workers: Vec<Child> = (0..2)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_ampel"))
-                .args(["--json", "--db", &db, "t2", "run", "--batch", "4"])
-                .current_dir(dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn_json(&["--db", &db, "t2", "run", "--batch", "4"], dir.path()))
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
     sigterm(&a); // mid-stream: its partitions go to b
-    let first = finish(a);
+    let first = finish_json(a);
     let produced = producer.join().unwrap();
-    let second = finish(b);
+    let second = finish_json(b);
     let n1 = first["live"]["messages"].as_u64().unwrap();
     let n2 = second["live"]["messages"].as_u64().unwrap();
     assert!(n1 > 0 && n2 > 0, "both consumed: {n1} + {n2}");
@@ -612,8 +589,7 @@ fn two_t0_consumers_and_two_t2_workers_on_mongodb_rebalance_without_loss_or_repe
         sigterm(w);
     }
     for w in workers {
-        let out = w.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        finish_json(w);
     }
     let rest = run(dir.path(), &["--db", &db, "t2", "run", "--until-empty"]);
     assert!(rest.status.success(), "{}", text(&rest.stderr));

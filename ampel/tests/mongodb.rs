@@ -13,7 +13,7 @@ use ampel_store::T2Filter;
 use ampel_tests::mongo::{Server, TestServer};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -71,14 +71,11 @@ fn the_demo_job_gives_the_same_results_digest_on_sqlite_and_mongodb() {
 }
 
 fn worker(db: &str, dir: &Path, lease: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ampel"))
-        .args(["--json", "--db", db, "t2", "run", "--until-empty"])
-        .args(["--batch", "2", "--lease", lease, "--backoff", "0.1"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let args = ["--db", db, "t2", "run", "--until-empty", "--batch", "2"];
+    spawn_json(
+        &[&args[..], &["--lease", lease, "--backoff", "0.1"]].concat(),
+        dir,
+    )
 }
 
 #[test]
@@ -133,16 +130,12 @@ fn four_t2_workers_on_one_mongodb_store_finish_a_killed_workers_tickets_each_onc
     killed.wait().unwrap();
     let mut processed = 0;
     for w in workers {
-        let out = w.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        processed += v["processed"].as_u64().unwrap();
+        processed += finish_json(w)["processed"].as_u64().unwrap();
     }
     assert!(processed > 0);
     // the killed worker's tickets are claimable once its lease ran out
     std::thread::sleep(Duration::from_secs(5));
-    let rescue = worker(&db, dir.path(), "4").wait_with_output().unwrap();
-    assert!(rescue.status.success(), "{}", text(&rescue.stderr));
+    finish_json(worker(&db, dir.path(), "4"));
 
     // every ticket done, each exactly once
     let docs = store.find_t2(&T2Filter::default()).unwrap();
@@ -186,12 +179,12 @@ fn four_t2_workers_on_one_mongodb_store_finish_a_killed_workers_tickets_each_onc
 }
 
 #[test]
-fn an_unreachable_server_is_one_clear_line_within_seconds() {
+fn an_unreachable_server_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let uri = format!("mongodb://{}/x?directConnection=true", free_loopback_addr());
-    let started = Instant::now();
+    // how soon it gives up is the server-selection timeout, tested in
+    // ampel-store-mongo (`with_defaults`), not timed here
     let out = ampel(&["--db", &uri, "db", "info"], dir.path());
-    assert!(started.elapsed() < Duration::from_secs(15));
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -28,10 +28,20 @@ fn reproduce(archive: &Path, extra: &[&str], dir: &Path) -> std::process::Output
 
 /// `reproduce` on the alerts of `tests/data`, writing into `out`.
 fn reproduce_demo(archive: &Path, out: &Path, extra: &[&str], dir: &Path) -> std::process::Output {
-    let alerts = alerts();
+    reproduce_from(archive, &alerts(), out, extra, dir)
+}
+
+/// `reproduce` on `inputs`, writing into `out`.
+fn reproduce_from(
+    archive: &Path,
+    inputs: &Path,
+    out: &Path,
+    extra: &[&str],
+    dir: &Path,
+) -> std::process::Output {
     let mut args = vec![
         "--inputs",
-        alerts.to_str().unwrap(),
+        inputs.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ];
@@ -140,16 +150,7 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
     let inputs = dir.path().join("ztf-fink-2020-v3.3");
     copy_tree(&alerts(), &inputs);
     let first = dir.path().join("first");
-    let out = reproduce(
-        archive,
-        &[
-            "--inputs",
-            inputs.to_str().unwrap(),
-            "--out",
-            first.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let out = reproduce_from(archive, &inputs, &first, &[], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     // the run record reads back as one
     let rec = ampel_runner::reproduce::load_record(&first.join("run.json")).unwrap();
@@ -164,16 +165,11 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
 
     // the record given to --expect is never overwritten by the run it checks
     let before = std::fs::read(first.join("run.json")).unwrap();
-    let out = reproduce(
+    let out = reproduce_from(
         archive,
-        &[
-            "--inputs",
-            inputs.to_str().unwrap(),
-            "--out",
-            first.to_str().unwrap(),
-            "--expect",
-            first.join("run.json").to_str().unwrap(),
-        ],
+        &inputs,
+        &first,
+        &["--expect", first.join("run.json").to_str().unwrap()],
         dir.path(),
     );
     assert!(!out.status.success());
@@ -188,16 +184,11 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
     let renamed = dir.path().join("alerts-renamed");
     copy_tree(&inputs, &renamed);
     let moved = dir.path().join("moved");
-    let out = reproduce(
+    let out = reproduce_from(
         archive,
-        &[
-            "--inputs",
-            renamed.to_str().unwrap(),
-            "--out",
-            moved.to_str().unwrap(),
-            "--expect",
-            first.join("run.json").to_str().unwrap(),
-        ],
+        &renamed,
+        &moved,
+        &["--expect", first.join("run.json").to_str().unwrap()],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -215,16 +206,11 @@ fn a_changed_input_or_a_tampered_image_is_refused_before_anything_runs() {
     bytes[1000] ^= 0x01;
     std::fs::write(&victim, bytes).unwrap();
     let second = dir.path().join("second");
-    let out = reproduce(
+    let out = reproduce_from(
         archive,
-        &[
-            "--inputs",
-            inputs.to_str().unwrap(),
-            "--out",
-            second.to_str().unwrap(),
-            "--expect",
-            first.join("run.json").to_str().unwrap(),
-        ],
+        &inputs,
+        &second,
+        &["--expect", first.join("run.json").to_str().unwrap()],
         dir.path(),
     );
     let err = text(&out.stderr);

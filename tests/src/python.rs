@@ -8,38 +8,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The Python AMPEL configuration `scripts/test` builds in the venv (`ampel config
-/// build`).
-pub fn pyampel_config() -> PathBuf {
-    let p = crate::mongo::tools_dir().join("pyampel-0.10.6a28/ampel_conf.yaml");
+/// A file `scripts/test` installs below the tools directory; what it is for names
+/// it when it is missing.
+fn installed(rel: &str, what: &str) -> PathBuf {
+    let p = crate::mongo::tools_dir().join(rel);
     assert!(
         p.exists(),
-        "the Python AMPEL tests need its configuration at {} (run `scripts/test --setup-only`)",
+        "{what} is missing at {} (run `scripts/test --setup-only`)",
         p.display()
     );
     p
+}
+
+/// The Python AMPEL configuration `scripts/test` builds in the venv (`ampel config
+/// build`).
+pub fn pyampel_config() -> PathBuf {
+    installed(
+        "pyampel-0.10.6a28/ampel_conf.yaml",
+        "the Python AMPEL configuration",
+    )
 }
 
 /// The Python of the Python AMPEL venv.
 pub fn pyampel_python() -> PathBuf {
-    let p = crate::mongo::tools_dir().join("pyampel-0.10.6a28/bin/python");
-    assert!(
-        p.exists(),
-        "the Python AMPEL tests need the venv at {} (run `scripts/test --setup-only`)",
-        p.display()
-    );
-    p
+    installed("pyampel-0.10.6a28/bin/python", "the Python AMPEL venv")
 }
 
 /// The Python of the venv with the `light-curve` package (0.13.3) and numpy.
 pub fn lightcurve_python() -> PathBuf {
-    let p = crate::mongo::tools_dir().join("lightcurve-0.13.3/bin/python");
-    assert!(
-        p.exists(),
-        "the feature tests need the light-curve venv at {} (run `scripts/test --setup-only`)",
-        p.display()
-    );
-    p
+    installed("lightcurve-0.13.3/bin/python", "the light-curve venv")
 }
 
 /// Run `script` (in the repository) with `python`, `input` as JSON on its stdin;

@@ -63,7 +63,28 @@ pub fn ampel(args: &[&str], dir: &Path) -> Output {
         .expect("run ampel")
 }
 
-/// stdout or stderr as text.
+/// `ampel --json ARGS` started in `dir`, its output piped (see [`finish_json`]).
+pub fn spawn_json<S: AsRef<std::ffi::OsStr>>(args: &[S], dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_ampel"))
+        .arg("--json")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AMPEL_DB")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ampel")
+}
+
+/// Wait for a process [`spawn_json`] started; it must succeed; its stdout as JSON.
+pub fn finish_json(c: std::process::Child) -> serde_json::Value {
+    let out = c.wait_with_output().expect("wait for ampel");
+    assert!(out.status.success(), "ampel failed:\n{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("ampel printed no JSON ({e}):\n{}", text(&out.stdout)))
+}
+
 /// `127.0.0.1:PORT` with a port nothing listens on (the OS picked it just now).
 pub fn free_loopback_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -73,6 +94,7 @@ pub fn free_loopback_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// stdout or stderr as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -63,10 +63,7 @@ impl MongoStore {
                 uri: location.clone(),
                 detail: scrub(e.to_string()),
             })?;
-        opts.connect_timeout.get_or_insert(Duration::from_secs(5));
-        opts.server_selection_timeout
-            .get_or_insert(Duration::from_secs(5));
-        opts.app_name.get_or_insert("ampel-rs".to_string());
+        with_defaults(&mut opts);
         let prefix = opts
             .default_database
             .clone()
@@ -302,6 +299,19 @@ impl MongoStore {
     }
 }
 
+/// How long opening a store waits for a server that does not answer, unless the
+/// URI says otherwise (`connectTimeoutMS`, `serverSelectionTimeoutMS`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The options a URI leaves open: the timeouts ([`DEFAULT_TIMEOUT`], so an
+/// unreachable server is an error within seconds, not the driver's 30 s) and the
+/// application name.
+pub fn with_defaults(opts: &mut ClientOptions) {
+    opts.connect_timeout.get_or_insert(DEFAULT_TIMEOUT);
+    opts.server_selection_timeout.get_or_insert(DEFAULT_TIMEOUT);
+    opts.app_name.get_or_insert("ampel-rs".to_string());
+}
+
 /// An index that exists on the same keys with other options or another name
 /// (IndexOptionsConflict, IndexKeySpecsConflict).
 fn index_conflict(e: &mongodb::error::Error) -> bool {
@@ -337,7 +347,27 @@ impl Drop for MongoStore {
 
 #[cfg(test)]
 mod tests {
-    use super::selection_failure;
+    use super::*;
+
+    #[test]
+    fn unreachable_servers_are_given_up_on_after_seconds_unless_the_uri_says_otherwise() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let parse = |uri: &str| {
+            let mut o = rt
+                .block_on(async { ClientOptions::parse(uri).await })
+                .unwrap();
+            with_defaults(&mut o);
+            o
+        };
+        let o = parse("mongodb://127.0.0.1:1/x");
+        assert_eq!(o.server_selection_timeout, Some(DEFAULT_TIMEOUT));
+        assert_eq!(o.connect_timeout, Some(DEFAULT_TIMEOUT));
+        let o = parse("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300");
+        assert_eq!(o.server_selection_timeout, Some(Duration::from_millis(300)));
+    }
 
     #[test]
     fn a_selection_failure_is_its_reason_without_the_topology() {
