@@ -34,6 +34,12 @@ pub const CRATES: &[UnitCrate] = &[
         register: ampel_units_lightcurve::register,
     },
     UnitCrate {
+        name: "ampel-units-catalog",
+        path: "units/catalog",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_catalog::register,
+    },
+    UnitCrate {
         name: "ampel-units-report",
         path: "units/report",
         version: env!("CARGO_PKG_VERSION"),

@@ -77,6 +77,9 @@ pub struct Manifest {
     /// The resolved configuration. Its `units` are complete for known crates; the
     /// builder fills in kind, version and digest of the others from the built binary.
     pub config: InstanceConfig,
+    /// The file resources (`[resources] NAME = { file = ... }`) by SHA-256 (hex):
+    /// where each is here, packed into the image's resources layer.
+    pub resource_files: BTreeMap<String, PathBuf>,
 }
 
 fn package_name(dir: &Path) -> Result<String, String> {
@@ -114,6 +117,12 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         return Err(BuildError::Manifest(p.problems));
     }
     let created = raw.instance.created.clone().map(|c| c.into_inner());
+    let resource_files = raw
+        .files
+        .values()
+        .filter_map(|f| f.as_ref().ok())
+        .map(|f| (f.value.sha256.clone(), f.path.clone()))
+        .collect();
     let config = instance_config(raw, unit_infos);
     Ok(Manifest {
         path: path.to_path_buf(),
@@ -123,6 +132,7 @@ pub fn load(path: &Path, host: &HostUnits, source_root: &Path) -> Result<Manifes
         crates,
         features,
         config,
+        resource_files,
     })
 }
 

@@ -1,5 +1,8 @@
-//! Packing an instance image: three layers, bottom first —
+//! Packing an instance image: three layers, bottom first (four with file resources) —
 //! 1. the runtime binary (`usr/local/bin/ampel`) and empty `tmp/`, `inputs/`, `out/`;
+//! - only if the manifest has file resources, between 1 and 2: each file at
+//!   `usr/share/ampel/resources/sha256/<hex>` (content-addressed, read-only), so a
+//!   changed catalogue is a new layer and an unchanged one the same blob;
 //! 2. the configuration (`etc/ampel/instance.json`, the resolved instance
 //!    configuration, and `etc/ampel/manifest.toml`, the manifest as written);
 //! 3. provenance (`etc/ampel/sbom.spdx.json`, `etc/ampel/provenance.intoto.json`,
@@ -34,6 +37,10 @@ pub const SBOM: &str = "etc/ampel/sbom.spdx.json";
 pub const PROVENANCE: &str = "etc/ampel/provenance.intoto.json";
 /// The resolved lock file.
 pub const LOCK: &str = "etc/ampel/Cargo.lock";
+
+/// Where file resources go, `sha256/<hex>` below it (the runtime's
+/// `ampel_core::resources::IMAGE_DIR`).
+pub const RESOURCES: &str = "usr/share/ampel/resources";
 
 /// The user instance containers run as.
 pub const USER: &str = "65532:65532";
@@ -114,6 +121,27 @@ pub fn units_annotation(config: &InstanceConfig) -> String {
         .join(",")
 }
 
+/// The resources layer: each file by its digest, checked again as it is read (a
+/// file changed since the manifest was read is refused).
+fn resources_layer(m: &Manifest) -> Result<ampel_images::layer::Layer, BuildError> {
+    let mut files = vec![file(&format!("{RESOURCES}/sha256/"), 0o755, vec![])];
+    for (sha, path) in &m.resource_files {
+        let data = std::fs::read(path).map_err(|e| BuildError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let now = ampel_images::sha256_digest(&data);
+        if now != format!("sha256:{sha}") {
+            return Err(BuildError::Manifest(vec![format!(
+                "resource file {} changed while the image was built (was sha256:{sha}, now {now})",
+                path.display()
+            )]));
+        }
+        files.push(file(&format!("{RESOURCES}/sha256/{sha}"), 0o444, data));
+    }
+    Ok(build_layer(&files)?)
+}
+
 /// Write the image archive `out` (and the SBOM and provenance beside it).
 pub fn pack(
     m: &Manifest,
@@ -144,13 +172,21 @@ pub fn pack(
     ];
     let sbom = pretty(&attest::sbom(m, built, &created)?);
     let provenance = pretty(&attest::provenance(m, built, &subjects, &revision));
-    let layers = vec![
-        build_layer(&[
-            file(BINARY, 0o755, binary),
-            file("tmp/", 0o1777, vec![]),
-            file("inputs/", 0o755, vec![]),
-            file("out/", 0o777, vec![]),
-        ])?,
+    let mut layers = vec![build_layer(&[
+        file(BINARY, 0o755, binary),
+        file("tmp/", 0o1777, vec![]),
+        file("inputs/", 0o755, vec![]),
+        file("out/", 0o777, vec![]),
+    ])?];
+    let mut history = vec!["ampel image build: runtime binary".to_string()];
+    if !m.resource_files.is_empty() {
+        layers.push(resources_layer(m)?);
+        history.push(format!(
+            "ampel image build: resource files ({}), by content",
+            m.resource_files.len()
+        ));
+    }
+    layers.extend([
         build_layer(&[
             file(CONFIG, 0o644, config_json.into_bytes()),
             file(MANIFEST, 0o644, m.text.clone().into_bytes()),
@@ -160,7 +196,11 @@ pub fn pack(
             file(PROVENANCE, 0o644, provenance.clone().into_bytes()),
             file(LOCK, 0o644, built.lock.clone().into_bytes()),
         ])?,
-    ];
+    ]);
+    history.extend([
+        "ampel image build: instance configuration".to_string(),
+        "ampel image build: provenance (SBOM, SLSA statement, Cargo.lock)".to_string(),
+    ]);
     let mut annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
@@ -211,11 +251,7 @@ pub fn pack(
         layers,
         annotations,
         created,
-        history: vec![
-            "ampel image build: runtime binary".into(),
-            "ampel image build: instance configuration".into(),
-            "ampel image build: provenance (SBOM, SLSA statement, Cargo.lock)".into(),
-        ],
+        history,
     };
     let parent = out
         .parent()

@@ -5,7 +5,8 @@
 //! - **native**: the verified image's files are extracted into a cache keyed by the
 //!   manifest digest (written to a temporary directory, then renamed: never half
 //!   written) and the binary runs as a host process; `/inputs` and `/out` in the
-//!   arguments are rewritten to the host paths. Works where no container runtime
+//!   arguments are rewritten to the host paths, and `$AMPEL_RESOURCES` names the
+//!   extracted resource files. Works where no container runtime
 //!   exists (HPC login nodes).
 //! - **oci**: an OCI bundle (root file system from the layers, `config.json` written
 //!   with oci-spec) run by `runc` (crun where the host allows it: not on these hosts,
@@ -132,6 +133,12 @@ fn run_native(
             }
         }
     }
+    // the image's resource files, where a container finds them at
+    // /usr/share/ampel/resources (the binary checks each file's digest)
+    cmd.env(
+        ampel_core::resources::ENV,
+        rootfs.join(ampel_builder::pack::RESOURCES),
+    );
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     let detail = format!("host process {}", rootfs.join(BINARY).display());
     finish(cmd, spec, Runtime::Native, detail)

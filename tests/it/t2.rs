@@ -403,7 +403,7 @@ fn failures_get_codes_and_trouble_records_and_the_worker_goes_on() {
     assert!(msg("stock 5 is unlucky"), "{troubles:#?}");
     assert!(msg("gave up after 3 attempts"));
     assert!(msg("config 12345 of unit TouchStock is not registered"));
-    assert!(msg("config no longer validates"));
+    assert!(msg("the unit cannot be built from its stored config"));
     assert!(msg("state 99 references missing datapoints [2]"));
     assert!(troubles
         .iter()

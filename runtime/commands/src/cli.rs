@@ -145,6 +145,9 @@ pub fn run(
     args: &RuntimeArgs,
     cmd: &RuntimeCommand,
 ) -> Result<(), CommandError> {
+    // units built from a stored config find their resource files (the image's
+    // layer, $AMPEL_RESOURCES) even when no manifest is read
+    ampel_core::resources::install();
     match cmd {
         RuntimeCommand::Units(cmd) => crate::units::run(registry, args, cmd),
         RuntimeCommand::Db(cmd) => crate::db::run(args, cmd),

@@ -124,7 +124,19 @@ fn summary(task: &TaskReport) -> String {
             s.ingested,
             s.damaged.len()
         ),
-        TaskReport::T2(s) => format!("{} tickets processed", s.processed),
+        TaskReport::T2(s) => {
+            let failed: usize = s.failed.values().sum();
+            if failed == 0 {
+                format!("{} tickets processed, all OK", s.processed)
+            } else {
+                let units: Vec<String> = s.failed.iter().map(|(u, n)| format!("{u} {n}")).collect();
+                format!(
+                    "{} tickets processed, {failed} FAILED ({}): their codes in `ampel t2 list`, the reasons in the trouble records",
+                    s.processed,
+                    units.join(", ")
+                )
+            }
+        }
         TaskReport::T3(r) => format!(
             "run {}: {} stocks selected, documents {:?}",
             r.run, r.selected, r.documents

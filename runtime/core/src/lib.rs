@@ -12,6 +12,7 @@
 //! - [`runs`]: who runs a run, whether its process died, taking over dead runs;
 //! - [`digest`]: the results digest over a canonical dump of the output documents;
 //! - [`progress`]: progress of long steps, shown by the caller;
+//! - [`resources`]: where the files unit configs name are, checked by digest;
 //! - [`instance`]: the resolved configuration an instance image carries, checked
 //!   against the binary, and its archival job.
 
@@ -22,6 +23,7 @@ pub mod job;
 pub mod live;
 pub mod loader;
 pub mod progress;
+pub mod resources;
 pub mod runs;
 pub mod serve;
 pub mod t0;

@@ -9,7 +9,8 @@
 //! - [`registry`]: units by name, typed registration, erased use;
 //! - [`hash`]: canonical encodings and hashes (config, link, trace, T2 id);
 //! - [`finite`]: results to JSON, refusing NaN and infinities;
-//! - [`names`]: what a channel name may be.
+//! - [`names`]: what a channel name may be;
+//! - [`resource`]: files an instance carries for its units, by content.
 //!
 //! # Writing a unit
 //! ```
@@ -61,6 +62,7 @@ pub mod lenient;
 pub mod names;
 pub mod photometry;
 pub mod registry;
+pub mod resource;
 pub mod units;
 
 pub use codes::*;
@@ -71,6 +73,7 @@ pub use names::channel_name_problem;
 pub use registry::{
     CheckedConfig, ErasedUnit, RegisterAs, Registry, RegistryError, Typed, UnitInstance, UnitKind,
 };
+pub use resource::{ResourceError, ResourceFile};
 pub use units::*;
 
 /// Re-exported so unit crates need no direct `serde_json` dependency.

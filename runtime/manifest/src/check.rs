@@ -89,6 +89,19 @@ pub fn check_instance(raw: &RawManifest, p: &mut Located) -> Vec<&'static str> {
             p.push(l.group.span(), "[live] group: give a consumer group name");
         }
     }
+    for (name, v) in &raw.resources {
+        if crate::files::file_request(v.get_ref()).is_none() {
+            continue;
+        }
+        match raw.files.get(name) {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => p.push(v.span(), format!("resources.{name}: {e}")),
+            None => p.push(
+                v.span(),
+                format!("resources.{name}: a file resource needs the manifest read from its file"),
+            ),
+        }
+    }
     features.sort_unstable();
     features.dedup();
     features
@@ -279,10 +292,26 @@ pub fn check_uses(raw: &RawManifest, registry: &Registry, declared: &Declared, p
             }
         }
     }
+    let files: Vec<Value> = raw
+        .files
+        .values()
+        .filter_map(|f| f.as_ref().ok())
+        .filter_map(|f| serde_json::to_value(&f.value).ok())
+        .collect();
     for (span, req) in &requests {
         if let Err(problems) = check_units(registry, std::slice::from_ref(req)) {
             for pr in problems {
                 p.push(span.clone(), pr);
+            }
+        } else if names_any(&req.config, &files) {
+            // a unit reading a file resource is built now, so a broken file (a
+            // catalogue with a bad row) is reported with every other problem
+            let built = registry
+                .get(&req.unit)
+                .map_err(|e| e.to_string())
+                .and_then(|u| u.instantiate(&req.config).map_err(|e| e.to_string()));
+            if let Err(e) = built {
+                p.push(span.clone(), format!("{}: {e}", req.origin));
             }
         }
     }
@@ -311,6 +340,16 @@ pub fn check_uses(raw: &RawManifest, registry: &Registry, declared: &Declared, p
             p.push(span, problem);
         }
     }
+}
+
+/// Whether `v` holds one of `files` anywhere inside.
+fn names_any(v: &Value, files: &[Value]) -> bool {
+    files.contains(v)
+        || match v {
+            Value::Object(m) => m.values().any(|x| names_any(x, files)),
+            Value::Array(a) => a.iter().any(|x| names_any(x, files)),
+            _ => false,
+        }
 }
 
 #[cfg(test)]

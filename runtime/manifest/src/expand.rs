@@ -19,15 +19,22 @@ use std::collections::BTreeMap;
 /// `[resources]` as JSON.
 pub type Resources = BTreeMap<String, Value>;
 
-/// The `[resources]` table as JSON values.
+/// The `[resources]` table as JSON values; a file resource is its
+/// [`ResourceFile`](ampel_interface::ResourceFile) (null when it could not be
+/// hashed, which `check_instance` reports).
 pub fn resources(raw: &RawManifest) -> Resources {
     raw.resources
         .iter()
         .map(|(k, v)| {
-            (
-                k.clone(),
-                serde_json::to_value(v.get_ref()).unwrap_or(Value::Null),
-            )
+            let value = if crate::files::file_request(v.get_ref()).is_some() {
+                match raw.files.get(k) {
+                    Some(Ok(f)) => serde_json::to_value(&f.value).unwrap_or(Value::Null),
+                    _ => Value::Null,
+                }
+            } else {
+                serde_json::to_value(v.get_ref()).unwrap_or(Value::Null)
+            };
+            (k.clone(), value)
         })
         .collect()
 }

@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod expand;
+pub mod files;
 pub mod raw;
 
 use ampel_core::instance::{InstanceConfig, UnitInfo};
@@ -71,13 +72,19 @@ pub fn parse(file: &str, text: &str) -> Result<RawManifest, ManifestError> {
     })
 }
 
-/// Read a manifest file: its text and the parsed manifest.
+/// Read a manifest file: its text and the parsed manifest, with its file
+/// resources hashed (see [`files`]).
 pub fn read(path: &Path) -> Result<(String, RawManifest), ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
         path: path.to_path_buf(),
         source: e,
     })?;
-    let raw = parse(&path.display().to_string(), &text)?;
+    let mut raw = parse(&path.display().to_string(), &text)?;
+    let base = path
+        .parent()
+        .filter(|b| !b.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    raw.files = files::hash_files(&raw.resources, base);
     Ok((text, raw))
 }
 

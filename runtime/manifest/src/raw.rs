@@ -28,6 +28,10 @@ pub struct RawManifest {
     /// `[resources]`: named values unit configs refer to as `{ resource = "NAME" }`.
     #[serde(default)]
     pub resources: BTreeMap<String, Spanned<toml::Value>>,
+    /// The file resources of `resources`, found and hashed by [`crate::read`]
+    /// (relative to the manifest's directory); empty when only parsed.
+    #[serde(skip)]
+    pub files: crate::files::Files,
     /// `[live]`: the Kafka stream of `ampel instance serve`.
     #[serde(default)]
     pub live: Option<RawLive>,

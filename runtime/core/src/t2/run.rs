@@ -538,7 +538,7 @@ impl<'a> T2Worker<'a> {
         let (instance, checked) = unit.instantiate(&config).map_err(|e| {
             (
                 DocumentCode::UNKNOWN_CONFIG,
-                format!("config no longer validates: {e}"),
+                format!("the unit cannot be built from its stored config: {e}"),
             )
         })?;
         self.store
