@@ -111,7 +111,10 @@ fn manifest(d: &Path) -> String {
                 "t3 = [{ unit = \"T3ReportExporter\"",
                 "point_t2 = [{ unit = \"T2CatalogCone\", select = \"last\", config = { catalog = { resource = \"hosts\" }, name = \"hosts\", radius_arcsec = 2.0, keep = \"all\", columns = [\"name\", \"kind\", \"mag\"] } }]\nt3 = [{ unit = \"T3ReportExporter\"",
             ),
-            ("catalogs = \"none\"", "hosts = { file = \"hosts.csv\" }"),
+            (
+                "schedule = \"every 10s\"\n",
+                "schedule = \"every 10s\"\n\n[resources]\nhosts = { file = \"hosts.csv\" }\n",
+            ),
         ],
     )
 }

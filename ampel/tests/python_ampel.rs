@@ -181,12 +181,8 @@ units = [{ unit = "T3ReportExporter", channel = "CHAN_BRIGHT" }]
     );
     assert_eq!(t3["selected"], 34, "{t3}");
     assert_eq!(t3["failed"], serde_json::json!([]), "{t3}");
-    let report = std::fs::read_dir(dir.path().join("out/report"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    let plots = report.path().join("plots");
+    let report = report_run(&dir.path().join("out/report"));
+    let plots = report.join("plots");
     assert_eq!(std::fs::read_dir(&plots).unwrap().count(), 34, "{plots:?}");
 
     // and the rest reads it: results by name, runs, logs, the digest

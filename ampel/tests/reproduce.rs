@@ -71,14 +71,10 @@ fn native_oci_and_docker_give_the_same_results_digest() {
     assert_eq!(tasks[0]["alerts"], 50);
     assert!(tasks[1]["processed"].as_u64().unwrap() > 0);
     assert!(base.join("report").is_dir(), "the T3 HTML report");
-    let html = std::fs::read_dir(base.join("report"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("index.html");
+    let html = report_run(&base.join("report")).join("index.html");
     assert!(std::fs::read_to_string(html).unwrap().contains("<table"));
+    let runs = std::fs::read_to_string(base.join("report/index.html")).unwrap();
+    assert!(runs.contains("latest: <a href="), "{runs}");
     // the run is also an event of the store
     let events = ampel_json(
         &[

@@ -162,12 +162,7 @@ fn the_rubin_demo_runs_every_tier_on_real_rubin_alerts() {
 
     // T3 selects every object and reports it: one row and one plot each
     assert_eq!(t3["selected"].as_u64(), Some(stocks.len() as u64), "{t3}");
-    let report = std::fs::read_dir(d.join("ampel-out/report"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let report = report_run(&d.join("ampel-out/report"));
     let rows: Vec<Value> =
         serde_json::from_slice(&std::fs::read(report.join("objects.json")).unwrap()).unwrap();
     assert_eq!(rows.len(), stocks.len());
@@ -176,7 +171,12 @@ fn the_rubin_demo_runs_every_tier_on_real_rubin_alerts() {
         "the latest state's result"
     );
     for r in &rows {
-        assert!(r["first_jd"].as_f64().unwrap() > 2_460_000.0, "{r}");
+        assert!(r["first_mjd"].as_f64().unwrap() > 60_000.0, "{r}");
+        assert!(
+            r["first_date"].as_str().unwrap().starts_with("2025-09-0"),
+            "{r}"
+        );
+        assert!(report.join(r["page"].as_str().unwrap()).is_file(), "{r}");
     }
     let plots = std::fs::read_dir(report.join("plots")).unwrap().count();
     assert_eq!(plots, stocks.len());

@@ -564,3 +564,21 @@ pub fn unit_info(info: &serde_json::Value, name: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no unit {name} in {info}"))
         .clone()
 }
+
+/// The latest run directory (`<process>-run<N>`, highest N) of a T3 report in
+/// `report` (beside it, the report's `index.html` of every run).
+pub fn report_run(report: &Path) -> PathBuf {
+    std::fs::read_dir(report)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .max_by_key(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let run = name
+                .rsplit_once("-run")
+                .and_then(|(_, n)| n.parse::<u64>().ok());
+            (run, name)
+        })
+        .unwrap_or_else(|| panic!("no report run in {}", report.display()))
+}

@@ -128,6 +128,20 @@ pub enum RuntimeCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Show one object: summary, links, light curve (MJD and UTC date, band,
+    /// magnitude and flux, upper limits, data rights), every T2 result in full with
+    /// its document id, the journal in words, logs and trouble records.
+    ///
+    /// Example: ampel --db sqlite:ampel-out/ampel.db view ZTF18aaudxok
+    View {
+        /// A ZTF name (ZTF18aaudxok), a Rubin diaObjectId or a stock id.
+        object: String,
+    },
+    /// List trouble records: damaged inputs (file and reason), unit failures, failed
+    /// runs; filter by run, process, unit, object or kind.
+    ///
+    /// Example: ampel --db sqlite:ampel-out/ampel.db trouble --kind damaged-input
+    Trouble(crate::trouble::TroubleArgs),
     /// List process runs (events): run, process, tier, code, duration.
     Event {
         /// Only this process.
@@ -224,6 +238,8 @@ pub fn run(
             )),
         },
         RuntimeCommand::Explain { id } => crate::provenance::explain(args, id),
+        RuntimeCommand::View { object } => crate::view::run(registry, args, object),
+        RuntimeCommand::Trouble(a) => crate::trouble::run(registry, args, a),
         RuntimeCommand::Event { process, last } => {
             crate::provenance::event(args, process.clone(), *last)
         }

@@ -21,8 +21,10 @@ mod serve;
 mod t0;
 mod t2;
 mod t3;
+mod trouble;
 mod units;
 mod uri;
+mod view;
 
 pub use args::RuntimeArgs;
 pub use cli::{run, RuntimeCommand};

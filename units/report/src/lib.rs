@@ -1,17 +1,18 @@
 //! T3 units that report.
 //!
 //! - [`T3ReportExporter`]: per run, `index.html` (a table of the selected objects,
-//!   each with its light-curve plot), `objects.csv`, `objects.json` and one PNG per
-//!   object, in `<out_dir>/<dir>/<process>-run<run>/`;
+//!   each with its light-curve plot and links), a page per object, `objects.csv`,
+//!   `objects.json` and one SVG plot per object, in `<out_dir>/<dir>/<process>-run<run>/`,
+//!   and an index of the runs in `<out_dir>/<dir>/`;
+//!   (its pages and plots come from `ampel-present`, as `ampel view`'s and
+//!   `ampel ui`'s do);
 //! - [`T3HttpNotifier`]: a Slack-compatible JSON post to a webhook held as a secret.
 
 mod exporter;
 mod notifier;
-mod plot;
 
 pub use exporter::{ReportConfig, T3ReportExporter};
 pub use notifier::{secret, NotifierConfig, T3HttpNotifier};
-pub use plot::{light_curve_png, PlotPoint};
 
 use ampel_interface::{Registry, RegistryError};
 
