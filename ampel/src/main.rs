@@ -22,9 +22,12 @@ use clap::{Parser, Subcommand};
 /// AMPEL in Rust: alert processing in four tiers, shipped as reproducible images.
 ///
 /// The store defaults to the embedded file `ampel.db` in the working directory
-/// (`--db sqlite:PATH` or AMPEL_DB to choose another).
+/// (`--db sqlite:PATH` or AMPEL_DB to choose another; a job's store is
+/// OUT/ampel.db, e.g. `--db sqlite:ampel-out/ampel.db`).
 ///
 /// Examples:
+///   ampel job --manifest manifests/ztf-demo.toml --inputs tests/data/alerts/ztf
+///   ampel --db sqlite:ampel-out/ampel.db view ZTF18aaudxok
 ///   ampel image build manifests/ztf-demo.toml -o images/ztf-demo.tar
 ///   ampel image inspect images/ztf-demo.tar
 ///   ampel units list
@@ -54,7 +57,7 @@ enum HostCommand {
     /// input, run the instance's archival job, write a run record (run.json), and
     /// print REPRODUCED when the results digest equals the expected one.
     ///
-    /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf/fink-2020-v3.3
+    /// Example (the demo): ampel reproduce manifests/ztf-demo.toml --inputs tests/data/alerts/ztf
     Reproduce(cli::ReproduceArgs),
     /// Scaffold a unit crate or a whole instance (manifest, real alerts, CI that
     /// compares each build's results with a committed run record).
@@ -62,6 +65,54 @@ enum HostCommand {
     /// Example: ampel new instance my-survey --unit T2PeakMag --kind state-t2
     #[command(subcommand)]
     New(cli::NewCommand),
+    /// Print a shell completion script.
+    ///
+    /// Example: ampel completions bash > /etc/bash_completion.d/ampel
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write manual pages (roff): ampel.1 and one per command (ampel-view.1, ...).
+    ///
+    /// Example: ampel man --dir /usr/local/share/man/man1 && man ampel-view
+    Man {
+        /// The directory to write them to.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+    },
+}
+
+/// `ampel.1` and `ampel-COMMAND.1` (nested: `ampel-t2-run.1`) in `dir`.
+fn man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    fn write(
+        cmd: clap::Command,
+        name: String,
+        dir: &std::path::Path,
+        n: &mut usize,
+    ) -> anyhow::Result<()> {
+        let cmd = cmd.name(name.clone());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, page)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        *n += 1;
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            write(sub.clone(), format!("{name}-{}", sub.get_name()), dir, n)?;
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let mut n = 0;
+    write(
+        <Cli as clap::CommandFactory>::command(),
+        "ampel".into(),
+        dir,
+        &mut n,
+    )?;
+    eprintln!("{n} manual pages written to {}", dir.display());
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,15 +140,25 @@ fn main() -> std::process::ExitCode {
         HostCommand::Image(cmd) => cli::image(&host, &cli.args, cmd),
         HostCommand::Reproduce(r) => cli::reproduce(&host, &cli.args, r),
         HostCommand::New(cmd) => cli::new(cmd),
+        HostCommand::Completions { shell } => {
+            // into a buffer: clap_complete panics on a failed write (a closed pipe)
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ampel", &mut script);
+            use std::io::Write;
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+        HostCommand::Man { dir } => man_pages(dir),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            match e.downcast_ref::<cli::Exit>() {
-                Some(x) => std::process::ExitCode::from(x.code),
-                None => std::process::ExitCode::FAILURE,
-            }
+            let code = e.downcast_ref::<cli::Exit>().map_or(1, |x| x.code);
+            ampel_commands::print_error(cli.args.json, &format!("{e:#}"), code);
+            std::process::ExitCode::from(code)
         }
     }
 }

@@ -665,3 +665,80 @@ fn t2_run_with_a_manifest_runs_only_the_units_its_channels_request() {
         "{list}"
     );
 }
+
+#[test]
+fn completions_and_manual_pages_are_generated_and_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = ampel(&["completions", "bash"], d);
+    assert!(script.status.success());
+    let path = d.join("ampel.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    // bash loads it and completes the subcommands
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p ampel && COMP_WORDS=(ampel vi); COMP_CWORD=1; _ampel ampel vi ampel && echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(out.contains("view"), "{out}");
+    let man = d.join("man");
+    let o = ampel(&["man", "--dir", man.to_str().unwrap()], d);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for page in [
+        "ampel.1",
+        "ampel-view.1",
+        "ampel-trouble.1",
+        "ampel-t2-run.1",
+        "ampel-image-build.1",
+    ] {
+        let roff = std::fs::read_to_string(man.join(page)).unwrap();
+        assert!(
+            roff.starts_with(".ie") || roff.contains(".TH"),
+            "{page}: {roff}"
+        );
+    }
+    let view = std::fs::read_to_string(man.join("ampel-view.1")).unwrap();
+    assert!(view.contains("ZTF name"), "{view}");
+}
+
+#[test]
+fn errors_are_json_under_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ampel(
+        &[
+            "--json",
+            "--db",
+            "sqlite:missing.db",
+            "view",
+            "ZTF18aaudxok",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e: serde_json::Value = serde_json::from_slice(&o.stderr)
+        .unwrap_or_else(|_| panic!("JSON on stderr: {}", text(&o.stderr)));
+    assert_eq!(e["error"]["exit_code"], 1);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.db"),
+        "{e}"
+    );
+    assert!(!dir.path().join("missing.db").exists(), "nothing created");
+    // and without --json, one plain line
+    let o = ampel(
+        &["--db", "sqlite:missing.db", "view", "ZTF18aaudxok"],
+        dir.path(),
+    );
+    assert!(
+        text(&o.stderr).starts_with("error: "),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -31,7 +31,7 @@ pub use cli::{run, RuntimeCommand};
 pub use instance::{InstanceArgs, InstanceCommand};
 pub use job::explore_command;
 pub use main_fn::instance_main;
-pub use output::CommandError;
+pub use output::{print_error, CommandError};
 pub use uri::{
     open_existing_store, open_store, open_store_for_t2_workers, redact, resolve_secret, stores,
     DEFAULT_DB,

@@ -46,7 +46,7 @@ pub fn instance_main(registry: fn() -> Result<Registry, RegistryError>) -> std::
     match run(&registry, &cli.args, &cli.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::output::print_error(cli.args.json, &e.to_string(), 1);
             std::process::ExitCode::FAILURE
         }
     }

@@ -58,3 +58,15 @@ pub(crate) fn table(header: &[&str]) -> Table {
         .set_header(header.to_vec());
     t
 }
+
+/// Print a failure on stderr: `error: MESSAGE`, or with `--json` one JSON object
+/// `{"error": {"message": ..., "exit_code": N}}` on one line, so scripts that asked
+/// for JSON get JSON on both outcomes.
+pub fn print_error(json_mode: bool, message: &str, exit_code: u8) {
+    if json_mode {
+        let v = serde_json::json!({ "error": { "message": message, "exit_code": exit_code } });
+        eprintln!("{v}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
