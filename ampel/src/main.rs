@@ -65,6 +65,12 @@ enum HostCommand {
     /// Example: ampel new instance my-survey --unit T2PeakMag --kind state-t2
     #[command(subcommand)]
     New(cli::NewCommand),
+    /// Export light curves or T2 results to CSV or Parquet, for pandas, astropy
+    /// or TOPCAT: one row per datapoint (MJD, UTC date, band, AB magnitude, flux in
+    /// nJy, errors, upper limits, data rights) or per T2 document.
+    ///
+    /// Example: ampel --db sqlite:ampel-out/ampel.db export lightcurves --channel DEMO_BRIGHT -o lc.parquet
+    Export(cli::ExportArgs),
     /// Print a shell completion script.
     ///
     /// Example: ampel completions bash > /etc/bash_completion.d/ampel
@@ -152,6 +158,7 @@ fn main() -> std::process::ExitCode {
             }
         }
         HostCommand::Man { dir } => man_pages(dir),
+        HostCommand::Export(a) => cli::export(&registry, &cli.args, a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

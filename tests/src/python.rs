@@ -1,7 +1,8 @@
 //! Python for the tests that compare with it: Python AMPEL in the venv
 //! `scripts/test` makes in `$AMPEL_TEST_TOOLS/pyampel-0.10.6a28` (ampel-core
 //! 0.10.6a28, ampel-alerts 0.10.4a0, ampel-ztf 0.10.3a9, ampel-interface 0.10.5a12
-//! on Python 3.11), and the `light-curve` package in `lightcurve-0.13.3`. A missing
+//! on Python 3.11), the `light-curve` package in `lightcurve-0.13.3`, and pandas,
+//! pyarrow and astropy in `notebook-1` (what a notebook reads exports with). A missing
 //! venv fails the test with the command that makes it.
 
 use std::io::Write;
@@ -37,6 +38,14 @@ pub fn pyampel_python() -> PathBuf {
 /// The Python of the venv with the `light-curve` package (0.13.3) and numpy.
 pub fn lightcurve_python() -> PathBuf {
     installed("lightcurve-0.13.3/bin/python", "the light-curve venv")
+}
+
+/// The Python of the venv with pandas, pyarrow and astropy.
+pub fn notebook_python() -> PathBuf {
+    installed(
+        "notebook-1/bin/python",
+        "the notebook venv (pandas, pyarrow, astropy)",
+    )
 }
 
 /// Run `script` (in the repository) with `python`, `input` as JSON on its stdin;

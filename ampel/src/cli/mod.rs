@@ -1,13 +1,16 @@
 //! Host-only commands: `ampel manifest ...` (`manifest.rs`), `ampel image ...`
-//! (`image.rs`), `ampel reproduce` (`reproduce.rs`) and `ampel new ...`
-//! (`new.rs`, scaffolds). Tables for people, `--json`
+//! (`image.rs`), `ampel reproduce` (`reproduce.rs`), `ampel new ...`
+//! (`new.rs`, scaffolds) and `ampel export` (`export.rs`, on `columns.rs`). Tables for people, `--json`
 //! for scripts; long steps report progress on stderr.
 
+mod columns;
+mod export;
 mod image;
 mod manifest;
 mod new;
 mod reproduce;
 
+pub use export::{export, ExportArgs};
 pub use image::{image, ImageCommand};
 pub use manifest::{manifest, ManifestCommand};
 pub use new::{new, NewCommand};
