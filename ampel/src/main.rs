@@ -71,6 +71,12 @@ enum HostCommand {
     ///
     /// Example: ampel --db sqlite:ampel-out/ampel.db export lightcurves --channel DEMO_BRIGHT -o lc.parquet
     Export(cli::ExportArgs),
+    /// A read-only web view of the store on 127.0.0.1: objects (filter by channel,
+    /// tag and T2 result), object pages (plot, light curve, every T2 result, links),
+    /// runs and trouble. Prints the address first; Ctrl-C stops it.
+    ///
+    /// Example: ampel --db sqlite:ampel-out/ampel.db ui   (then open http://127.0.0.1:8765/)
+    Ui(cli::UiArgs),
     /// Print a shell completion script.
     ///
     /// Example: ampel completions bash > /etc/bash_completion.d/ampel
@@ -159,6 +165,9 @@ fn main() -> std::process::ExitCode {
         }
         HostCommand::Man { dir } => man_pages(dir),
         HostCommand::Export(a) => cli::export(&registry, &cli.args, a),
+        HostCommand::Ui(a) => units::registry()
+            .map_err(anyhow::Error::from)
+            .and_then(|r| cli::ui(r, &cli.args, a)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

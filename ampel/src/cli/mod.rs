@@ -1,6 +1,7 @@
 //! Host-only commands: `ampel manifest ...` (`manifest.rs`), `ampel image ...`
 //! (`image.rs`), `ampel reproduce` (`reproduce.rs`), `ampel new ...`
-//! (`new.rs`, scaffolds) and `ampel export` (`export.rs`, on `columns.rs`). Tables for people, `--json`
+//! (`new.rs`, scaffolds), `ampel export` (`export.rs`, on `columns.rs`) and
+//! `ampel ui` (`ui.rs`, a read-only web view). Tables for people, `--json`
 //! for scripts; long steps report progress on stderr.
 
 mod columns;
@@ -9,12 +10,14 @@ mod image;
 mod manifest;
 mod new;
 mod reproduce;
+mod ui;
 
 pub use export::{export, ExportArgs};
 pub use image::{image, ImageCommand};
 pub use manifest::{manifest, ManifestCommand};
 pub use new::{new, NewCommand};
 pub use reproduce::{reproduce, Exit, ReproduceArgs};
+pub use ui::{ui, UiArgs};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::Value;
