@@ -217,9 +217,19 @@ fn explain_tells_who_made_a_t2_result() {
         !v["journal"].as_array().unwrap().is_empty(),
         "journal entries about the document"
     );
+    // the journal's action bits in words
+    assert!(v["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|j| j["actions"] == serde_json::json!(["T2_ADD_BODY", "T2_SET_CODE"])));
     let table = text(&ampel(&["explain", &id], dir.path()).stdout);
     assert!(
         table.contains("process demo#2") && table.contains("T2RiseDeclineFit"),
+        "{table}"
+    );
+    assert!(
+        table.contains("T2_ADD_BODY T2_SET_CODE (action "),
         "{table}"
     );
 }

@@ -76,6 +76,7 @@ pub fn explain(args: &RuntimeArgs, id: &str) -> Result<(), CommandError> {
             tier: j.tier,
             process: j.process,
             action: j.action,
+            actions: crate::view::action_words(j.action),
             code: j.code,
             ts: j.ts,
         })
@@ -127,6 +128,8 @@ struct Journal {
     tier: Tier,
     process: String,
     action: JournalActionCode,
+    /// The bits of `action` by name.
+    actions: Vec<&'static str>,
     code: Option<DocumentCode>,
     ts: UnixTime,
 }
@@ -191,9 +194,10 @@ impl Report for Explained {
             t.add_row([
                 format!("journal run {}", j.run),
                 format!(
-                    "{} action {} code {}",
+                    "{} {} (action {}) code {}",
                     j.process,
-                    j.action,
+                    j.actions.join(" "),
+                    j.action.0,
                     j.code.map_or("-".into(), |c| c.to_string())
                 ),
             ]);
