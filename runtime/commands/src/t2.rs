@@ -503,7 +503,15 @@ struct Shown(Vec<ShownDoc>);
 
 impl Report for Shown {
     fn table(&self) -> comfy_table::Table {
-        let mut t = table(&["unit", "kind", "link", "code", "channels", "result"]);
+        let mut t = table(&[
+            "T2 document",
+            "unit",
+            "kind",
+            "link",
+            "code",
+            "channels",
+            "result (whole: ampel view, --json)",
+        ]);
         for d in &self.0 {
             let mut result = d
                 .result
@@ -518,6 +526,7 @@ impl Report for Shown {
             }
             let channels: Vec<&str> = d.channel.iter().map(String::as_str).collect();
             t.add_row([
+                d.id.clone(),
                 d.unit.clone(),
                 d.kind.into(),
                 d.link.to_string(),
