@@ -120,18 +120,7 @@ fn manifest(d: &Path) -> String {
 }
 
 fn run_job(d: &Path, manifest: &str, db: &str) -> Value {
-    ampel_json(
-        &[
-            "--db",
-            db,
-            "job",
-            "--manifest",
-            manifest,
-            "--inputs",
-            alerts().to_str().unwrap(),
-        ],
-        d,
-    )
+    manifest_job(d, db, manifest, &alerts(), &[])
 }
 
 /// The cone results of a store, by the object's name of their datapoint.
@@ -254,22 +243,25 @@ fn the_cone_search_returns_the_planted_neighbours_and_the_image_carries_the_cata
         serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap()
     };
     let cache = shared_cache();
-    let first = d.join("native");
-    let o = ampel(
-        &[
+    let inputs = alerts();
+    let reproduce = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
             "--json",
             "reproduce",
             archive.to_str().unwrap(),
             "--cache",
             cache.to_str().unwrap(),
             "--inputs",
-            alerts().to_str().unwrap(),
+            inputs.to_str().unwrap(),
             "--out",
-            first.to_str().unwrap(),
-        ],
-        d,
-    );
-    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = ampel(&args, d);
+        assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    };
+    let first = d.join("native");
+    reproduce(&first, &[]);
     let db = format!("sqlite:{}", first.join("ampel.db").display());
     assert_eq!(
         cone_results(d, &db),
@@ -277,25 +269,11 @@ fn the_cone_search_returns_the_planted_neighbours_and_the_image_carries_the_cata
         "the image's results are the host's"
     );
     let oci = d.join("oci");
-    let o = ampel(
-        &[
-            "--json",
-            "reproduce",
-            archive.to_str().unwrap(),
-            "--cache",
-            cache.to_str().unwrap(),
-            "--inputs",
-            alerts().to_str().unwrap(),
-            "--out",
-            oci.to_str().unwrap(),
-            "--runtime",
-            "oci",
-            "--expect",
-            first.join("run.json").to_str().unwrap(),
-        ],
-        d,
+    let expect = first.join("run.json");
+    reproduce(
+        &oci,
+        &["--runtime", "oci", "--expect", expect.to_str().unwrap()],
     );
-    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     assert_eq!(rec(&oci)["verdict"], "REPRODUCED");
 }
 

@@ -32,19 +32,12 @@ fn shipped(d: &Path, name: &str) -> String {
 }
 
 fn job(d: &Path, manifest: &str, db: &str) -> Value {
-    ampel_json(
-        &[
-            "--db",
-            db,
-            "job",
-            "--manifest",
-            manifest,
-            "--inputs",
-            real_alerts().join("ztf").to_str().unwrap(),
-            "--out",
-            "out",
-        ],
+    manifest_job(
         d,
+        db,
+        manifest,
+        &real_alerts().join("ztf"),
+        &["--out", "out"],
     )
 }
 

@@ -582,3 +582,25 @@ pub fn report_run(report: &Path) -> PathBuf {
         })
         .unwrap_or_else(|| panic!("no report run in {}", report.display()))
 }
+
+/// `ampel --db DB job --manifest MANIFEST --inputs INPUTS [EXTRA...]` in `dir`, its
+/// JSON answer.
+pub fn manifest_job(
+    dir: &Path,
+    db: &str,
+    manifest: &str,
+    inputs: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec![
+        "--db",
+        db,
+        "job",
+        "--manifest",
+        manifest,
+        "--inputs",
+        inputs.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ampel_json(&args, dir)
+}

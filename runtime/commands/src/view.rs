@@ -225,13 +225,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, object: &str) -> Result<(), 
         "datapoint",
     ]);
     for p in &v.light_curve {
-        let kind = if p.upper_limit {
-            "upper limit"
-        } else if p.forced {
-            "forced"
-        } else {
-            "detection"
-        };
+        let kind = p.kind();
         lc.add_row(vec![
             format!("{:.5}", p.mjd),
             p.date.clone(),

@@ -228,13 +228,7 @@ pub fn object_page(v: &StockView, s: &ObjectSummary, back: &str) -> String {
     h.push_str(&light_curve_svg(&lc, &s.name));
     h.push_str("<h2>Light curve</h2>\n<table class=\"lc\"><tr><th>MJD</th><th>date (UTC)</th><th>band</th><th>mag</th><th>± mag</th><th>flux (nJy)</th><th>± flux</th><th>kind</th><th>rb</th><th>drb</th><th>data rights</th><th>datapoint</th></tr>\n");
     for p in &lc {
-        let kind = if p.upper_limit {
-            "upper limit"
-        } else if p.forced {
-            "forced"
-        } else {
-            "detection"
-        };
+        let kind = p.kind();
         let _ = writeln!(
             h,
             "<tr><td>{:.5}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

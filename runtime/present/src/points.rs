@@ -43,6 +43,19 @@ pub struct LcPoint {
     pub drb: Option<f64>,
 }
 
+impl LcPoint {
+    /// `detection`, `upper limit` or `forced`.
+    pub fn kind(&self) -> &'static str {
+        if self.upper_limit {
+            "upper limit"
+        } else if self.forced {
+            "forced"
+        } else {
+            "detection"
+        }
+    }
+}
+
 /// The band name of a datapoint body.
 pub fn band_name(body: &Value) -> String {
     match body.get("band").or_else(|| body.get("fid")) {
