@@ -221,7 +221,7 @@ mod tests {
         );
         assert_eq!(
             rows[1],
-            "{mjd: null, id: 7, upper_limit: null, band: \"a,\\\"b\\\"\"}"
+            r#"{mjd: null, id: 7, upper_limit: null, band: "a,"b""}"#
         );
     }
 }
