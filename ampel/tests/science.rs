@@ -254,3 +254,47 @@ fn the_features_report_shows_the_fits_and_features_the_t2_units_stored() {
         assert!(html.contains(col), "{col}");
     }
 }
+
+#[test]
+fn a_t0_run_ends_with_its_refusals_grouped_by_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let manifest = shipped(d, "ztf-demo.toml");
+    let alerts = real_alerts().join("ztf");
+    let args = [
+        "--db",
+        "sqlite:t0.db",
+        "t0",
+        "--manifest",
+        &manifest,
+        "--source",
+        alerts.to_str().unwrap(),
+    ];
+    let v = ampel_json(&args, d);
+    let groups = v["refusals"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(
+        groups[0]["reason"],
+        "truncated file: end of data inside the sync marker after the block"
+    );
+    assert_eq!(groups[0]["count"], 3);
+    assert_eq!(
+        groups[1]["reason"],
+        "union index N out of range (N..N) at byte N"
+    );
+    assert_eq!(groups[1]["count"], 2);
+    for g in groups {
+        for e in g["examples"].as_array().unwrap() {
+            assert!(e.as_str().unwrap().contains("ampel-2018-v1.8/"), "{e}");
+        }
+    }
+    // and the table a person reads says it too, for a rerun into another store
+    let mut args = args.to_vec();
+    args[1] = "sqlite:t0b.db";
+    let shown = text(&ampel(&args, d).stdout);
+    assert!(shown.contains("refused: truncated file"), "{shown}");
+    assert!(
+        shown.contains("516434762915010006.avro (alert 0)"),
+        "{shown}"
+    );
+}

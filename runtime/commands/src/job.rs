@@ -100,6 +100,9 @@ impl Report for JobOutput {
 pub(crate) fn add_tasks(t: &mut Table, report: &JobReport) {
     for (i, task) in report.tasks.iter().enumerate() {
         t.add_row([format!("task {} ({})", i + 1, kind(task)), summary(task)]);
+        if let TaskReport::T0(s) = task {
+            crate::t0::refusal_rows(t, &s.damaged);
+        }
     }
     for (name, (n, _)) in &report.digest.collections {
         t.add_row([format!("{name} documents"), n.to_string()]);

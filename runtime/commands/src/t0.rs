@@ -103,7 +103,15 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
         stats,
         stopped,
     } = drive_archive(proc, &t0.source, &opts, &progress)?;
-    report(args.json, &T0Run { run, stats })?;
+    let refusals = ampel_core::t0::refusals::group(&stats.damaged);
+    report(
+        args.json,
+        &T0Run {
+            run,
+            stats,
+            refusals,
+        },
+    )?;
     match stopped {
         Some(e) => Err(e.into()),
         None => Ok(()),
@@ -115,6 +123,24 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, t0: &T0Args) -> Result<(), C
 struct T0Run {
     run: ampel_interface::RunId,
     stats: ampel_core::t0::T0Stats,
+    /// The damaged inputs and unusable alerts grouped by reason.
+    refusals: Vec<ampel_core::t0::refusals::RefusalGroup>,
+}
+
+/// One row per reason inputs were refused for: how many, and the first few.
+pub(crate) fn refusal_rows(t: &mut comfy_table::Table, damaged: &[String]) {
+    for g in ampel_core::t0::refusals::group(damaged) {
+        let more = g.count.saturating_sub(g.examples.len());
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        t.add_row([
+            format!("  refused: {}", g.reason),
+            format!("{}, e.g.\n{}{tail}", g.count, g.examples.join("\n")),
+        ]);
+    }
 }
 
 impl Report for T0Run {
@@ -157,6 +183,7 @@ impl Report for T0Run {
             "damaged inputs".to_string(),
             self.stats.damaged.len().to_string(),
         ]);
+        refusal_rows(&mut t, &self.stats.damaged);
         t.add_row(["unit errors".to_string(), self.stats.errors.to_string()]);
         t
     }

@@ -11,6 +11,7 @@ mod config;
 mod directive;
 mod drive;
 mod ingest;
+pub mod refusals;
 mod run;
 
 pub use config::*;
