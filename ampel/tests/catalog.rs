@@ -7,8 +7,9 @@
 //! 1.5" and 3.0" (distances along a meridian are exactly the declination offsets).
 //! The ZTF demo with the unit on each alert's latest detection must return the two
 //! planted neighbours within 2" (and any background source a brute-force search
-//! finds), with their columns; the image built from that manifest carries the
-//! catalogue as a content-addressed layer, runs under runc with it, and reproduces.
+//! finds), with their columns, and the same from the catalogue as Parquet written
+//! by pandas; the image built from that manifest carries the catalogue as a
+//! content-addressed layer, runs under runc with it, and reproduces.
 
 mod support;
 
@@ -93,8 +94,8 @@ fn write_catalogue(path: &Path, rows: &[Row]) {
     std::fs::write(path, csv).unwrap();
 }
 
-/// The demo manifest with the catalogue as a resource and the cone unit on the
-/// bright channel's latest detection of each alert.
+/// The demo manifest with the catalogue as a resource and a channel that takes
+/// every alert with the cone unit on its latest detection.
 fn manifest(d: &Path) -> String {
     demo_manifest(
         d,
@@ -108,12 +109,11 @@ fn manifest(d: &Path) -> String {
                 ),
             ),
             (
-                "t3 = [{ unit = \"T3ReportExporter\"",
-                "point_t2 = [{ unit = \"T2CatalogCone\", select = \"last\", config = { catalog = { resource = \"hosts\" }, name = \"hosts\", radius_arcsec = 2.0, keep = \"all\", columns = [\"name\", \"kind\", \"mag\"] } }]\nt3 = [{ unit = \"T3ReportExporter\"",
-            ),
-            (
                 "schedule = \"every 10s\"\n",
-                "schedule = \"every 10s\"\n\n[resources]\nhosts = { file = \"hosts.csv\" }\n",
+                "schedule = \"every 10s\"\n\n[[channel]]\nname = \"HOSTS\"\naccess = [\"ZTF_PUB\"]\n\
+                 filter = { unit = \"CriteriaFilter\", config = { criteria = [{ attribute = \"rb\", operator = \">=\", value = 0.0 }] } }\n\
+                 point_t2 = [{ unit = \"T2CatalogCone\", select = \"last\", config = { catalog = { resource = \"hosts\" }, name = \"hosts\", radius_arcsec = 2.0, keep = \"all\", columns = [\"name\", \"kind\", \"mag\"] } }]\n\n\
+                 [resources]\nhosts = { file = \"hosts.csv\" }\n",
             ),
         ],
     )
@@ -152,7 +152,8 @@ fn the_cone_search_returns_the_planted_neighbours_and_the_image_carries_the_cata
     let run = run_job(d, &manifest, "sqlite:host.db");
     let t2 = &run["tasks"][1];
     let results = cone_results(d, "sqlite:host.db");
-    assert!(!results.is_empty(), "{run}");
+    // one per alert: every alert's triggering detection is searched around
+    assert_eq!(results.len(), 50, "{run}");
     assert_eq!(
         t2["ok"]["T2CatalogCone"].as_u64(),
         Some(results.len() as u64),
@@ -194,6 +195,42 @@ fn the_cone_search_returns_the_planted_neighbours_and_the_image_carries_the_cata
         assert!((got[0]["dist_arcsec"].as_f64().unwrap() - 0.5).abs() < 1e-6);
         assert!((got[1]["dist_arcsec"].as_f64().unwrap() - 1.5).abs() < 1e-6);
         assert_eq!(r["catalog"], "hosts");
+    }
+
+    // the same catalogue as Parquet, written by pandas (pyarrow, snappy): the same
+    // results
+    let o = std::process::Command::new(ampel_tests::python::notebook_python())
+        .args([
+            "-c",
+            "import pandas as pd, sys; pd.read_csv(sys.argv[1], dtype={'name': str, 'kind': str}).to_parquet(sys.argv[2])",
+            csv.to_str().unwrap(),
+            d.join("hosts.parquet").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let pq_manifest = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("hosts.csv", "hosts.parquet");
+    std::fs::write(d.join("pq.toml"), pq_manifest).unwrap();
+    run_job(d, d.join("pq.toml").to_str().unwrap(), "sqlite:pq.db");
+    let from_parquet = cone_results(d, "sqlite:pq.db");
+    assert_eq!(from_parquet.len(), results.len());
+    for (k, r) in &results {
+        let p = &from_parquet[k];
+        assert_eq!(
+            p["matches"].as_array().unwrap().len(),
+            r["matches"].as_array().unwrap().len()
+        );
+        for (a, b) in p["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(r["matches"].as_array().unwrap())
+        {
+            assert_eq!(a["columns"], b["columns"], "{a} {b}");
+            assert_eq!(a["dist_arcsec"], b["dist_arcsec"]);
+        }
     }
 
     // the image: the catalogue is a layer of its own, the file at its digest

@@ -44,7 +44,7 @@ fn dec() -> String {
 #[serde(deny_unknown_fields)]
 pub struct T2CatalogConeConfig {
     /// The catalogue: `{ resource = "NAME" }` naming a file resource (CSV with a
-    /// header line).
+    /// header line, or Parquet: told apart by content).
     pub catalog: ResourceFile,
     /// The catalogue's name in results (default: its file name).
     #[serde(default)]
@@ -160,9 +160,12 @@ fn load(c: &T2CatalogConeConfig) -> Result<Arc<Catalog>, String> {
         dec: &c.dec_column,
         returned: &c.columns,
     };
-    let cat = Arc::new(
-        Catalog::from_csv(&c.catalog.file, &bytes, &cols, depth).map_err(|e| e.to_string())?,
-    );
+    let cat = if crate::parquet::is_parquet(&bytes) {
+        crate::parquet::from_parquet(&c.catalog.file, bytes, &cols, depth)
+    } else {
+        Catalog::from_csv(&c.catalog.file, &bytes, &cols, depth)
+    };
+    let cat = Arc::new(cat.map_err(|e| e.to_string())?);
     if let Ok(mut m) = CACHE.lock() {
         m.insert(key, cat.clone());
     }

@@ -109,6 +109,76 @@ pub fn distance_arcsec(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f64 {
     2.0 * a.sqrt().min(1.0).asin().to_degrees() * 3600.0
 }
 
+/// Sources as they are read, checked, then indexed.
+pub(crate) struct Builder<'a> {
+    file: &'a str,
+    cols: &'a Columns<'a>,
+    depth: u8,
+    sources: Vec<Source>,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for `file`'s rows.
+    pub(crate) fn new(file: &'a str, cols: &'a Columns<'a>, depth: u8) -> Self {
+        Builder {
+            file,
+            cols,
+            depth,
+            sources: Vec::new(),
+        }
+    }
+
+    /// One data row (1-based): its RA and Dec (or the text that is no number) and
+    /// its returned values.
+    pub(crate) fn push(
+        &mut self,
+        row: u64,
+        ra: Result<f64, String>,
+        dec: Result<f64, String>,
+        values: Vec<Value>,
+    ) -> Result<(), CatalogError> {
+        let file = self.file;
+        let check = |v: Result<f64, String>, name: &str| match v {
+            Ok(x) if x.is_finite() => Ok(x),
+            other => Err(CatalogError(format!(
+                "{file}: data row {row}, column `{name}`: `{}` is not a number of degrees",
+                other.map_or_else(|s| s, |x| x.to_string())
+            ))),
+        };
+        let (ra, dec) = (check(ra, self.cols.ra)?, check(dec, self.cols.dec)?);
+        if !(-90.0..=90.0).contains(&dec) {
+            return Err(CatalogError(format!(
+                "{file}: data row {row}, column `{}`: {dec} is outside -90..90 degrees",
+                self.cols.dec
+            )));
+        }
+        let ra = ra.rem_euclid(360.0);
+        let cell = cell(self.depth, ra, dec).ok_or_else(|| {
+            CatalogError(format!(
+                "{file}: data row {row}: position {ra}, {dec} unusable"
+            ))
+        })?;
+        self.sources.push(Source {
+            cell,
+            row,
+            ra,
+            dec,
+            values,
+        });
+        Ok(())
+    }
+
+    /// The indexed catalogue.
+    pub(crate) fn finish(mut self) -> Catalog {
+        self.sources.sort_by_key(|s| (s.cell, s.row));
+        Catalog {
+            depth: self.depth,
+            columns: self.cols.returned.to_vec(),
+            sources: self.sources,
+        }
+    }
+}
+
 impl Catalog {
     /// Read a CSV catalogue (`file` names it in errors) and index it at `depth`.
     pub fn from_csv(
@@ -139,52 +209,19 @@ impl Catalog {
             .iter()
             .map(|c| find(c))
             .collect::<Result<_, _>>()?;
-        let mut sources = Vec::new();
+        let mut b = Builder::new(file, cols, depth);
         for (n, rec) in rd.records().enumerate() {
             let row = n as u64 + 1;
             let rec = rec.map_err(|e| CatalogError(format!("{file}: data row {row}: {e}")))?;
-            let num = |i: usize, name: &str| -> Result<f64, CatalogError> {
-                let s = rec.get(i).unwrap_or("").trim();
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| {
-                        CatalogError(format!(
-                            "{file}: data row {row}, column `{name}`: `{s}` is not a number of degrees"
-                        ))
-                    })
+            let text = |i: usize| rec.get(i).unwrap_or("").trim().to_string();
+            let num = |i: usize| -> Result<f64, String> {
+                let s = text(i);
+                s.parse::<f64>().map_err(|_| s)
             };
-            let (ra, dec) = (num(ra_i, cols.ra)?, num(dec_i, cols.dec)?);
-            if !(-90.0..=90.0).contains(&dec) {
-                return Err(CatalogError(format!(
-                    "{file}: data row {row}, column `{}`: {dec} is outside -90..90 degrees",
-                    cols.dec
-                )));
-            }
-            let ra = ra.rem_euclid(360.0);
-            let cell = cell(depth, ra, dec).ok_or_else(|| {
-                CatalogError(format!(
-                    "{file}: data row {row}: position {ra}, {dec} unusable"
-                ))
-            })?;
-            let values = ret
-                .iter()
-                .map(|&i| field_value(rec.get(i).unwrap_or("")))
-                .collect();
-            sources.push(Source {
-                cell,
-                row,
-                ra,
-                dec,
-                values,
-            });
+            let values = ret.iter().map(|&i| field_value(&text(i))).collect();
+            b.push(row, num(ra_i), num(dec_i), values)?;
         }
-        sources.sort_by_key(|s| (s.cell, s.row));
-        Ok(Catalog {
-            depth,
-            columns: cols.returned.to_vec(),
-            sources,
-        })
+        Ok(b.finish())
     }
 
     /// The sources within `radius_arcsec` of (ra, dec) in degrees, nearest first
