@@ -98,7 +98,8 @@ fn four_t2_workers_on_one_mongodb_store_finish_a_killed_workers_tickets_each_onc
     assert!(out.status.success(), "{}", text(&out.stderr));
     let store = ampel_commands::open_store(&db).unwrap();
     let tickets = store.find_t2(&T2Filter::default()).unwrap().len();
-    assert!(tickets >= 50, "{tickets} tickets");
+    // the demo's 8 objects: 3 units on each state
+    assert!(tickets >= 20, "{tickets} tickets");
 
     let mut workers: Vec<Child> = (0..4).map(|_| worker(&db, dir.path(), "4")).collect();
     // kill the first worker seen holding a lease, without warning

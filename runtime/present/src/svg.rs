@@ -109,11 +109,13 @@ pub fn light_curve_svg(points: &[LcPoint], label: &str) -> String {
     for t in &xt {
         let px = x(*t);
         let date = utc_date(*t);
-        let date = if xstep >= 1.0 {
-            &date[..10]
+        // `-` for a time no calendar date is given for (never sliced blindly)
+        let part = if xstep >= 1.0 {
+            date.get(..10)
         } else {
-            &date[5..16]
+            date.get(5..16)
         };
+        let date = part.unwrap_or("-");
         let _ = writeln!(
             s,
             "<line x1=\"{px:.1}\" y1=\"{y1}\" x2=\"{px:.1}\" y2=\"{}\" stroke=\"#444\"/><line x1=\"{px:.1}\" y1=\"{y0}\" x2=\"{px:.1}\" y2=\"{y1}\" stroke=\"#eee\"/>\
@@ -277,6 +279,16 @@ mod tests {
             svg[c + 4..].split('"').next().unwrap().parse().unwrap()
         };
         assert!(cy("58852.30000") < cy("58850.10000"));
+    }
+
+    #[test]
+    fn absurd_times_and_magnitudes_still_give_a_plot() {
+        // a sample alert with a time far outside any calendar, and extremes
+        for mjd in [1e12, -1e12, 0.0, f64::MAX / 4.0] {
+            let pts = [p(mjd, "g", 18.0, false), p(mjd + 1.0, "r", 1e6, true)];
+            let svg = light_curve_svg(&pts, "x");
+            assert!(svg.ends_with("</svg>\n"), "{mjd}");
+        }
     }
 
     #[test]
