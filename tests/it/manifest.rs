@@ -9,10 +9,13 @@ use ampel_interface::{Registry, T2Kind};
 use ampel_store::T2Filter;
 use std::path::Path;
 
-/// The test units and every unit of `units/` (the Rubin ones too).
+/// The test units and every unit of `units/` (the Rubin, feature and catalogue
+/// ones too), as the host binary has them.
 fn registry() -> Registry {
     let mut r = ampel_tests::units::registry();
     ampel_units_lsst::register(&mut r).expect("units");
+    ampel_units_features::register(&mut r).expect("units");
+    ampel_units_catalog::register(&mut r).expect("units");
     r
 }
 
