@@ -280,7 +280,7 @@ fn a_t0_run_ends_with_its_refusals_grouped_by_reason() {
     assert_eq!(groups[0]["count"], 3);
     assert_eq!(
         groups[1]["reason"],
-        "union index N out of range (N..N) at byte N"
+        "union index N out of range N at byte N"
     );
     assert_eq!(groups[1]["count"], 2);
     for g in groups {

@@ -2,7 +2,8 @@
 //! `scripts/test` makes in `$AMPEL_TEST_TOOLS/pyampel-0.10.6a28` (ampel-core
 //! 0.10.6a28, ampel-alerts 0.10.4a0, ampel-ztf 0.10.3a9, ampel-interface 0.10.5a12
 //! on Python 3.11), the `light-curve` package in `lightcurve-0.13.3`, and pandas,
-//! pyarrow and astropy in `notebook-1` (what a notebook reads exports with). A missing
+//! pyarrow, astropy, fastavro and cramjam in `notebook-1` (what a notebook reads
+//! exports with; what re-writes alerts as brokers do). A missing
 //! venv fails the test with the command that makes it.
 
 use std::io::Write;
@@ -40,7 +41,7 @@ pub fn lightcurve_python() -> PathBuf {
     installed("lightcurve-0.13.3/bin/python", "the light-curve venv")
 }
 
-/// The Python of the venv with pandas, pyarrow and astropy.
+/// The Python of the venv with pandas, pyarrow, astropy, fastavro and cramjam.
 pub fn notebook_python() -> PathBuf {
     installed(
         "notebook-1/bin/python",

@@ -31,18 +31,22 @@ impl AlertSupplier for LsstAlertSupplier {
         let Value::Object(mut p) = packet else {
             return Err(UnitError::new("Rubin packet is not a record"));
         };
-        // the alert id: `diaSourceId` since schema 8.0, `alertId` before
-        let id = p
-            .get("diaSourceId")
-            .or_else(|| p.get("alertId"))
-            .and_then(Value::as_i64)
-            .ok_or_else(|| {
-                UnitError::new("Rubin packet has no diaSourceId (schema 8.0+) or alertId (before)")
-            })?;
         let source = p
             .remove("diaSource")
             .filter(Value::is_object)
-            .ok_or_else(|| UnitError::new(format!("alert {id} has no diaSource")))?;
+            .ok_or_else(|| UnitError::new("Rubin packet has no diaSource record"))?;
+        // the alert id: `diaSourceId` since schema 8.0, `alertId` before; a
+        // re-write may keep only the source's own `diaSourceId`
+        let id = p
+            .get("diaSourceId")
+            .or_else(|| p.get("alertId"))
+            .or_else(|| source.get("diaSourceId"))
+            .and_then(Value::as_i64)
+            .ok_or_else(|| {
+                UnitError::new(
+                    "Rubin packet has no diaSourceId (schema 8.0+, at the top or in diaSource) or alertId (before 8.0)",
+                )
+            })?;
         let stock =
             stock_of(&source, p.get("diaObject").filter(|o| o.is_object())).ok_or_else(|| {
                 UnitError::new(format!(
@@ -77,6 +81,10 @@ impl AlertSupplier for LsstAlertSupplier {
 
     fn fields(&self) -> Option<std::collections::BTreeSet<String>> {
         // the stock, from `diaObject` or `diaSource` (see [`stock_of`])
-        Some(["diaObjectId", "ssObjectId"].map(String::from).into())
+        Some(
+            ["diaObjectId", "ssObjectId", "diaSourceId"]
+                .map(String::from)
+                .into(),
+        )
     }
 }

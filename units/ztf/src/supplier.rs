@@ -45,15 +45,22 @@ impl AlertSupplier for ZiAlertSupplier {
         };
         let stock = to_ampel_id(&name)
             .ok_or_else(|| UnitError::new(format!("`{name}` is not a ZTF object name")))?;
-        let id = p
-            .get("candid")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| UnitError::new(format!("ZTF packet of {name} has no candid")))?;
         let candidate = p
             .remove("candidate")
             .filter(Value::is_object)
             .ok_or_else(|| {
-                UnitError::new(format!("ZTF packet {id} of {name} has no candidate record"))
+                UnitError::new(format!("ZTF packet of {name} has no candidate record"))
+            })?;
+        // the alert id is the candidate's; brokers' re-writes may drop the
+        // alert-level copy
+        let id = p
+            .get("candid")
+            .and_then(Value::as_i64)
+            .or_else(|| candidate.get("candid").and_then(Value::as_i64))
+            .ok_or_else(|| {
+                UnitError::new(format!(
+                    "ZTF packet of {name} has no candid (neither at the top nor in candidate)"
+                ))
             })?;
         let mut datapoints = vec![candidate];
         if let Some(Value::Array(prv)) = p.remove("prv_candidates") {

@@ -1,7 +1,8 @@
 //! What T0 could not use, grouped: each damaged input or unusable alert of a run
 //! (`origin (alert i): reason`, as `T0Stats::damaged` holds them) under its reason
-//! with the numbers in it generalised (`union index 61 out of range (0..2) at byte
-//! 32829` and `... 36 ... 19403` are one reason), most frequent first, with the
+//! with the words holding digits generalised (`union index 61 out of range (0..2)
+//! at byte 32829` and `... 36 ... 19403` are one reason, and so are the same
+//! refusal of two objects), most frequent first, with the
 //! first few inputs of each. What a run prints at its end, so a whole archive
 //! refused for one reason is one line, not silence.
 
@@ -22,22 +23,20 @@ pub struct RefusalGroup {
     pub examples: Vec<String>,
 }
 
-/// The reason with every run of digits replaced by `N`.
+/// The reason with every word holding a digit (a number, an id, an object name
+/// such as ZTF20aabaesm, a range such as `(0..2)`) replaced by `N`.
 fn general(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut in_digits = false;
-    for c in reason.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
-                out.push('N');
+    reason
+        .split(' ')
+        .map(|w| {
+            if w.bytes().any(|b| b.is_ascii_digit()) {
+                "N"
+            } else {
+                w
             }
-            in_digits = true;
-        } else {
-            out.push(c);
-            in_digits = false;
-        }
-    }
-    out
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Split `origin (alert i): reason`; an entry of another shape is all reason.
@@ -86,7 +85,8 @@ mod tests {
             "a/3.avro (alert 0): truncated file: end of data inside the sync marker after the block",
             "a/4.avro (alert 0): union index 36 out of range (0..2) at byte 19403",
             "a/5.avro (alert 0): truncated file: end of data inside the sync marker after the block",
-            "x.tar.gz:b/6.avro (alert 2): unusable alert: no `candid` in `candidate`",
+            "x.tar.gz:b/6.avro (alert 2): unusable alert: ZTF packet of ZTF20aabaesm has no candid",
+            "x.tar.gz:b/8.avro (alert 0): unusable alert: ZTF packet of ZTF20aabaesn has no candid",
             "a/7.avro (alert 0): truncated file: end of data inside the sync marker after the block",
             "no origin here",
         ]
@@ -107,11 +107,14 @@ mod tests {
                 "a/5.avro (alert 0)"
             ]
         );
-        assert_eq!(g[1].reason, "union index N out of range (N..N) at byte N");
+        assert_eq!(g[1].reason, "union index N out of range N at byte N");
         assert_eq!(g[1].count, 2);
-        assert_eq!(g[2].reason, "no origin here");
-        assert!(g[2].examples.is_empty());
-        assert_eq!(g[3].examples, ["x.tar.gz:b/6.avro (alert 2)"]);
-        assert_eq!(g[3].reason, "unusable alert: no `candid` in `candidate`");
+        assert_eq!(g[2].reason, "unusable alert: ZTF packet of N has no candid");
+        assert_eq!(
+            g[2].examples,
+            ["x.tar.gz:b/6.avro (alert 2)", "x.tar.gz:b/8.avro (alert 0)"]
+        );
+        assert_eq!(g[3].reason, "no origin here");
+        assert!(g[3].examples.is_empty());
     }
 }
