@@ -10,7 +10,7 @@ use ampel_core::t3::{filter_by_t2, project, Load, T1Load, T2Match};
 use ampel_interface::compare::Operator;
 use ampel_interface::{Registry, StockId};
 use ampel_present::page::{fmt, object_page, summary, STYLE};
-use ampel_present::points::utc_date;
+use ampel_present::points::unix_date;
 use ampel_present::svg::esc;
 use ampel_store::{EventQuery, StockSelection, Store, TroubleQuery};
 use anyhow::{anyhow, Context};
@@ -234,7 +234,7 @@ async fn runs(State(app): State<Shared>) -> Response {
                 esc(&e.process),
                 e.tier,
                 esc(&e.code.to_string()),
-                utc_date(e.start / 86_400.0 + 40_587.0),
+                unix_date(e.start),
                 fmt(e.duration, 2)
             );
         }
@@ -255,7 +255,7 @@ async fn trouble(State(app): State<Shared>) -> Response {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                utc_date(t.ts / 86_400.0 + 40_587.0),
+                unix_date(t.ts),
                 esc(&t.process),
                 t.run,
                 esc(t.unit.as_deref().unwrap_or("")),

@@ -6,7 +6,7 @@ use crate::args::{stock_of, RuntimeArgs};
 use crate::output::{report, table, CommandError, Report};
 use crate::uri::open_existing_store;
 use ampel_interface::{Registry, TroubleRecord};
-use ampel_present::points::utc_date;
+use ampel_present::points::unix_date;
 use ampel_store::TroubleQuery;
 use clap::{Args, ValueEnum};
 use comfy_table::Table;
@@ -84,7 +84,7 @@ pub fn trouble_table(records: &[TroubleRecord]) -> Table {
     ]);
     for r in records {
         t.add_row(vec![
-            utc_date(r.ts / 86_400.0 + 40_587.0),
+            unix_date(r.ts),
             format!("{:?}", kind(r)),
             r.process.clone(),
             r.run.to_string(),

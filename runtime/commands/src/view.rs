@@ -15,7 +15,7 @@ use ampel_interface::{
     DocumentCode, JournalActionCode, LogRecord, Registry, T2Kind, TroubleRecord,
 };
 use ampel_present::page::{links, summary, ObjectSummary};
-use ampel_present::points::{light_curve, utc_date, LcPoint};
+use ampel_present::points::{light_curve, unix_date, LcPoint};
 use ampel_store::{LogQuery, T2Filter, TroubleQuery};
 use serde::Serialize;
 use std::io::Write;
@@ -136,7 +136,7 @@ pub fn load(registry: &Registry, db: &str, object: &str) -> Result<ObjectView, C
             st.journal
                 .iter()
                 .map(|j| JournalShown {
-                    date: utc_date(j.ts / 86_400.0 + 40_587.0),
+                    date: unix_date(j.ts),
                     tier: j.tier as u8,
                     process: j.process.clone(),
                     run: j.run,
@@ -285,7 +285,7 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, object: &str) -> Result<(), 
         let mut l = table(&["date (UTC)", "run", "channel", "message"]);
         for r in &v.logs {
             l.add_row(vec![
-                utc_date(r.ts / 86_400.0 + 40_587.0),
+                unix_date(r.ts),
                 r.run.to_string(),
                 r.channel.clone().unwrap_or_default(),
                 r.msg.clone(),

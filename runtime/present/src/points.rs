@@ -95,6 +95,11 @@ pub fn utc_date(mjd: f64) -> String {
     )
 }
 
+/// `YYYY-MM-DD hh:mm:ss` (UTC) of a Unix time in seconds (document and run times).
+pub fn unix_date(ts: f64) -> String {
+    utc_date(ts / 86_400.0 + 40_587.0)
+}
+
 fn num(body: &Value, key: &str) -> Option<f64> {
     body.get(key)
         .and_then(Value::as_f64)
@@ -175,6 +180,7 @@ mod tests {
         assert_eq!(utc_date(60_676.0), "2025-01-01 00:00:00");
         assert_eq!(utc_date(15_020.0), "1900-01-01 00:00:00");
         assert_eq!(utc_date(f64::NAN), "-");
+        assert_eq!(unix_date(1_577_836_800.0), "2020-01-01 00:00:00");
     }
 
     #[test]
