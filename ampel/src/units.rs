@@ -40,6 +40,12 @@ pub const CRATES: &[UnitCrate] = &[
         register: ampel_units_catalog::register,
     },
     UnitCrate {
+        name: "ampel-units-survey",
+        path: "units/survey",
+        version: env!("CARGO_PKG_VERSION"),
+        register: ampel_units_survey::register,
+    },
+    UnitCrate {
         name: "ampel-units-report",
         path: "units/report",
         version: env!("CARGO_PKG_VERSION"),

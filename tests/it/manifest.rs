@@ -9,13 +9,14 @@ use ampel_interface::{Registry, T2Kind};
 use ampel_store::T2Filter;
 use std::path::Path;
 
-/// The test units and every unit of `units/` (the Rubin, feature and catalogue
-/// ones too), as the host binary has them.
+/// The test units and every unit of `units/` (the Rubin, feature, catalogue and
+/// mapped-survey ones too), as the host binary has them.
 fn registry() -> Registry {
     let mut r = ampel_tests::units::registry();
     ampel_units_lsst::register(&mut r).expect("units");
     ampel_units_features::register(&mut r).expect("units");
     ampel_units_catalog::register(&mut r).expect("units");
+    ampel_units_survey::register(&mut r).expect("units");
     r
 }
 
@@ -41,12 +42,20 @@ fn blocks(text: &str, lang: &str) -> Vec<(usize, String)> {
 }
 
 /// What a TOML block of the docs is, by its tables: a manifest, a job file, a
-/// Cargo manifest, or a fragment of one of those (`[[channel]]` alone).
+/// survey mapping, a Cargo manifest, or a fragment of one of those (`[[channel]]`
+/// alone).
 fn check_block(file: &str, line: usize, text: &str) -> Result<(), String> {
     let at = format!("{file}:{line}");
     let table: toml::Table = toml::from_str(text).map_err(|e| format!("{at}: {e}"))?;
     if table.contains_key("instance") {
         ampel_manifest::parse(&at, text).map_err(|e| e.to_string())?;
+    } else if table.contains_key("survey") && table.contains_key("measurements") {
+        let m = ampel_units_survey::SurveyMapping::from_toml(text)
+            .map_err(|e| format!("{at}: a survey mapping: {e}"))?;
+        let problems = m.problems("");
+        if !problems.is_empty() {
+            return Err(format!("{at}: a survey mapping: {problems:?}"));
+        }
     } else if table.contains_key("task") {
         toml::from_str::<ampel_core::job::JobConfig>(text).map_err(|e| format!("{at}: {e}"))?;
     } else if ["crate", "t0", "channel", "process", "resources", "live"]
@@ -65,7 +74,7 @@ fn check_block(file: &str, line: usize, text: &str) -> Result<(), String> {
         || table.contains_key("workspace"))
     {
         return Err(format!(
-            "{at}: a TOML block that is neither a manifest, a job file nor a Cargo manifest: {:?}",
+            "{at}: a TOML block that is neither a manifest, a job file, a survey mapping nor a Cargo manifest: {:?}",
             table.keys().collect::<Vec<_>>()
         ));
     }

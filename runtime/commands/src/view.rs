@@ -159,7 +159,7 @@ pub fn load(registry: &Registry, db: &str, object: &str) -> Result<ObjectView, C
         .filter(|t| t.stock == Some(stock))
         .collect();
     Ok(ObjectView {
-        links: links(&s.name, s.ra, s.dec)
+        links: links(&s)
             .into_iter()
             .map(|(label, url)| Link { label, url })
             .collect(),

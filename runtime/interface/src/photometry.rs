@@ -34,9 +34,104 @@ pub fn flux_err_njy(flux_njy: f64, mag_err: f64) -> f64 {
     flux_njy * mag_err / MAG_PER_LN_FLUX
 }
 
+/// A flux in a survey's unit, whose AB zero point is `zero_point` (the magnitude
+/// of flux 1), in nJy.
+pub fn to_njy(flux: f64, zero_point: f64) -> f64 {
+    flux * 10f64.powf(0.4 * (AB_ZERO_POINT_NJY - zero_point))
+}
+
+/// The photometry keys of a datapoint of a survey read through a declarative
+/// survey mapping (`ampel-units-survey`), beside the survey's own fields:
+/// `survey` (its name), `jd`, `band` (a name), `kind` (`detection`, `forced` or
+/// `limit`), `mag` and `mag_err` (AB), `flux` and `flux_err` (nJy), `maglim`
+/// (limiting magnitude), `access` (the data-rights tag). The supplier writes them;
+/// the light-curve views and the feature unit read them with [`survey_point`].
+pub mod keys {
+    /// The survey's name; its presence marks a mapped datapoint.
+    pub const SURVEY: &str = "survey";
+    /// Band name.
+    pub const BAND: &str = "band";
+    /// `detection`, `forced` or `limit`.
+    pub const KIND: &str = "kind";
+    /// AB magnitude.
+    pub const MAG: &str = "mag";
+    /// Its error.
+    pub const MAG_ERR: &str = "mag_err";
+    /// Flux, nJy.
+    pub const FLUX: &str = "flux";
+    /// Its error, nJy.
+    pub const FLUX_ERR: &str = "flux_err";
+    /// Limiting magnitude.
+    pub const MAGLIM: &str = "maglim";
+    /// Data-rights tag.
+    pub const ACCESS: &str = "access";
+}
+
+/// A mapped survey's measurement, read from the [`keys`] of a datapoint body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyPoint {
+    /// The survey's name.
+    pub survey: String,
+    /// Julian date.
+    pub jd: f64,
+    /// Band name.
+    pub band: String,
+    /// `detection`, `forced` or `limit`.
+    pub kind: String,
+    /// AB magnitude and its error.
+    pub mag: Option<(f64, Option<f64>)>,
+    /// Flux in nJy and its error.
+    pub flux: Option<(f64, Option<f64>)>,
+    /// Limiting magnitude.
+    pub maglim: Option<f64>,
+    /// Data-rights tag.
+    pub access: Option<String>,
+}
+
+/// The mapped-survey photometry of a datapoint body; `None` unless it has the
+/// `survey` key and a time.
+pub fn survey_point(body: &serde_json::Value) -> Option<SurveyPoint> {
+    let s = |k: &str| body.get(k).and_then(serde_json::Value::as_str);
+    let n = |k: &str| {
+        body.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|x| x.is_finite())
+    };
+    Some(SurveyPoint {
+        survey: s(keys::SURVEY)?.to_string(),
+        jd: n(crate::TIME_KEY)?,
+        band: s(keys::BAND).unwrap_or("?").to_string(),
+        kind: s(keys::KIND).unwrap_or("detection").to_string(),
+        mag: n(keys::MAG).map(|m| (m, n(keys::MAG_ERR))),
+        flux: n(keys::FLUX).map(|f| (f, n(keys::FLUX_ERR))),
+        maglim: n(keys::MAGLIM),
+        access: s(keys::ACCESS).map(String::from),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fluxcal_to_njy() {
+        // SNANA's FLUXCAL (zero point 27.5): flux 1 is magnitude 27.5
+        let f = to_njy(1.0, 27.5);
+        assert!((ab_mag(f).unwrap() - 27.5).abs() < 1e-12);
+        assert!((to_njy(5.0, AB_ZERO_POINT_NJY) - 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn survey_points_need_the_survey_key_and_a_time() {
+        let b = serde_json::json!({"survey": "ATLAS", "jd": 2460000.5, "band": "o", "mag": 18.0, "mag_err": 0.1});
+        let p = survey_point(&b).unwrap();
+        assert_eq!((p.band.as_str(), p.kind.as_str()), ("o", "detection"));
+        assert_eq!(p.mag, Some((18.0, Some(0.1))));
+        assert_eq!(
+            survey_point(&serde_json::json!({"jd": 1.0, "mag": 18.0})),
+            None
+        );
+    }
 
     #[test]
     fn ab_magnitudes_of_fluxes_in_nanojansky() {

@@ -18,6 +18,9 @@ pub struct ObjectSummary {
     pub stock: StockId,
     /// The survey's name (ZTF `objectId`, Rubin `diaObjectId`), else the stock id.
     pub name: String,
+    /// The survey, for a survey read through a survey mapping (its datapoints'
+    /// `survey`); `None` for ZTF and Rubin.
+    pub survey: Option<String>,
     /// Channels of the stock.
     pub channels: Vec<String>,
     /// Position of the latest detection, degrees.
@@ -140,6 +143,11 @@ pub fn summary(v: &StockView) -> ObjectSummary {
         stock: v.id,
         page: format!("objects/{}.html", file_stem(&name)),
         name,
+        survey: v
+            .t0
+            .iter()
+            .find_map(|d| d.body.get("survey").and_then(Value::as_str))
+            .map(String::from),
         channels: v
             .stock
             .as_ref()
@@ -166,17 +174,20 @@ pub fn summary(v: &StockView) -> ObjectSummary {
 }
 
 /// Links to the object at the brokers and archives: by name (Fink, Lasair,
-/// ALeRCE for ZTF names) and by position (TNS and SIMBAD, 5").
-pub fn links(name: &str, ra: Option<f64>, dec: Option<f64>) -> Vec<(&'static str, String)> {
+/// ALeRCE for ZTF names; Lasair for Rubin ids; none for mapped surveys, whose
+/// names those brokers do not know) and by position (TNS and SIMBAD, 5").
+pub fn links(s: &ObjectSummary) -> Vec<(&'static str, String)> {
+    let (name, ra, dec) = (s.name.as_str(), s.ra, s.dec);
     let mut out = Vec::new();
-    if name.starts_with("ZTF") {
+    let own = s.survey.is_none();
+    if own && name.starts_with("ZTF") {
         out.push(("Fink", format!("https://fink-portal.org/{name}")));
         out.push((
             "Lasair",
             format!("https://lasair-ztf.lsst.ac.uk/objects/{name}/"),
         ));
         out.push(("ALeRCE", format!("https://alerce.online/object/{name}")));
-    } else if name.bytes().all(|b| b.is_ascii_digit()) {
+    } else if own && name.bytes().all(|b| b.is_ascii_digit()) {
         out.push((
             "Lasair",
             format!("https://lasair.lsst.ac.uk/objects/{name}/"),
@@ -221,7 +232,7 @@ pub fn object_page(v: &StockView, s: &ObjectSummary, back: &str) -> String {
         let _ = write!(h, "; first {a}, last {b} (UTC)");
     }
     h.push_str("</p>\n<p class=\"links\">");
-    for (label, url) in links(&s.name, s.ra, s.dec) {
+    for (label, url) in links(s) {
         let _ = write!(h, "<a href=\"{}\">{label}</a> ", esc(&url));
     }
     h.push_str("</p>\n");

@@ -6,8 +6,11 @@
 //! ZTF: detections give `magpsf` ± `sigmapsf` (AB) and the flux in nJy it stands
 //! for; upper limits `diffmaglim`. Rubin: `psfFlux` ± `psfFluxErr` in nJy and, for
 //! positive fluxes, the AB magnitude; forced photometry (negative ids) is marked.
+//! Surveys read through a survey mapping: the shared photometry keys
+//! (`photometry::keys`: band name, AB magnitude, nJy flux, limit, kind, access).
 
 use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, MJD_TO_JD};
+use ampel_interface::photometry::{survey_point, SurveyPoint};
 use ampel_interface::serde_json::Value;
 use ampel_interface::DataPoint;
 use serde::Serialize;
@@ -106,9 +109,38 @@ fn num(body: &Value, key: &str) -> Option<f64> {
         .filter(|x| x.is_finite())
 }
 
+/// A datapoint of a mapped survey (see `photometry::keys`).
+fn survey(dp: &DataPoint, s: SurveyPoint) -> LcPoint {
+    let mjd = s.jd - MJD_TO_JD;
+    let upper_limit = s.kind == "limit";
+    let (mag, mag_err) = match (s.mag, s.maglim) {
+        (Some((m, e)), _) if !upper_limit => (Some(m), e),
+        (_, Some(l)) => (Some(l), None),
+        (m, None) => (m.map(|m| m.0), m.and_then(|m| m.1)),
+    };
+    LcPoint {
+        id: dp.id,
+        mjd,
+        date: utc_date(mjd),
+        band: s.band,
+        mag,
+        mag_err,
+        flux: s.flux.map(|f| f.0).filter(|_| !upper_limit),
+        flux_err: s.flux.and_then(|f| f.1).filter(|_| !upper_limit),
+        upper_limit,
+        forced: s.kind == "forced",
+        access: s.access.into_iter().collect(),
+        rb: None,
+        drb: None,
+    }
+}
+
 /// One datapoint as a light-curve point; `None` without a time.
 pub fn point(dp: &DataPoint) -> Option<LcPoint> {
     let b = &dp.body;
+    if let Some(s) = survey_point(b) {
+        return Some(survey(dp, s));
+    }
     let mjd = num(b, "midpointMjdTai").or_else(|| num(b, "jd").map(|jd| jd - MJD_TO_JD))?;
     let access = dp
         .tag
@@ -181,6 +213,34 @@ mod tests {
         assert_eq!(utc_date(15_020.0), "1900-01-01 00:00:00");
         assert_eq!(utc_date(f64::NAN), "-");
         assert_eq!(unix_date(1_577_836_800.0), "2020-01-01 00:00:00");
+    }
+
+    #[test]
+    fn mapped_survey_points_limits_and_rights() {
+        let det = DataPoint::shaped(
+            11,
+            1,
+            ["ATLAS"],
+            json!({"survey": "ATLAS", "jd": 2460300.5, "band": "o", "kind": "detection",
+                "mag": 18.0, "mag_err": 0.05, "flux": 230000.0, "access": "ATLAS"}),
+        );
+        let p = point(&det).unwrap();
+        assert_eq!(
+            (p.band.as_str(), p.mjd, p.mag, p.mag_err),
+            ("o", 60300.0, Some(18.0), Some(0.05))
+        );
+        assert_eq!(
+            (p.access, p.forced, p.upper_limit),
+            (vec!["ATLAS".to_string()], false, false)
+        );
+        let lim = DataPoint::shaped(
+            -12,
+            1,
+            ["DECAM"],
+            json!({"survey": "DECam", "jd": 2460301.5, "band": "g", "kind": "limit", "maglim": 23.2}),
+        );
+        let p = point(&lim).unwrap();
+        assert_eq!((p.mag, p.upper_limit, p.flux), (Some(23.2), true, None));
     }
 
     #[test]

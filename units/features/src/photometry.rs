@@ -9,11 +9,15 @@
 //!   `midpointMjdTai`): fluxes as they are; magnitude = ZP − 2.5 log10(flux) and
 //!   its error 2.5/ln(10) · err/flux, for positive fluxes only.
 //!
+//! - Mapped surveys (`photometry::keys`, written by the survey supplier): the
+//!   magnitude and the nJy flux they carry, detections and forced photometry.
+//!
 //! A point needs a finite value and a positive finite error. Within a band points
 //! are sorted by time; of points at the same time the one with the smallest error
 //! is kept (the feature extractors need increasing times).
 
 use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, MJD_TO_JD};
+use ampel_interface::photometry::{keys, survey_point};
 use ampel_interface::serde_json::Value;
 use ampel_interface::DataPoint;
 use std::collections::BTreeMap;
@@ -115,14 +119,30 @@ fn rubin(dp: &DataPoint) -> Option<Point> {
     ))
 }
 
-/// The photometry of a state's datapoints per band (ZTF or Rubin, by each
-/// datapoint's fields).
+/// A mapped survey's datapoint (`photometry::keys`): detections and forced
+/// photometry with a magnitude or a flux; upper limits are left out.
+fn mapped(dp: &DataPoint) -> Option<Point> {
+    let s = survey_point(&dp.body)?;
+    if s.kind == "limit" {
+        return None;
+    }
+    let pair = |p: Option<(f64, Option<f64>)>| match p {
+        Some((v, Some(e))) if good(v, e) => Some((v, e)),
+        _ => None,
+    };
+    Some((s.band, s.jd - MJD_TO_JD, pair(s.mag), pair(s.flux)))
+}
+
+/// The photometry of a state's datapoints per band (ZTF, Rubin or a mapped
+/// survey, by each datapoint's fields).
 pub fn bands(dps: &[DataPoint]) -> BTreeMap<String, Band> {
     // per band: magnitude points, flux points (time, value, error)
     type Points = Vec<(f64, f64, f64)>;
     let mut points: BTreeMap<String, (Points, Points)> = BTreeMap::new();
     for dp in dps {
-        let p = if dp.body.get("psfFlux").is_some() {
+        let p = if dp.body.get(keys::SURVEY).is_some() {
+            mapped(dp)
+        } else if dp.body.get("psfFlux").is_some() {
             rubin(dp)
         } else {
             ztf(dp)
@@ -159,6 +179,34 @@ mod tests {
 
     fn dp(id: i64, body: Value) -> DataPoint {
         DataPoint::shaped(id, 1, Vec::<String>::new(), body)
+    }
+
+    #[test]
+    fn mapped_surveys_by_their_shared_keys_without_limits() {
+        let dps = [
+            dp(
+                7,
+                json!({"survey": "WINTER", "jd": 2460400.5, "band": "J", "kind": "detection",
+                    "mag": 16.0, "mag_err": 0.05, "flux": 1.45e6, "flux_err": 6.7e4}),
+            ),
+            dp(
+                -8,
+                json!({"survey": "WINTER", "jd": 2460401.5, "band": "J", "kind": "limit", "maglim": 18.0}),
+            ),
+            dp(
+                -9,
+                json!({"survey": "WINTER", "jd": 2460402.5, "band": "J", "kind": "forced",
+                    "flux": -10.0, "flux_err": 20.0}),
+            ),
+        ];
+        let b = &bands(&dps)["J"];
+        assert_eq!(b.mag.t, vec![60400.0]);
+        assert_eq!(
+            b.flux.t,
+            vec![60400.0, 60402.0],
+            "a negative forced flux counts"
+        );
+        assert_eq!(b.flux.v, vec![1.45e6, -10.0]);
     }
 
     #[test]

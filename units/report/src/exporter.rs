@@ -274,7 +274,7 @@ impl T3Unit for T3ReportExporter {
                 fmt(r.bazin_fall_days, 1),
                 esc(r.nearest_source.as_deref().unwrap_or("-")),
             );
-            for (label, url) in links(&r.name, r.ra, r.dec) {
+            for (label, url) in links(r) {
                 let _ = write!(html, "<a href=\"{}\">{label}</a> ", esc(&url));
             }
             html.push_str("</td>");
