@@ -31,18 +31,8 @@ fn ingest(
     args.extend(sources.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = ampel_json(&args, d);
-    let out = d.join(format!("dump-{name}"));
-    let o = ampel(&["--db", &db, "db", "export", out.to_str().unwrap()], d);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    let ids = std::fs::read_to_string(out.join("t0.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect();
+    let out = export_store(d, &db);
+    let ids = exported_ids(&out);
     let stocks = std::fs::read_to_string(out.join("stock.jsonl"))
         .unwrap()
         .lines()

@@ -19,22 +19,6 @@ fn manifest() -> String {
         .to_string()
 }
 
-/// The datapoint ids of a store (`db export`).
-fn datapoint_ids(d: &Path, db: &str) -> BTreeSet<i64> {
-    let out = d.join(format!("dump-{}", db.replace([':', '.'], "-")));
-    let o = ampel(&["--db", db, "db", "export", out.to_str().unwrap()], d);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    std::fs::read_to_string(out.join("t0.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_i64()
-                .unwrap()
-        })
-        .collect()
-}
-
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol
 }
@@ -68,7 +52,7 @@ fn check_survey(d: &Path, survey: &str, w: &Value) {
         "{survey}: one stock per object"
     );
 
-    let ids = datapoint_ids(d, &db);
+    let ids = exported_ids(&export_store(d, &db));
     assert_eq!(
         ids.len() as u64,
         w["datapoints"].as_u64().unwrap(),

@@ -604,3 +604,24 @@ pub fn manifest_job(
     args.extend_from_slice(extra);
     ampel_json(&args, dir)
 }
+
+/// `ampel db export` of the store `db` into a directory of `dir`; that directory.
+pub fn export_store(dir: &Path, db: &str) -> PathBuf {
+    let out = dir.join(format!("dump-{}", db.replace([':', '.', '/'], "-")));
+    let o = ampel(&["--db", db, "db", "export", out.to_str().unwrap()], dir);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    out
+}
+
+/// The ids of the datapoints in an export (`t0.jsonl`).
+pub fn exported_ids(dump: &Path) -> std::collections::BTreeSet<i64> {
+    std::fs::read_to_string(dump.join("t0.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect()
+}

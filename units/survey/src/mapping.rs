@@ -173,18 +173,9 @@ impl SurveyMapping {
     }
 
     /// The survey tag: the name upper-cased, other characters than letters and
-    /// digits as `_`.
+    /// digits as `_` ([`tag_word`]).
     pub fn tag(&self) -> String {
-        self.survey
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect()
+        tag_word(&self.survey)
     }
 
     /// Every problem of this mapping, fields under `prefix`.
@@ -285,6 +276,20 @@ impl SurveyMapping {
         }
         out
     }
+}
+
+/// `ATLAS` for `ATLAS`, `ELASTICC` for `ELAsTiCC`: upper case, other characters
+/// than letters and digits as `_` (survey and band tags).
+pub fn tag_word(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn valid_path(p: &str) -> bool {

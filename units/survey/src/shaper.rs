@@ -4,6 +4,7 @@
 //! `<SURVEY>_FP` forced photometry, `<SURVEY>_UL` upper limit), the band
 //! (`<SURVEY>_<BAND>`) and the access tag.
 
+use crate::mapping::tag_word;
 use ampel_interface::photometry::keys;
 use ampel_interface::serde_json::Value;
 use ampel_interface::*;
@@ -20,20 +21,6 @@ impl Unit for SurveyDataPointShaper {
     fn new(_: NoConfig) -> Result<Self, ConfigError> {
         Ok(SurveyDataPointShaper)
     }
-}
-
-/// `ATLAS` for `ATLAS`, `ELASTICC` for `ELAsTiCC`: upper case, other characters
-/// than letters and digits as `_`.
-pub fn tag_word(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 impl Shaper for SurveyDataPointShaper {
