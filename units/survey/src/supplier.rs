@@ -121,12 +121,13 @@ impl Unit for SurveyAlertSupplier {
 }
 
 /// The stock id of an object name that is not a number: the first 8 bytes of
-/// SHA-256 of the name, big-endian, shifted right by one (a positive `i64`).
+/// SHA-256 of the name, big-endian, shifted right by one (a positive `i64`; 1
+/// should that be 0).
 pub fn stock_of_name(name: &str) -> StockId {
     let d = Sha256::digest(name.as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&d[..8]);
-    (u64::from_be_bytes(b) >> 1) as i64
+    ((u64::from_be_bytes(b) >> 1) as i64).max(1)
 }
 
 /// A negative id from a record's content (canonical JSON, SHA-256, 60 bits).
@@ -494,6 +495,43 @@ mod tests {
         assert!(
             e.contains("looks like ATLAS (atlas.alert 0.1); the shipped mapping `atlas` reads it"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn hostile_packets_are_refused_with_a_reason_never_a_panic() {
+        let s = supplier(&["atlas", "decam-desirt", "winter", "elasticc-v0_9"]);
+        let bad = [
+            json!(null),
+            json!("text"),
+            json!({"alertId": "x", "diaSource": {"diaSourceId": 1, "midPointTai": 1.0,
+                "filterName": "r", "psFlux": 1.0}}),
+            json!({"alertId": 1, "diaSource": {"diaSourceId": -5, "midPointTai": 1.0,
+                "filterName": "r", "psFlux": 1.0}, "diaObject": {"diaObjectId": 3}}),
+            json!({"alertId": 1, "diaSource": {"diaSourceId": 5, "midPointTai": "soon",
+                "filterName": "r", "psFlux": 1.0}, "diaObject": {"diaObjectId": 3}}),
+            json!({"candid": 1, "objectId": "", "candidate": {"Mag": 1.0, "Dmag": 0.1,
+                "mjd": 1.0, "filter": "o"}}),
+            json!({"candid": 1, "objectId": "A", "candidate": {"forcediffimflux": 1.0,
+                "mjd": 1.0, "band": "g"}, "fp_hists": [1, "x", null, {"mjd": "inf", "band": "g"}]}),
+        ];
+        let mut reasons = Vec::new();
+        for p in bad {
+            reasons.push(s.supply(p).unwrap_err().to_string());
+        }
+        assert!(reasons[0].contains("no alert: a JSON null"), "{reasons:?}");
+        assert!(
+            reasons[2].contains("alert id `alertId` = \"x\" is not an integer"),
+            "{reasons:?}"
+        );
+        assert!(reasons[3].contains("id -5 is not positive"), "{reasons:?}");
+        assert!(reasons[4].contains("no time `midPointTai`"), "{reasons:?}");
+        assert!(reasons[5].contains("the object id is empty"), "{reasons:?}");
+        assert!(
+            reasons[6].contains(
+                "the triggering measurement `candidate`: no magnitude, flux or limiting magnitude"
+            ),
+            "{reasons:?}"
         );
     }
 
