@@ -260,6 +260,16 @@ impl SurveyMapping {
                 );
             }
         }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, m) in self.measurements.iter().enumerate() {
+            if !seen.insert(m.path.as_str()) {
+                bad(
+                    format!("measurements.{i}.path"),
+                    &m.path,
+                    "a path no other group of measurements has (each record is read once)",
+                );
+            }
+        }
         for (field, p) in paths {
             if !valid_path(p) {
                 bad(

@@ -15,7 +15,7 @@ use crate::mapping::{integer, lookup, number, text, Kind, Measurements, SurveyMa
 use crate::mapping::{MAX_MAPPING_BYTES, SHIPPED};
 use ampel_interface::photometry::MJD_TO_JD;
 use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, keys, to_njy};
-use ampel_interface::serde_json::{Map, Value};
+use ampel_interface::serde_json::Value;
 use ampel_interface::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -146,14 +146,36 @@ fn records<'a>(packet: &'a Value, path: &str) -> Vec<&'a Value> {
     }
 }
 
+/// The keys a measurement record gains as a datapoint body.
+type Gains = Vec<(&'static str, Value)>;
+
+/// The value at a measurement path (the first `a|b` alternative present), moved
+/// out of the packet: its field is removed from the record holding it.
+fn take(packet: &mut Value, path: &str) -> Option<Value> {
+    let alt = path
+        .split('|')
+        .find(|p| lookup(packet, packet, p).is_some())?;
+    let alt = alt.strip_prefix("$.").unwrap_or(alt);
+    let (parent, last) = match alt.rsplit_once('.') {
+        Some((parent, last)) => (Some(parent), last),
+        None => (None, alt),
+    };
+    let mut holder = &mut *packet;
+    for part in parent.into_iter().flat_map(|p| p.split('.')) {
+        holder = holder.get_mut(part)?;
+    }
+    holder.as_object_mut()?.remove(last)
+}
+
 impl SurveyAlertSupplier {
-    /// One measurement record → a datapoint body, or why not.
+    /// One measurement record → the keys its datapoint body gains, or why it
+    /// cannot be a datapoint.
     fn datapoint(
         m: &SurveyMapping,
         spec: &Measurements,
         packet: &Value,
         record: &Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Gains, String> {
         let field = |p: &Option<String>| p.as_deref().and_then(|p| lookup(packet, record, p));
         let num = |p: &Option<String>| field(p).and_then(number);
         let t = lookup(packet, record, &spec.time)
@@ -208,10 +230,8 @@ impl SurveyAlertSupplier {
         .flatten()
         .or_else(|| m.access.tag.clone())
         .unwrap_or_else(|| m.tag());
-        let mut body: Map<String, Value> = record.as_object().cloned().unwrap_or_default();
-        let mut set = |k: &str, v: Value| {
-            body.insert(k.to_string(), v);
-        };
+        let mut body = Vec::with_capacity(14);
+        let mut set = |k: &'static str, v: Value| body.push((k, v));
         set(keys::SURVEY, m.survey.clone().into());
         set(TIME_KEY, jd.into());
         set(keys::BAND, band.into());
@@ -245,10 +265,10 @@ impl SurveyAlertSupplier {
         }
         set(keys::ACCESS, access.into());
         set("_dp_id", id.into());
-        Ok(Value::Object(body))
+        Ok(body)
     }
 
-    fn read(&self, m: &SurveyMapping, packet: Value) -> Result<AmpelAlert, UnitError> {
+    fn read(&self, m: &SurveyMapping, mut packet: Value) -> Result<AmpelAlert, UnitError> {
         let survey = &m.survey;
         let id_value = lookup(&packet, &packet, &m.alert_id).ok_or_else(|| {
             UnitError::new(format!("{survey} packet has no alert id `{}`", m.alert_id))
@@ -275,8 +295,9 @@ impl SurveyAlertSupplier {
             }
             _ => stock_of_name(&name),
         };
-        let mut datapoints = Vec::new();
+        // what each record gains, read while the packet is whole (`$.` paths)
         let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
+        let mut gains: Vec<Vec<Option<Gains>>> = Vec::new();
         for (i, spec) in m.measurements.iter().enumerate() {
             let recs = records(&packet, &spec.path);
             if i == 0 && recs.is_empty() {
@@ -285,17 +306,48 @@ impl SurveyAlertSupplier {
                     spec.path
                 )));
             }
+            let mut these = Vec::with_capacity(recs.len());
             for r in recs {
                 match Self::datapoint(m, spec, &packet, r) {
-                    Ok(dp) => datapoints.push(dp),
+                    Ok(keys) => these.push(Some(keys)),
                     Err(e) if i == 0 => {
                         return Err(UnitError::new(format!(
                             "{survey} alert {id}: the triggering measurement `{}`: {e}",
                             spec.path
                         )))
                     }
-                    Err(e) => *skipped.entry(format!("{}: {e}", spec.path)).or_default() += 1,
+                    Err(e) => {
+                        *skipped.entry(format!("{}: {e}", spec.path)).or_default() += 1;
+                        these.push(None);
+                    }
                 }
+            }
+            gains.push(these);
+        }
+        // then the records move out of the packet into their datapoints, the
+        // deepest paths first (a group nested in another's record leaves it)
+        let mut order: Vec<usize> = (0..m.measurements.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(m.measurements[i].path.matches('.').count()));
+        let mut taken: Vec<Option<Value>> = vec![None; order.len()];
+        for i in order {
+            taken[i] = take(&mut packet, &m.measurements[i].path);
+        }
+        let mut datapoints = Vec::new();
+        for (taken, these) in taken.into_iter().zip(gains) {
+            let recs = match taken {
+                Some(Value::Array(items)) => items,
+                Some(r @ Value::Object(_)) => vec![r],
+                _ => Vec::new(),
+            };
+            let objects = recs.into_iter().filter(Value::is_object);
+            for (rec, keys) in objects.zip(these) {
+                let (Value::Object(mut body), Some(keys)) = (rec, keys) else {
+                    continue;
+                };
+                for (k, v) in keys {
+                    body.insert(k.to_string(), v);
+                }
+                datapoints.push(Value::Object(body));
             }
         }
         let jd = datapoints
@@ -533,6 +585,53 @@ mod tests {
             ),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn nested_groups_are_each_read_once() {
+        let m = SurveyMapping::from_toml(
+            r#"
+            survey = "N"
+            schema = "n"
+            detect = ["id", "obj", "det"]
+            object_id = "obj"
+            alert_id = "id"
+            [[measurements]]
+            path = "det"
+            kind = "detection"
+            id = "$.id"
+            time = "mjd"
+            time_scale = "mjd"
+            band = "b"
+            mag = "m"
+            [[measurements]]
+            path = "det.history"
+            kind = "forced"
+            time = "mjd"
+            time_scale = "mjd"
+            band = "b"
+            mag = "m"
+            "#,
+        )
+        .unwrap();
+        let s = SurveyAlertSupplier::new(SurveyAlertSupplierConfig {
+            mappings: vec![m],
+            ..Default::default()
+        })
+        .unwrap();
+        let a = s
+            .supply(
+                json!({"id": 3, "obj": 4, "det": {"mjd": 2.0, "b": "g", "m": 20.0,
+                "history": [{"mjd": 1.0, "b": "g", "m": 21.0}]}}),
+            )
+            .unwrap();
+        assert_eq!(a.datapoints.len(), 2);
+        assert_eq!(a.datapoints[0]["_dp_id"], json!(3));
+        assert!(
+            a.datapoints[0].get("history").is_none(),
+            "read once, as its own datapoint"
+        );
+        assert_eq!(a.datapoints[1]["kind"], json!("forced"));
     }
 
     #[test]
