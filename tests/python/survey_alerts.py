@@ -385,7 +385,8 @@ def elasticc(rng, out):
             n += 1
         ids.extend(s["diaSourceId"] for s in srcs)
         def mag(flux):
-            return 27.5 - 2.5 * math.log10(flux) if flux > 0 else None
+            # the supplier gives a magnitude from a flux only at S/N >= 3
+            return 27.5 - 2.5 * math.log10(flux) if flux >= 3 * 20.0 else None
 
         shown = [[s["midPointTai"], s["filterName"], mag(s["psFlux"]), "detection"] for s in srcs]
         shown += [[f["midPointTai"], f["filterName"], mag(f["psFlux"]), "forced"] for f in fps

@@ -6,7 +6,8 @@
 //!
 //! Each measurement becomes a datapoint body: the survey's record as it is, plus
 //! the photometry keys of [`ampel_interface::photometry::keys`] (time as `jd`,
-//! band name, AB magnitude, flux in nJy, limiting magnitude, kind, access tag;
+//! band name, AB magnitude (from a flux only at S/N >= 3), flux in nJy, limiting
+//! magnitude, kind, access tag;
 //! `ra` and `dec` in degrees where the mapping names them)
 //! and the datapoint id in `_dp_id`, which the shaper takes out.
 
@@ -61,6 +62,9 @@ impl UnitConfig for SurveyAlertSupplierConfig {
         out
     }
 }
+
+/// The signal-to-noise ratio from which a flux is also given as a magnitude.
+pub const MIN_SNR_FOR_MAG: f64 = 3.0;
 
 /// Builds alerts of mapped surveys.
 pub struct SurveyAlertSupplier {
@@ -197,9 +201,12 @@ impl SurveyAlertSupplier {
             (to_njy(f, zp), num(&spec.flux_err).map(|e| to_njy(e, zp)))
         });
         let maglim = num(&spec.limit);
-        // the other of magnitude and flux, where one gives the other
+        // the other of magnitude and flux, where one gives the other; a flux
+        // gives a magnitude only at S/N >= MIN_SNR_FOR_MAG (below, the magnitude
+        // and its error say nothing)
         if mag.is_none() {
-            if let Some((f, e)) = flux {
+            if let Some((f, e)) = flux.filter(|(f, e)| e.is_none_or(|e| *f >= MIN_SNR_FOR_MAG * e))
+            {
                 mag = ab_mag(f).map(|m| (m, e.map(|e| ab_mag_err(f, e))));
             }
         } else if flux.is_none() {
@@ -449,7 +456,7 @@ mod tests {
         let packet = json!({"alertId": 9, "diaSource": src(5, 60001.0, 1000.0),
             "prvDiaSources": [src(4, 60000.0, 500.0)],
             "prvDiaForcedSources": [{"diaForcedSourceId": 4, "ccdVisitId": 1, "diaObjectId": 77,
-                "midPointTai": 59999.0, "filterName": "g", "psFlux": -20.0, "psFluxErr": 10.0,
+                "midPointTai": 59999.0, "filterName": "g", "psFlux": 28.0, "psFluxErr": 10.0,
                 "totFlux": 0.0, "totFluxErr": 1.0}],
             "diaObject": {"diaObjectId": 77, "ra": 1.0, "decl": 2.0}});
         let a = supplier(&["elasticc-v0_9"]).supply(packet).unwrap();
@@ -469,8 +476,9 @@ mod tests {
         assert_eq!(a.datapoints[2]["kind"], json!("forced"));
         assert!(
             a.datapoints[2].get("mag").is_none(),
-            "a negative flux has no magnitude"
+            "S/N 2.8: no magnitude"
         );
+        assert!(a.datapoints[2]["flux"].as_f64().unwrap() > 0.0);
     }
 
     #[test]
