@@ -34,6 +34,21 @@ pub fn flux_err_njy(flux_njy: f64, mag_err: f64) -> f64 {
     flux_njy * mag_err / MAG_PER_LN_FLUX
 }
 
+/// The signal-to-noise ratio from which a flux is also shown or stored as a
+/// magnitude: below it, the magnitude and its error say nothing (a forced
+/// measurement at S/N 0.04 is "27.8 ± 27 mag").
+pub const MIN_SNR_FOR_MAG: f64 = 3.0;
+
+/// The AB magnitude and its error of a flux in nJy with an optional error: `None`
+/// unless the flux is positive and, with an error, at least
+/// [`MIN_SNR_FOR_MAG`] times it.
+pub fn mag_of_flux(flux_njy: f64, err_njy: Option<f64>) -> Option<(f64, Option<f64>)> {
+    if err_njy.is_some_and(|e| flux_njy < MIN_SNR_FOR_MAG * e) {
+        return None;
+    }
+    ab_mag(flux_njy).map(|m| (m, err_njy.map(|e| ab_mag_err(flux_njy, e))))
+}
+
 /// A flux in a survey's unit, whose AB zero point is `zero_point` (the magnitude
 /// of flux 1), in nJy.
 pub fn to_njy(flux: f64, zero_point: f64) -> f64 {
@@ -119,6 +134,13 @@ mod tests {
         let f = to_njy(1.0, 27.5);
         assert!((ab_mag(f).unwrap() - 27.5).abs() < 1e-12);
         assert!((to_njy(5.0, AB_ZERO_POINT_NJY) - 5.0).abs() < 1e-12);
+        assert_eq!(mag_of_flux(29.0, Some(10.0)), None, "S/N 2.9");
+        assert_eq!(mag_of_flux(-5.0, None), None);
+        let (m, e) = mag_of_flux(30.0, Some(10.0)).unwrap();
+        assert!(
+            (m - ab_mag(30.0).unwrap()).abs() < 1e-12
+                && (e.unwrap() - ab_mag_err(30.0, 10.0)).abs() < 1e-12
+        );
     }
 
     #[test]

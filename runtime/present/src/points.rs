@@ -4,12 +4,12 @@
 //! the quality scores. The report, its object pages and `ampel view` show this.
 //!
 //! ZTF: detections give `magpsf` ± `sigmapsf` (AB) and the flux in nJy it stands
-//! for; upper limits `diffmaglim`. Rubin: `psfFlux` ± `psfFluxErr` in nJy and, for
-//! positive fluxes, the AB magnitude; forced photometry (negative ids) is marked.
+//! for; upper limits `diffmaglim`. Rubin: `psfFlux` ± `psfFluxErr` in nJy and, at
+//! S/N >= 3, the AB magnitude; forced photometry (negative ids) is marked.
 //! Surveys read through a survey mapping: the shared photometry keys
 //! (`photometry::keys`: band name, AB magnitude, nJy flux, limit, kind, access).
 
-use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, MJD_TO_JD};
+use ampel_interface::photometry::{flux_err_njy, flux_njy, mag_of_flux, MJD_TO_JD};
 use ampel_interface::photometry::{survey_point, SurveyPoint};
 use ampel_interface::serde_json::Value;
 use ampel_interface::DataPoint;
@@ -169,8 +169,9 @@ pub fn point(dp: &DataPoint) -> Option<LcPoint> {
         let err = num(b, "psfFluxErr");
         p.flux = Some(flux);
         p.flux_err = err;
-        p.mag = ab_mag(flux);
-        p.mag_err = err.filter(|_| p.mag.is_some()).map(|e| ab_mag_err(flux, e));
+        let mag = mag_of_flux(flux, err);
+        p.mag = mag.map(|m| m.0);
+        p.mag_err = mag.and_then(|m| m.1);
         p.forced = dp.id < 0;
     } else if let Some(mag) = num(b, "magpsf") {
         let err = num(b, "sigmapsf");
@@ -275,6 +276,13 @@ mod tests {
         );
         let p = point(&rubin).unwrap();
         assert_eq!((p.mag, p.flux, p.forced), (None, Some(-50.0), true));
+        let faint = DataPoint::shaped(
+            -8,
+            2,
+            ["LSST"],
+            json!({"midpointMjdTai": 60800.25, "band": "i", "psfFlux": 29.0, "psfFluxErr": 10.0}),
+        );
+        assert_eq!(point(&faint).unwrap().mag, None, "S/N 2.9: no magnitude");
         assert!(point(&DataPoint::shaped(1, 1, ["ZTF"], json!({"fid": 1}))).is_none());
     }
 }

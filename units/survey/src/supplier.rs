@@ -15,7 +15,7 @@ use crate::detect::{looks_like, missing};
 use crate::mapping::{integer, lookup, number, text, Kind, Measurements, SurveyMapping, TimeScale};
 use crate::mapping::{MAX_MAPPING_BYTES, SHIPPED};
 use ampel_interface::photometry::MJD_TO_JD;
-use ampel_interface::photometry::{ab_mag, ab_mag_err, flux_err_njy, flux_njy, keys, to_njy};
+use ampel_interface::photometry::{flux_err_njy, flux_njy, keys, mag_of_flux, to_njy};
 use ampel_interface::serde_json::Value;
 use ampel_interface::*;
 use serde::{Deserialize, Serialize};
@@ -62,9 +62,6 @@ impl UnitConfig for SurveyAlertSupplierConfig {
         out
     }
 }
-
-/// The signal-to-noise ratio from which a flux is also given as a magnitude.
-pub const MIN_SNR_FOR_MAG: f64 = 3.0;
 
 /// Builds alerts of mapped surveys.
 pub struct SurveyAlertSupplier {
@@ -201,14 +198,10 @@ impl SurveyAlertSupplier {
             (to_njy(f, zp), num(&spec.flux_err).map(|e| to_njy(e, zp)))
         });
         let maglim = num(&spec.limit);
-        // the other of magnitude and flux, where one gives the other; a flux
-        // gives a magnitude only at S/N >= MIN_SNR_FOR_MAG (below, the magnitude
-        // and its error say nothing)
+        // the other of magnitude and flux, where one gives the other (a flux
+        // gives a magnitude only at S/N >= MIN_SNR_FOR_MAG)
         if mag.is_none() {
-            if let Some((f, e)) = flux.filter(|(f, e)| e.is_none_or(|e| *f >= MIN_SNR_FOR_MAG * e))
-            {
-                mag = ab_mag(f).map(|m| (m, e.map(|e| ab_mag_err(f, e))));
-            }
+            mag = flux.and_then(|(f, e)| mag_of_flux(f, e));
         } else if flux.is_none() {
             let (m, e) = mag.unwrap_or_default();
             let f = flux_njy(m);
@@ -443,7 +436,11 @@ mod tests {
             (Some("c"), Some("detection"))
         );
         assert!((dp["jd"].as_f64().unwrap() - 2459897.691954).abs() < 1e-9);
-        assert!((ab_mag(dp["flux"].as_f64().unwrap()).unwrap() - 18.08).abs() < 1e-9);
+        assert!(
+            (ampel_interface::photometry::ab_mag(dp["flux"].as_f64().unwrap()).unwrap() - 18.08)
+                .abs()
+                < 1e-9
+        );
         assert_eq!(a.extra["schema_version"], json!("0.1"));
     }
 
