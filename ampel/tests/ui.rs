@@ -119,6 +119,32 @@ fn the_web_view_shows_objects_pages_runs_and_trouble_in_chromium() {
         decent.contains("<option selected=\"\">DEMO_DECENT</option>"),
         "{decent}"
     );
+    // pages: only a page of objects is loaded, with links to the others
+    let first = dom(d, &format!("{base}?per_page=3"));
+    assert_eq!(rows(&first, "objects"), 3.min(n), "{first}");
+    if n > 3 {
+        assert!(
+            first.contains(&format!("{n} objects; 1–3 on page 1 of {}", n.div_ceil(3))),
+            "{first}"
+        );
+        assert!(
+            first.contains("<a id=\"next\" href=\"?per_page=3&amp;page=2\">next</a>"),
+            "{first}"
+        );
+        let last = n.div_ceil(3);
+        let end = dom(d, &format!("{base}?per_page=3&page={last}"));
+        assert_eq!(rows(&end, "objects"), n - 3 * (last - 1), "{end}");
+        assert!(
+            end.contains("id=\"previous\"") && !end.contains("id=\"next\""),
+            "{end}"
+        );
+        let beyond = dom(d, &format!("{base}?per_page=3&page=999"));
+        assert_eq!(
+            rows(&beyond, "objects"),
+            n - 3 * (last - 1),
+            "past the end is the last page"
+        );
+    }
     let fit = dom(
         d,
         &format!("{base}?unit=T2MagSummary&field=ndet&op=%3E%3D&value=10"),

@@ -1,5 +1,6 @@
 //! `ampel ui`: a read-only web view of a store on a loopback address (axum). Pages:
-//! `/` the objects (filter by channel, tag and a T2 result condition), `/object/NAME`
+//! `/` the objects (filter by channel, tag and a T2 result condition; 100 a page,
+//! `page` and `per_page` in the query, only the page's objects loaded), `/object/NAME`
 //! an object's page (the same as the report's: plot, light curve, every T2
 //! result, links), `/runs` the process runs, `/trouble` the trouble records. Plain
 //! HTML and inline SVG, no scripts and no build step. Store calls run on blocking
@@ -82,6 +83,51 @@ struct Filter {
     field: Option<String>,
     op: Option<String>,
     value: Option<String>,
+    /// The page of the object list, from 1.
+    page: Option<usize>,
+    /// Objects per page (default [`PER_PAGE`], at most [`MAX_PER_PAGE`]).
+    per_page: Option<usize>,
+}
+
+/// Objects on a page of the list: only these are loaded.
+const PER_PAGE: usize = 100;
+/// The most objects a page may ask for.
+const MAX_PER_PAGE: usize = 1000;
+
+/// `s` percent-encoded for a query string (letters, digits and `-._~` as they are).
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Filter {
+    /// The query string of this filter at another page.
+    fn at_page(&self, page: usize, per_page: usize) -> String {
+        let mut q = Vec::new();
+        for (k, v) in [
+            ("channel", &self.channel),
+            ("tag", &self.tag),
+            ("unit", &self.unit),
+            ("field", &self.field),
+            ("op", &self.op),
+            ("value", &self.value),
+        ] {
+            if let Some(v) = nonempty(v) {
+                q.push(format!("{k}={}", url_encode(&v)));
+            }
+        }
+        if per_page != PER_PAGE {
+            q.push(format!("per_page={per_page}"));
+        }
+        q.push(format!("page={page}"));
+        format!("?{}", q.join("&"))
+    }
 }
 
 fn nonempty(s: &Option<String>) -> Option<String> {
@@ -159,11 +205,48 @@ fn objects(app: &App, f: &Filter) -> anyhow::Result<String> {
         t1: T1Load::Latest,
         t2: None,
     };
-    let rows: Vec<_> = stocks
+    // one page of the list is loaded (the selection itself is ids only)
+    let per_page = f.per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
+    let pages = stocks.len().div_ceil(per_page).max(1);
+    let at = f.page.unwrap_or(1).clamp(1, pages);
+    let first = (at - 1) * per_page;
+    let shown = &stocks[first.min(stocks.len())..(first + per_page).min(stocks.len())];
+    let rows: Vec<_> = shown
         .iter()
         .filter_map(|s| project(app.store.as_ref(), *s, channel.as_deref(), &load).transpose())
         .collect::<Result<_, _>>()?;
-    let _ = writeln!(h, "<p id=\"count\">{} objects</p>", rows.len());
+    let _ = writeln!(
+        h,
+        "<p id=\"count\">{} objects{}</p>",
+        stocks.len(),
+        if pages > 1 {
+            format!(
+                "; {}–{} on page {at} of {pages}",
+                first + 1,
+                first + shown.len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    if pages > 1 {
+        h.push_str("<p id=\"pages\">");
+        if at > 1 {
+            let _ = write!(
+                h,
+                "<a id=\"previous\" href=\"{}\">previous</a> ",
+                esc(&f.at_page(at - 1, per_page))
+            );
+        }
+        if at < pages {
+            let _ = write!(
+                h,
+                "<a id=\"next\" href=\"{}\">next</a>",
+                esc(&f.at_page(at + 1, per_page))
+            );
+        }
+        h.push_str("</p>\n");
+    }
     h.push_str("<table id=\"objects\"><tr><th>object</th><th>channels</th><th>det</th><th>last detection (UTC)</th><th>peak mag</th><th>rb</th><th>drb</th><th>T2 results</th></tr>\n");
     for view in &rows {
         let s = summary(view);
@@ -321,4 +404,25 @@ pub fn ui(registry: Registry, args: &RuntimeArgs, a: &UiArgs) -> anyhow::Result<
             .await
             .context("the web server failed")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_links_keep_the_filter() {
+        assert_eq!(url_encode("a b&c=ä"), "a%20b%26c%3D%C3%A4");
+        let f = Filter {
+            channel: Some("DEMO BRIGHT".into()),
+            op: Some(">=".into()),
+            tag: Some(" ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.at_page(2, PER_PAGE),
+            "?channel=DEMO%20BRIGHT&op=%3E%3D&page=2"
+        );
+        assert_eq!(Filter::default().at_page(3, 5), "?per_page=5&page=3");
+    }
 }
