@@ -116,10 +116,10 @@ pub fn run(registry: &Registry, args: &RuntimeArgs, a: &TroubleArgs) -> Result<(
         .troubles(&TroubleQuery {
             run: a.run,
             unit: a.unit.clone(),
+            stock,
         })?
         .into_iter()
         .filter(|t| a.process.as_ref().is_none_or(|p| &t.process == p))
-        .filter(|t| stock.is_none_or(|s| t.stock == Some(s)))
         .filter(|t| a.kind.is_none_or(|k| kind(t) == k))
         .take(a.limit)
         .map(|record| TroubleRow {

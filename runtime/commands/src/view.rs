@@ -153,11 +153,10 @@ pub fn load(registry: &Registry, db: &str, object: &str) -> Result<ObjectView, C
         limit: Some(1000),
         ..Default::default()
     })?;
-    let trouble = store
-        .troubles(&TroubleQuery::default())?
-        .into_iter()
-        .filter(|t| t.stock == Some(stock))
-        .collect();
+    let trouble = store.troubles(&TroubleQuery {
+        stock: Some(stock),
+        ..Default::default()
+    })?;
     Ok(ObjectView {
         links: links(&s)
             .into_iter()

@@ -422,6 +422,9 @@ pub fn trouble_filter(q: &TroubleQuery) -> Document {
     if let Some(u) = &q.unit {
         d.insert("unit", u);
     }
+    if let Some(s) = q.stock {
+        d.insert("stock", s);
+    }
     d
 }
 

@@ -412,6 +412,10 @@ pub(crate) fn troubles(c: &Ctx, tx: &Transaction, q: &TroubleQuery) -> Result<Ve
         clauses.push("unit = ?");
         args.push(Sql::Text(u.clone()));
     }
+    if let Some(s) = q.stock {
+        clauses.push("json_extract(doc, '$.stock') = ?");
+        args.push(Sql::Integer(s));
+    }
     let filter = if clauses.is_empty() {
         String::new()
     } else {

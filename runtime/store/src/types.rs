@@ -255,6 +255,8 @@ pub struct TroubleQuery {
     pub run: Option<RunId>,
     /// Unit.
     pub unit: Option<String>,
+    /// The stock a record is about.
+    pub stock: Option<StockId>,
 }
 
 /// What a store holds.

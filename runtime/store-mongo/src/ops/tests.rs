@@ -415,9 +415,10 @@ fn provenance_queries_and_registries() {
     assert_eq!(
         trouble_filter(&TroubleQuery {
             run: Some(4),
-            unit: Some("U".into())
+            unit: Some("U".into()),
+            stock: Some(7),
         }),
-        doc! {"run": 4_i64, "unit": "U"}
+        doc! {"run": 4_i64, "unit": "U", "stock": 7_i64}
     );
     assert_eq!(
         insert_once(-77_i64, doc! {"config": {"a": 1}}),

@@ -207,7 +207,7 @@ pub fn events_logs_troubles(b: &dyn Backend) {
         run,
         process: "p".into(),
         unit: Some(unit.into()),
-        stock: Some(5),
+        stock: Some(4 + run),
         doc: None,
         message: format!("boom {run}"),
         context: Some(json!({"k": "v"})),
@@ -220,6 +220,18 @@ pub fn events_logs_troubles(b: &dyn Backend) {
         ..Default::default()
     };
     assert_eq!(st.troubles(&q).unwrap()[0].message, "boom 2");
+    let about = |stock| {
+        st.troubles(&TroubleQuery {
+            stock: Some(stock),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| t.message)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(about(5), ["boom 1"], "by the stock the record is about");
+    assert_eq!(about(9), Vec::<String>::new());
 }
 
 /// Config and trace registries are idempotent and refuse conflicts; T3 docs round-trip.
