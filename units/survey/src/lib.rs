@@ -25,8 +25,10 @@ pub use supplier::{stock_of_name, SurveyAlertSupplier, SurveyAlertSupplierConfig
 use ampel_interface::{Registry, RegistryError, StockId};
 
 /// Object names of mapped surveys → stock ids ([`stock_of_name`]). Numbers are
-/// stock ids already, and ZTF names (`ZTF` + two digits + seven letters) are left
-/// to the ZTF id mapper; stock ids do not give names back (they are hashes).
+/// stock ids already, and names starting `ZTF` are left to the ZTF id mapper (so
+/// a mistyped ZTF name is refused, not hashed); stock ids do not give names back
+/// (they are hashes). Any other name maps, so a mistyped one gives a stock that is
+/// not in the store ("not found"), not an error.
 pub struct SurveyIdMapper;
 
 impl ampel_interface::Unit for SurveyIdMapper {
@@ -39,18 +41,10 @@ impl ampel_interface::Unit for SurveyIdMapper {
     }
 }
 
-fn ztf_like(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() == 12
-        && name.starts_with("ZTF")
-        && b[3..5].iter().all(u8::is_ascii_digit)
-        && b[5..].iter().all(u8::is_ascii_lowercase)
-}
-
 impl ampel_interface::IdMapper for SurveyIdMapper {
     fn to_stock(&self, name: &str) -> Option<StockId> {
         let name = name.trim();
-        (name.chars().any(|c| c.is_ascii_alphabetic()) && !ztf_like(name))
+        (name.chars().any(|c| c.is_ascii_alphabetic()) && !name.starts_with("ZTF"))
             .then(|| stock_of_name(name))
     }
     fn to_name(&self, _: StockId) -> Option<String> {
@@ -81,6 +75,11 @@ mod tests {
         );
         assert!(m.to_stock("WNTR24aaaab").unwrap() > 0);
         assert_eq!(m.to_stock("ZTF20aabadtj"), None);
+        assert_eq!(
+            m.to_stock("ZTF2Oaabaesm"),
+            None,
+            "a ZTF typo is the ZTF mapper's to refuse"
+        );
         assert_eq!(m.to_stock("12345"), None);
     }
 }
