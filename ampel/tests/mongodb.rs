@@ -12,6 +12,7 @@ use ampel_interface::{DocumentCode, Tier};
 use ampel_store::T2Filter;
 use ampel_tests::mongo::{Server, TestServer};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -176,7 +177,54 @@ fn four_t2_workers_on_one_mongodb_store_finish_a_killed_workers_tickets_each_onc
         let out = ampel(&args, dir.path());
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    assert_eq!(digest(&db, dir.path()), digest(seq, dir.path()));
+    // every collection the same as one process on SQLite, except that the stocks'
+    // journals may lack the T2 entries of the killed worker's last batch: on
+    // MongoDB its results and its journal entries are two writes (README,
+    // "Past one machine"), and a SIGKILL can fall between them
+    let collections = |db: &str| ampel_json(&["digest", db], dir.path())["collections"].clone();
+    let (mongo, sqlite) = (collections(&db), collections(seq));
+    for (name, got) in mongo.as_object().unwrap() {
+        if name != "stock" {
+            assert_eq!(got, &sqlite[name], "collection {name}");
+        }
+    }
+    // the T2 entries of the stocks' journals, as both stores export them
+    let t2_entries = |db: &str| -> BTreeSet<(i64, String)> {
+        let dump = export_store(dir.path(), db);
+        std::fs::read_to_string(dump.join("stock.jsonl"))
+            .unwrap()
+            .lines()
+            .flat_map(|l| {
+                let s: Value = serde_json::from_str(l).unwrap();
+                let id = s["stock"].as_i64().unwrap();
+                s["journal"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|j| j["tier"] == 2)
+                    .filter_map(move |j| Some((id, j["doc"].as_str()?.to_string())))
+            })
+            .collect()
+    };
+    let (got, want) = (t2_entries(&db), t2_entries(seq));
+    assert!(
+        want.len() >= tickets,
+        "every ticket journaled sequentially: {}",
+        want.len()
+    );
+    assert!(
+        got.is_subset(&want),
+        "no T2 journal entry the sequential run lacks: {:?} vs {:?}",
+        got.iter().take(3).collect::<Vec<_>>(),
+        want.iter().take(3).collect::<Vec<_>>()
+    );
+    assert!(
+        want.len() - got.len() <= 2,
+        "at most the killed worker's last batch (2 tickets) lacks its entries: {} of {}",
+        got.len(),
+        want.len()
+    );
 }
 
 #[test]
