@@ -45,7 +45,7 @@ pub fn looks_like(packet: &Value) -> String {
         );
     }
     for (name, m) in SurveyMapping::all_shipped() {
-        if missing(&m, packet).is_none() {
+        if missing(m, packet).is_none() {
             return format!(
                 "{} ({}); the shipped mapping `{name}` reads it",
                 m.survey, m.schema

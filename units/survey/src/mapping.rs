@@ -153,18 +153,23 @@ pub const MAX_MAPPING_BYTES: u64 = 1 << 20;
 impl SurveyMapping {
     /// A shipped mapping by name.
     pub fn shipped(name: &str) -> Option<SurveyMapping> {
-        SHIPPED
+        Self::all_shipped()
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, text)| Self::from_toml(text).expect("shipped mappings parse"))
+            .map(|(_, m)| m.clone())
     }
 
-    /// Every shipped mapping.
-    pub fn all_shipped() -> Vec<(&'static str, SurveyMapping)> {
-        SHIPPED
-            .iter()
-            .map(|(n, text)| (*n, Self::from_toml(text).expect("shipped mappings parse")))
-            .collect()
+    /// Every shipped mapping, parsed once per process (refusals ask for them on
+    /// every packet no mapping fits).
+    pub fn all_shipped() -> &'static [(&'static str, SurveyMapping)] {
+        static PARSED: std::sync::OnceLock<Vec<(&'static str, SurveyMapping)>> =
+            std::sync::OnceLock::new();
+        PARSED.get_or_init(|| {
+            SHIPPED
+                .iter()
+                .map(|(n, text)| (*n, Self::from_toml(text).expect("shipped mappings parse")))
+                .collect()
+        })
     }
 
     /// Parse a mapping from TOML text.
